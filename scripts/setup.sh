@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything tcplife needs on a fresh Debian machine (run as root):
+# clang and libbpf (to build and load the BPF program at run time), iproute2
+# (network namespaces in the tests), jq (a test pipes JSON lines through it),
+# then the npm packages and the TypeScript build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v clang >/dev/null || need+=(clang)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+ldconfig -p | grep -q 'libbpf.so.1 ' || need+=(libbpf1)
+command -v ip >/dev/null || need+=(iproute2)
+command -v jq >/dev/null || need+=(jq)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# npm 11 skips dependency install scripts; koffi ships prebuilt binaries in the
+# package itself, so nothing is lost. Never --omit=optional (tsc is native).
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent

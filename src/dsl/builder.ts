@@ -1,0 +1,216 @@
+/**
+ * The embedded half of the language: a typed builder producing the same AST
+ * as the parser, so TypeScript checks field names and value kinds:
+ *
+ *   where(f => f.dport.eq(443).and(f.tx_kb.gt(10)))
+ *
+ * Values are checked again by the checker like parsed text (ports in range,
+ * units that fit the field), since a type cannot say "0 to 65535".
+ */
+import { parseAddr } from './addr.js';
+import type { CompareOp, Expr, Ident, ListItem, Literal } from './ast.js';
+import type { Span } from './diagnostic.js';
+import { DURATION_UNITS, type DurationUnit, SIZE_UNITS, type SizeUnit } from './schema.js';
+
+const NOWHERE: Span = { source: { name: '<builder>', text: '' }, start: 0, end: 0 };
+
+export type SizeValue = number | `${number}${SizeUnit}`;
+export type DurationValue = number | `${number}${DurationUnit}`;
+
+function numLit(v: number): Literal {
+  return Number.isInteger(v)
+    ? { kind: 'int', value: v, span: NOWHERE }
+    : { kind: 'decimal', value: v, span: NOWHERE };
+}
+
+function unitLit(v: number | string): Literal {
+  if (typeof v === 'number') return numLit(v);
+  const m = /^(\d+(?:\.\d+)?)(.+)$/.exec(v);
+  if (!m) throw new TypeError(`not a size or duration: ${v}`);
+  const value = Number(m[1]);
+  const unit = m[2]!;
+  if (unit in SIZE_UNITS) return { kind: 'size', value, unit: unit as SizeUnit, span: NOWHERE };
+  if (unit in DURATION_UNITS)
+    return { kind: 'duration', value, unit: unit as DurationUnit, span: NOWHERE };
+  throw new TypeError(`unknown unit in ${v}`);
+}
+
+function addrLit(v: string): Literal {
+  const [a, p] = v.split('/');
+  const addr = parseAddr(a ?? '');
+  if (!addr) throw new TypeError(`not an address: ${v}`);
+  return p === undefined
+    ? { kind: 'addr', addr, span: NOWHERE }
+    : { kind: 'cidr', addr, prefix: Number(p), span: NOWHERE };
+}
+
+export class Cond {
+  constructor(readonly expr: Expr) {}
+  and(other: Cond): Cond {
+    return new Cond({ kind: 'and', left: this.expr, right: other.expr, span: NOWHERE });
+  }
+  or(other: Cond): Cond {
+    return new Cond({ kind: 'or', left: this.expr, right: other.expr, span: NOWHERE });
+  }
+  not(): Cond {
+    return new Cond({ kind: 'not', operand: this.expr, span: NOWHERE });
+  }
+}
+
+export function not(c: Cond): Cond {
+  return c.not();
+}
+
+abstract class Field<V> {
+  protected readonly id: Ident;
+  constructor(name: string) {
+    this.id = { kind: 'ident', name, span: NOWHERE };
+  }
+  protected abstract lit(v: V): Literal;
+  protected cmp(op: CompareOp, v: V): Cond {
+    return new Cond({ kind: 'compare', field: this.id, op, value: this.lit(v), span: NOWHERE });
+  }
+  protected list(negated: boolean, items: readonly (V | readonly [V, V])[]): Cond {
+    const lits: ListItem[] = items.map((i) =>
+      Array.isArray(i)
+        ? { kind: 'range', lo: this.lit(i[0] as V), hi: this.lit(i[1] as V), span: NOWHERE }
+        : this.lit(i as V),
+    );
+    return new Cond({
+      kind: 'in',
+      field: this.id,
+      negated,
+      list: { kind: 'list', items: lits, span: NOWHERE },
+      span: NOWHERE,
+    });
+  }
+  eq(v: V): Cond {
+    return this.cmp('==', v);
+  }
+  ne(v: V): Cond {
+    return this.cmp('!=', v);
+  }
+}
+
+export class NumberField<V extends number | string = number> extends Field<V> {
+  constructor(
+    name: string,
+    private readonly units: boolean,
+  ) {
+    super(name);
+  }
+  protected lit(v: V): Literal {
+    return this.units ? unitLit(v) : numLit(v as number);
+  }
+  lt(v: V): Cond {
+    return this.cmp('<', v);
+  }
+  le(v: V): Cond {
+    return this.cmp('<=', v);
+  }
+  gt(v: V): Cond {
+    return this.cmp('>', v);
+  }
+  ge(v: V): Cond {
+    return this.cmp('>=', v);
+  }
+  /** Membership: values and inclusive [lo, hi] ranges. */
+  in(...items: (V | readonly [V, V])[]): Cond {
+    return this.list(false, items);
+  }
+  notIn(...items: (V | readonly [V, V])[]): Cond {
+    return this.list(true, items);
+  }
+}
+
+export class StringField extends Field<string> {
+  protected lit(v: string): Literal {
+    return { kind: 'string', value: v, span: NOWHERE };
+  }
+  /** Glob match: * and ? */
+  glob(pattern: string): Cond {
+    return this.cmp('~', pattern);
+  }
+  matches(re: RegExp): Cond {
+    return new Cond({
+      kind: 'compare',
+      field: this.id,
+      op: '=~',
+      value: { kind: 'regex', source: re.source, flags: re.flags, span: NOWHERE },
+      span: NOWHERE,
+    });
+  }
+  in(...items: string[]): Cond {
+    return this.list(false, items);
+  }
+  notIn(...items: string[]): Cond {
+    return this.list(true, items);
+  }
+}
+
+export class AddrField extends Field<string> {
+  protected lit(v: string): Literal {
+    return addrLit(v);
+  }
+  /** Membership in addresses and CIDR networks: '10.0.0.0/8', 'fd00::/8'. */
+  in(...items: string[]): Cond {
+    return this.list(false, items);
+  }
+  notIn(...items: string[]): Cond {
+    return this.list(true, items);
+  }
+}
+
+/** The tcplife fields, typed. */
+export interface TcplifeFields {
+  readonly pid: NumberField;
+  readonly uid: NumberField;
+  readonly comm: StringField;
+  readonly family: NumberField<4 | 6>;
+  readonly laddr: AddrField;
+  readonly raddr: AddrField;
+  readonly daddr: AddrField;
+  readonly lport: NumberField;
+  readonly sport: NumberField;
+  readonly rport: NumberField;
+  readonly dport: NumberField;
+  readonly tx_b: NumberField<SizeValue>;
+  readonly rx_b: NumberField<SizeValue>;
+  readonly tx: NumberField<SizeValue>;
+  readonly rx: NumberField<SizeValue>;
+  readonly tx_kb: NumberField<SizeValue>;
+  readonly rx_kb: NumberField<SizeValue>;
+  readonly span_us: NumberField<DurationValue>;
+  readonly span_ms: NumberField<DurationValue>;
+  readonly ms: NumberField<DurationValue>;
+  readonly span: NumberField<`${number}${DurationUnit}`>;
+}
+
+const fields: TcplifeFields = {
+  pid: new NumberField('pid', false),
+  uid: new NumberField('uid', false),
+  comm: new StringField('comm'),
+  family: new NumberField<4 | 6>('family', false),
+  laddr: new AddrField('laddr'),
+  raddr: new AddrField('raddr'),
+  daddr: new AddrField('daddr'),
+  lport: new NumberField('lport', false),
+  sport: new NumberField('sport', false),
+  rport: new NumberField('rport', false),
+  dport: new NumberField('dport', false),
+  tx_b: new NumberField<SizeValue>('tx_b', true),
+  rx_b: new NumberField<SizeValue>('rx_b', true),
+  tx: new NumberField<SizeValue>('tx', true),
+  rx: new NumberField<SizeValue>('rx', true),
+  tx_kb: new NumberField<SizeValue>('tx_kb', true),
+  rx_kb: new NumberField<SizeValue>('rx_kb', true),
+  span_us: new NumberField<DurationValue>('span_us', true),
+  span_ms: new NumberField<DurationValue>('span_ms', true),
+  ms: new NumberField<DurationValue>('ms', true),
+  span: new NumberField<`${number}${DurationUnit}`>('span', true),
+};
+
+/** Build a filter AST with the compiler checking field names and value kinds. */
+export function where(build: (f: TcplifeFields) => Cond): Expr {
+  return build(fields).expr;
+}

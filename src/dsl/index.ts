@@ -1,0 +1,62 @@
+/**
+ * The filter language's facade: text (or a builder AST) in, checked IR and
+ * diagnostics out. It never throws on user input. The passes, in order:
+ * lex+parse → build AST → resolve names and check types.
+ */
+import type { Expr } from './ast.js';
+import { Checker, emptyEnv, type NameEnv } from './check.js';
+import { type Diagnostic, hasErrors } from './diagnostic.js';
+import type { Pred } from './ir.js';
+import { parseFilter } from './parse.js';
+import { printExpr } from './print.js';
+import { type Schema, tcplifeSchema } from './schema.js';
+
+export interface CompiledFilter {
+  readonly ast: Expr | undefined;
+  readonly pred: Pred | undefined;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export interface CompileOptions {
+  readonly schema?: Schema;
+  readonly env?: NameEnv;
+  /** Shown in diagnostics; '<filter>' by default. */
+  readonly sourceName?: string;
+}
+
+export function checkExpr(
+  ast: Expr,
+  opts: CompileOptions = {},
+): { pred: Pred | undefined; diagnostics: Diagnostic[] } {
+  const checker = new Checker(opts.schema ?? tcplifeSchema, opts.env ?? emptyEnv);
+  const pred = checker.check(ast);
+  return {
+    pred: hasErrors(checker.diagnostics) ? undefined : pred,
+    diagnostics: checker.diagnostics,
+  };
+}
+
+export function compileFilter(input: string | Expr, opts: CompileOptions = {}): CompiledFilter {
+  // A builder AST has no source text: print it, so diagnostics can point into it.
+  const text = typeof input === 'string' ? input : printExpr(input);
+  const parsed = parseFilter(
+    text,
+    opts.sourceName ?? (typeof input === 'string' ? '<filter>' : '<builder>'),
+  );
+  if (!parsed.ast) return { ast: undefined, pred: undefined, diagnostics: parsed.diagnostics };
+  const { pred, diagnostics } = checkExpr(parsed.ast, opts);
+  return { ast: parsed.ast, pred, diagnostics: [...parsed.diagnostics, ...diagnostics] };
+}
+
+export type { Expr } from './ast.js';
+export { not, where } from './builder.js';
+export type { NameEnv } from './check.js';
+export { compilePredicate } from './compile.js';
+export type { Diagnostic, SourceText, Span } from './diagnostic.js';
+export { hasErrors, renderDiagnostic, renderDiagnostics } from './diagnostic.js';
+export { evaluate } from './evaluate.js';
+export type { Pred } from './ir.js';
+export { parseFilter, parseRuleFile } from './parse.js';
+export { printExpr, printStatement } from './print.js';
+export type { FieldDef, Schema } from './schema.js';
+export { makeSchema, tcplifeSchema } from './schema.js';

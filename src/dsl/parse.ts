@@ -1,0 +1,163 @@
+/**
+ * Text → AST, never throwing: lexing and parsing errors become diagnostics
+ * (every one found, thanks to Chevrotain's error recovery), with the tokens
+ * that were expected as a hint.
+ */
+import type { IRecognitionException, IToken } from 'chevrotain';
+import type { Expr, Statement } from './ast.js';
+import { AstBuilder } from './build-ast.js';
+import { type Diagnostic, error, type SourceText } from './diagnostic.js';
+import { tokenSpan } from './literals.js';
+import { parser } from './parser.js';
+import { lexer } from './tokens.js';
+
+const LABELS: Record<string, string> = {
+  NumberLit: 'a number',
+  HexLit: 'a number',
+  UnitLit: 'a size or duration (10KiB, 250ms)',
+  StringLit: 'a string',
+  RegexLit: 'a /regex/',
+  IPv4Lit: 'an IPv4 address or CIDR',
+  IPv6Lit: 'an IPv6 address or CIDR',
+  Identifier: 'a field name',
+  AndAnd: "'&&'",
+  OrOr: "'||'",
+  Eq: "'=='",
+  Ne: "'!='",
+  RegexMatch: "'=~'",
+  Le: "'<='",
+  Ge: "'>='",
+  Lt: "'<'",
+  Gt: "'>'",
+  Bang: "'!'",
+  Tilde: "'~'",
+  Assign: "'='",
+  LParen: "'('",
+  RParen: "')'",
+  LBrace: "'{'",
+  RBrace: "'}'",
+  Comma: "','",
+  Colon: "':'",
+  DotDot: "'..'",
+  EOF: 'end of input',
+};
+
+function found(t: IToken): string {
+  return t.tokenType.name === 'EOF' ? 'end of input' : `'${t.image}'`;
+}
+
+function expectedOf(e: IRecognitionException): string[] {
+  // Chevrotain puts the expected paths in the message only; recompute them
+  // from the parser's view of this point in the grammar.
+  const m = /Expecting:?\s*(?:one of these possible Token sequences:)?([\s\S]*?)but found/.exec(
+    e.message,
+  );
+  if (!m) return [];
+  const names = [...m[1]!.matchAll(/\[?([A-Za-z][A-Za-z0-9]*)\]?/g)].map((x) => x[1]!);
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (n === 'token' || n === 'of' || n === 'type' || n === 'Expecting') continue;
+    seen.add(LABELS[n] ?? (/^[A-Z]/.test(n) ? `'${n.toLowerCase()}'` : n));
+  }
+  return [...seen];
+}
+
+function syntaxDiagnostic(source: SourceText, e: IRecognitionException): Diagnostic {
+  const t = e.token;
+  const span = tokenSpan(source, t);
+  if (e.name === 'NotAllInputParsedException') {
+    return error('syntax', span, `unexpected ${found(t)} after a complete expression`, [
+      'join conditions with and / or; group them with ( )',
+    ]);
+  }
+  const expected = expectedOf(e);
+  if (t.tokenType.name === 'UnterminatedString') {
+    return error('syntax', span, 'unterminated string', ['close it with a double quote']);
+  }
+  const values = new Set(
+    ['NumberLit', 'HexLit', 'UnitLit', 'StringLit', 'RegexLit', 'IPv4Lit', 'IPv6Lit'].map(
+      (n) => LABELS[n],
+    ),
+  );
+  const what =
+    expected.length === 1
+      ? expected[0]
+      : expected.every((x) => values.has(x))
+        ? 'a value'
+        : 'one of these';
+  const hints = expected.length > 1 ? [`expected one of: ${expected.join(', ')}`] : [];
+  return error('syntax', span, `expected ${what}, found ${found(t)}`, hints);
+}
+
+interface Parsed<T> {
+  readonly value: T | undefined;
+  readonly diagnostics: Diagnostic[];
+}
+
+function run<T>(
+  source: SourceText,
+  rule: (p: typeof parser) => unknown,
+  build: (b: AstBuilder, cst: never) => T,
+): Parsed<T> {
+  const diagnostics: Diagnostic[] = [];
+  const lexed = lexer.tokenize(source.text);
+  for (const e of lexed.errors) {
+    const span = { source, start: e.offset, end: e.offset + Math.max(1, e.length) };
+    const ch = source.text.slice(e.offset, e.offset + 1);
+    diagnostics.push(error('lex', span, `unexpected character '${ch}'`));
+  }
+  for (const t of lexed.tokens) {
+    if (t.tokenType.name === 'UnterminatedString') {
+      diagnostics.push(
+        error('syntax', tokenSpan(source, t), 'unterminated string', [
+          'close it with a double quote',
+        ]),
+      );
+    }
+  }
+  const toks = lexed.tokens.filter((t) => t.tokenType.name !== 'UnterminatedString');
+  parser.input = toks;
+  const cst = rule(parser);
+  for (const e of parser.errors) diagnostics.push(syntaxDiagnostic(source, e));
+  if (diagnostics.length > 0 || !cst) return { value: undefined, diagnostics };
+  const value = build(new AstBuilder(source, diagnostics), cst as never);
+  return { value: diagnostics.length > 0 ? undefined : value, diagnostics };
+}
+
+/** Parse a filter expression. */
+export function parseFilter(
+  text: string,
+  name = '<filter>',
+): { ast: Expr | undefined; diagnostics: Diagnostic[] } {
+  const source = { name, text };
+  if (text.trim() === '') {
+    return {
+      ast: undefined,
+      diagnostics: [
+        error('syntax', { source, start: 0, end: text.length }, 'empty filter', [
+          'try: dport == 443',
+        ]),
+      ],
+    };
+  }
+  const r = run(
+    source,
+    (p) => p.filter(),
+    (b, cst: import('chevrotain').CstNode) =>
+      b.expression(cst.children.expression![0] as import('chevrotain').CstNode),
+  );
+  return { ast: r.value, diagnostics: r.diagnostics };
+}
+
+/** Parse a rule file's statements. */
+export function parseRuleFile(
+  text: string,
+  name: string,
+): { statements: Statement[] | undefined; diagnostics: Diagnostic[] } {
+  const r = run(
+    { name, text },
+    (p) => p.ruleFile(),
+    (b, cst: import('chevrotain').CstNode) => b.ruleFile(cst),
+  );
+  return { statements: r.value, diagnostics: r.diagnostics };
+}

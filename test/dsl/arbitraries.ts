@@ -1,0 +1,149 @@
+/** fast-check generators for random filter ASTs and sessions, shared by the property tests. */
+import fc from 'fast-check';
+import { maskCidr } from '../../src/dsl/addr.js';
+import type { Expr, ListItem, Literal } from '../../src/dsl/ast.js';
+import type { Span } from '../../src/dsl/diagnostic.js';
+import {
+  DURATION_UNITS,
+  type DurationUnit,
+  SIZE_UNITS,
+  type SizeUnit,
+} from '../../src/dsl/schema.js';
+
+const S: Span = { source: { name: 't', text: '' }, start: 0, end: 0 };
+
+export function stripSpans(x: unknown): unknown {
+  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'span' ? undefined : v)));
+}
+
+const v4bytes = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 });
+const v6bytes = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 16, maxLength: 16 });
+
+export const addrArb = fc.oneof(
+  v4bytes.map((bytes) => ({ family: 4 as const, bytes })),
+  v6bytes.map((bytes) => ({ family: 6 as const, bytes })),
+  // IPv4-mapped IPv6
+  v4bytes.map((b) => ({
+    family: 6 as const,
+    bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, ...b],
+  })),
+);
+
+export const cidrArb = addrArb.chain((addr) =>
+  fc
+    .integer({ min: 0, max: addr.family === 4 ? 32 : 128 })
+    .map((prefix) => maskCidr({ addr, prefix })),
+);
+
+const decimal = fc
+  .tuple(fc.integer({ min: 0, max: 99999 }), fc.integer({ min: 1, max: 99 }))
+  .map(([i, f]) => Number(`${i}.${f}`));
+
+export const literalArb: fc.Arbitrary<Literal> = fc.oneof(
+  fc.integer({ min: 0, max: 1_000_000 }).map((value) => ({ kind: 'int' as const, value, span: S })),
+  decimal
+    .filter((v) => !Number.isInteger(v))
+    .map((value) => ({ kind: 'decimal' as const, value, span: S })),
+  fc
+    .tuple(
+      fc.oneof(fc.integer({ min: 0, max: 5000 }), decimal),
+      fc.constantFrom(...(Object.keys(SIZE_UNITS) as SizeUnit[])),
+    )
+    .map(([value, unit]) => ({ kind: 'size' as const, value, unit, span: S })),
+  fc
+    .tuple(
+      fc.oneof(fc.integer({ min: 0, max: 5000 }), decimal),
+      fc.constantFrom(...(Object.keys(DURATION_UNITS) as DurationUnit[])),
+    )
+    .map(([value, unit]) => ({ kind: 'duration' as const, value, unit, span: S })),
+  fc.string({ maxLength: 12 }).map((value) => ({ kind: 'string' as const, value, span: S })),
+  fc
+    .stringMatching(/^[a-z^$.*+?\\d]{1,8}$/)
+    .filter((s) => {
+      try {
+        new RegExp(s);
+        return !s.endsWith('\\');
+      } catch {
+        return false;
+      }
+    })
+    .map((source) => ({ kind: 'regex' as const, source, flags: '', span: S })),
+  addrArb.map((addr) => ({ kind: 'addr' as const, addr, span: S })),
+  cidrArb.map((c) => ({ kind: 'cidr' as const, addr: c.addr, prefix: c.prefix, span: S })),
+);
+
+const itemArb: fc.Arbitrary<ListItem> = fc.oneof(
+  literalArb,
+  fc.tuple(literalArb, literalArb).map(([lo, hi]) => ({ kind: 'range' as const, lo, hi, span: S })),
+);
+
+const names = ['pid', 'comm', 'dport', 'lport', 'raddr', 'tx_kb', 'span', 'family', 'whatever'];
+const ident = fc.constantFrom(...names).map((name) => ({ kind: 'ident' as const, name, span: S }));
+const ops = ['==', '!=', '<', '<=', '>', '>=', '~', '=~'] as const;
+
+export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
+  expr: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.record({
+      kind: fc.constant('compare' as const),
+      field: ident,
+      op: fc.constantFrom(...ops),
+      value: literalArb,
+      span: fc.constant(S),
+    }),
+    fc.record({
+      kind: fc.constant('in' as const),
+      field: ident,
+      negated: fc.boolean(),
+      list: fc.oneof(
+        fc
+          .array(itemArb, { minLength: 1, maxLength: 4 })
+          .map((items) => ({ kind: 'list' as const, items, span: S })),
+        ident,
+      ),
+      span: fc.constant(S),
+    }),
+    ident.map((name) => ({ kind: 'ref' as const, name, span: S })),
+    fc.record({ kind: fc.constant('not' as const), operand: tie('expr'), span: fc.constant(S) }),
+    fc.record({
+      kind: fc.constant('and' as const),
+      left: tie('expr'),
+      right: tie('expr'),
+      span: fc.constant(S),
+    }),
+    fc.record({
+      kind: fc.constant('or' as const),
+      left: tie('expr'),
+      right: tie('expr'),
+      span: fc.constant(S),
+    }),
+  ),
+})).expr;
+
+/** A session whose values often hit the literals the filters below use. */
+export const sessionArb = fc.record({
+  pid: fc.oneof(fc.constantFrom(0, 1, 100, 4242), fc.integer({ min: 0, max: 4_194_304 })),
+  uid: fc.constantFrom(0, 1000),
+  comm: fc.constantFrom('curl', 'nginx', 'node', 'java', 'javac', 'sshd', 'a,"b', ''),
+  family: fc.constantFrom(4, 6),
+  laddr: fc.constantFrom('127.0.0.1', '10.1.2.3', '::1', 'fd00::2', '::ffff:10.1.2.3'),
+  lport: fc.oneof(fc.constantFrom(0, 22, 80, 443, 8080, 65535), fc.integer({ min: 0, max: 65535 })),
+  raddr: fc.constantFrom(
+    '127.0.0.1',
+    '10.200.0.1',
+    '192.168.1.1',
+    'fd00::1',
+    '2001:db8::1',
+    '::ffff:10.9.8.7',
+  ),
+  rport: fc.oneof(fc.constantFrom(0, 22, 80, 443, 8080, 65535), fc.integer({ min: 0, max: 65535 })),
+  tx_b: fc.oneof(
+    fc.constantFrom(0, 1, 1023, 1024, 1025, 10240, 10241),
+    fc.integer({ min: 0, max: 2 ** 40 }),
+  ),
+  rx_b: fc.oneof(fc.constantFrom(0, 1, 1024, 1536, 1537), fc.integer({ min: 0, max: 2 ** 40 })),
+  span_us: fc.oneof(
+    fc.constantFrom(0, 999, 1000, 1001, 100_000, 100_001),
+    fc.integer({ min: 0, max: 2 ** 40 }),
+  ),
+});
