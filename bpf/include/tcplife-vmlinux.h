@@ -1,0 +1,92 @@
+/*
+ * The few kernel types and constants tcplife.bpf.c uses, written by hand so
+ * that neither kernel headers nor bpftool are needed at run time. Fields are
+ * relocated by name against the running kernel's BTF (CO-RE): the layout
+ * here does not need to match the kernel's, only the names and types do.
+ * Fields that live in anonymous unions in the kernel are declared flat.
+ */
+#ifndef TCPLIFE_VMLINUX_H
+#define TCPLIFE_VMLINUX_H
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef signed char __s8;
+typedef short __s16;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+/* uapi/linux/bpf.h: ABI constants, stable across kernels. */
+enum {
+  BPF_MAP_TYPE_HASH = 1,
+  BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+  BPF_MAP_TYPE_RINGBUF = 27,
+};
+enum { BPF_ANY = 0, BPF_NOEXIST = 1 };
+enum { BPF_RB_NO_WAKEUP = 1, BPF_RB_FORCE_WAKEUP = 2 };
+enum { BPF_RB_AVAIL_DATA = 0 };
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define EEXIST 17
+
+/* include/net/tcp_states.h */
+enum {
+  TCP_ESTABLISHED = 1,
+  TCP_SYN_SENT,
+  TCP_SYN_RECV,
+  TCP_FIN_WAIT1,
+  TCP_FIN_WAIT2,
+  TCP_TIME_WAIT,
+  TCP_CLOSE,
+  TCP_CLOSE_WAIT,
+  TCP_LAST_ACK,
+  TCP_LISTEN,
+  TCP_CLOSING,
+};
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct in6_addr {
+  union {
+    __u8 u6_addr8[16];
+    __be32 u6_addr32[4];
+  } in6_u;
+};
+
+struct sock_common {
+  __be32 skc_daddr;
+  __be32 skc_rcv_saddr;
+  __be16 skc_dport;
+  __u16 skc_num;
+  unsigned short skc_family;
+  struct in6_addr skc_v6_daddr;
+  struct in6_addr skc_v6_rcv_saddr;
+};
+
+struct sock {
+  struct sock_common __sk_common;
+  __u16 sk_protocol;
+};
+
+struct inet_sock {
+  struct sock sk;
+  __be16 inet_sport;
+};
+
+struct tcp_sock {
+  __u64 bytes_received;
+  __u64 bytes_acked;
+};
+
+#pragma clang attribute pop
+
+#endif

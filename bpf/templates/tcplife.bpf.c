@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcplife: one record per TCP session that closes, filtered in the kernel.
+ *
+ * This is a template: codegen fills each slot (a NAME between two pairs of at-signs) strictly (an unknown,
+ * missing or leftover slot is an error). The slots carry generated code built
+ * from validated numbers only; no user text is pasted here.
+ */
+#include "tcplife-vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The event layout, generated from src/kernel/layout.ts with a size assert. */
+@@EVENT_STRUCT@@
+
+/* What was learnt about a socket before it closed. */
+struct start {
+  __u64 ts_ns;
+  __u32 pid;
+  __u32 uid;
+  char comm[16];
+  /* 1 when pid/comm/uid came from a transition in the owner's context */
+  __u8 owner;
+};
+
+/* Per-CPU counters; userspace sums them. Field order is read by src/kernel/stats.ts. */
+struct stats {
+  __u64 closed;         /* sessions that closed with a known start */
+  __u64 passed;         /* ... and passed the kernel filter */
+  __u64 ringbuf_drops;  /* ... but found the ring buffer full */
+  __u64 missed_start;   /* closes of sockets whose start was not seen */
+  __u64 map_full;       /* starts not recorded: the socket map was full */
+  __u64 owner_unknown;  /* sessions reported with the task at close, not the owner */
+};
+
+/* Sizes are defaults: the loader sets them from options before load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, struct start);
+} starts SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stats);
+} counters SEC(".maps");
+
+/*
+ * Records are submitted without waking the reader, which drains the ring on
+ * a short timer: a wake-up per record costs the traced workload dearly. Once
+ * this much data waits, the reader is woken at once so a burst cannot fill
+ * the ring between two timer ticks.
+ */
+const volatile __u64 wakeup_bytes = @@WAKEUP_BYTES@@;
+
+static __always_inline struct stats *stats(void)
+{
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&counters, &zero);
+}
+
+static __always_inline void remember_owner(struct start *s)
+{
+  __u64 id = bpf_get_current_uid_gid();
+  s->pid = bpf_get_current_pid_tgid() >> 32;
+  s->uid = (__u32)id;
+  bpf_get_current_comm(&s->comm, sizeof(s->comm));
+  s->owner = 1;
+}
+
+/* Address helpers for the generated filter: a is network order bytes. */
+static __always_inline __u32 be32_at(const __u8 *a)
+{
+  return ((__u32)a[0] << 24) | ((__u32)a[1] << 16) | ((__u32)a[2] << 8) | a[3];
+}
+
+static __always_inline bool v4_in(const __u8 *a, __u8 family, __u32 net, __u32 mask)
+{
+  if (family == 4)
+    return (be32_at(a) & mask) == net;
+  /* IPv4-mapped IPv6 (::ffff:a.b.c.d), as dual-stack sockets report IPv4 peers */
+  if (be32_at(a) != 0 || be32_at(a + 4) != 0 || be32_at(a + 8) != 0xffff)
+    return false;
+  return (be32_at(a + 12) & mask) == net;
+}
+
+static __always_inline bool v6_in(const __u8 *a, __u8 family, __u32 n0, __u32 n1, __u32 n2,
+                                  __u32 n3, __u32 m0, __u32 m1, __u32 m2, __u32 m3)
+{
+  return family == 6 && (be32_at(a) & m0) == n0 && (be32_at(a + 4) & m1) == n1 &&
+         (be32_at(a + 8) & m2) == n2 && (be32_at(a + 12) & m3) == n3;
+}
+
+/* Generated: sets used by the filter (port bitmaps). */
+@@FILTER_DATA@@
+
+/* Generated: the kernel half of the user's filter. */
+static __always_inline bool filter(const struct event *e)
+{
+  return @@FILTER_EXPR@@;
+}
+
+static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
+{
+  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+    return 0;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family != AF_INET && family != AF_INET6)
+    return 0;
+
+  __u64 key = (__u64)sk;
+  struct stats *st = stats();
+  if (!st)
+    return 0;
+
+  if (newstate < TCP_FIN_WAIT1) {
+    /* SYN_SENT, SYN_RECV, ESTABLISHED: the session starts at the first one seen. */
+    struct start *s = bpf_map_lookup_elem(&starts, &key);
+    if (s) {
+      if (newstate == TCP_SYN_SENT)
+        remember_owner(s);
+      return 0;
+    }
+    struct start n = {};
+    n.ts_ns = bpf_ktime_get_ns();
+    /* connect() runs in the owner's context; the server's SYN_RECV does not. */
+    if (newstate == TCP_SYN_SENT)
+      remember_owner(&n);
+    long err = bpf_map_update_elem(&starts, &key, &n, BPF_NOEXIST);
+    if (err && err != -EEXIST)
+      st->map_full++;
+    return 0;
+  }
+
+  if ((newstate == TCP_FIN_WAIT1 && oldstate == TCP_ESTABLISHED) || newstate == TCP_LAST_ACK) {
+    /* Active close (close() or shutdown()) and passive close run in the owner's context. */
+    struct start *s = bpf_map_lookup_elem(&starts, &key);
+    if (s)
+      remember_owner(s);
+    return 0;
+  }
+
+  if (newstate != TCP_CLOSE)
+    return 0;
+  if (oldstate == TCP_LISTEN)
+    return 0; /* a listener closing is not a session */
+
+  struct start *sp = bpf_map_lookup_elem(&starts, &key);
+  if (!sp) {
+    st->missed_start++;
+    return 0;
+  }
+  struct start s = *sp;
+  bpf_map_delete_elem(&starts, &key); /* on every path below, filtered or not */
+  st->closed++;
+
+  __u64 now = bpf_ktime_get_ns();
+  struct event e = {};
+  e.ts_ns = now;
+  e.span_us = (now - s.ts_ns) / 1000;
+  struct tcp_sock *tp = (struct tcp_sock *)sk;
+  e.rx_b = BPF_CORE_READ(tp, bytes_received);
+  e.tx_b = BPF_CORE_READ(tp, bytes_acked);
+  if (s.owner) {
+    e.pid = s.pid;
+    e.uid = s.uid;
+    __builtin_memcpy(e.comm, s.comm, sizeof(e.comm));
+    e.flags = 1;
+  } else {
+    /* Best effort, as the original tool: the task running at close. */
+    __u64 id = bpf_get_current_uid_gid();
+    e.pid = bpf_get_current_pid_tgid() >> 32;
+    e.uid = (__u32)id;
+    bpf_get_current_comm(&e.comm, sizeof(e.comm));
+    st->owner_unknown++;
+  }
+  /* skc_num is already 0 for ephemeral ports at close: inet_sport is still set. */
+  struct inet_sock *inet = (struct inet_sock *)sk;
+  e.lport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+  e.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  if (family == AF_INET) {
+    e.family = 4;
+    __be32 la = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+    __be32 ra = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __builtin_memcpy(e.laddr, &la, 4);
+    __builtin_memcpy(e.raddr, &ra, 4);
+  } else {
+    e.family = 6;
+    BPF_CORE_READ_INTO(&e.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&e.raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+  }
+
+  if (!filter(&e))
+    return 0;
+  st->passed++;
+
+  struct event *out = bpf_ringbuf_reserve(&events, sizeof(e), 0);
+  if (!out) {
+    st->ringbuf_drops++;
+    return 0;
+  }
+  __builtin_memcpy(out, &e, sizeof(e));
+  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+                    ? BPF_RB_FORCE_WAKEUP
+                    : BPF_RB_NO_WAKEUP;
+  bpf_ringbuf_submit(out, flags);
+  return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int tcplife_btf(__u64 *ctx)
+{
+  return on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+}
+
+/* Fallback for kernels where tp_btf does not attach; the same arguments. */
+SEC("raw_tp/inet_sock_set_state")
+int tcplife_raw(__u64 *ctx)
+{
+  return on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+}

@@ -1,0 +1,251 @@
+/**
+ * The idiomatic wrapper over libbpf: open a compiled object from memory,
+ * size its maps, load it (capturing libbpf's log), attach it, read its
+ * counters, and close it — close() is idempotent and frees everything.
+ */
+import { existsSync } from 'node:fs';
+import {
+  AttachError,
+  BtfMissingError,
+  LibbpfMissingError,
+  PermissionError,
+  TcplifeError,
+  VerifierError,
+} from './errors.js';
+import { errno, koffi, loadNative, type Native, type Ptr } from './libbpf.js';
+
+const EPERM = 1;
+const EACCES = 13;
+
+export interface OpenOptions {
+  readonly ringBytes: number;
+  readonly mapEntries: number;
+  /** Which attach point: tp_btf (default), or raw_tp as a fallback. */
+  readonly attach: 'tp_btf' | 'raw_tp';
+}
+
+function native(): Native {
+  try {
+    return loadNative();
+  } catch (e) {
+    throw new LibbpfMissingError(
+      `cannot load libbpf.so.1: ${(e as Error).message}`,
+      'install it with: apt-get install -y libbpf1 (or run scripts/setup.sh)',
+    );
+  }
+}
+
+/** Runs fn with libbpf's log captured into an array of lines. */
+function withLog<T>(n: Native, fn: (log: string[]) => T): T {
+  const log: string[] = [];
+  const buf = Buffer.alloc(4096);
+  const cb = koffi.register((_level: number, fmt: string, args: Ptr) => {
+    const len = n.c.vsnprintf(buf, buf.length, fmt, args);
+    log.push(buf.toString('utf8', 0, Math.min(len, buf.length - 1)));
+    return 0;
+  }, koffi.pointer(n.printCallback));
+  const old = n.bpf.libbpf_set_print(cb);
+  try {
+    return fn(log);
+  } finally {
+    n.bpf.libbpf_set_print(old);
+    koffi.unregister(cb);
+  }
+}
+
+/** The verifier's verdict, in a line: the last meaningful line of its log. */
+export function summariseVerifierLog(log: string): string {
+  const lines = log
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const verdict = [...lines]
+    .reverse()
+    .find((l) =>
+      /invalid|unbounded|too (large|complex)|out of bounds|not allowed|unreachable|back-edge|exceeds|R\d+ .*(!=|type=)|permission/i.test(
+        l,
+      ),
+    );
+  return verdict ?? lines.find((l) => /processed \d+ insns/.test(l)) ?? lines.at(-1) ?? 'no log';
+}
+
+export interface KernelCounters {
+  closed: number;
+  passed: number;
+  ringbuf_drops: number;
+  missed_start: number;
+  map_full: number;
+  owner_unknown: number;
+}
+export const COUNTER_NAMES: readonly (keyof KernelCounters)[] = [
+  'closed',
+  'passed',
+  'ringbuf_drops',
+  'missed_start',
+  'map_full',
+  'owner_unknown',
+];
+
+/** offsetof(struct bpf_prog_info, recursion_misses) in uapi/linux/bpf.h (checked by a test). */
+export const RECURSION_MISSES_OFFSET = 208;
+const PROG_INFO_SIZE = 256;
+
+export class BpfObject {
+  private obj: Ptr | null;
+  private link: Ptr | null = null;
+  private progFd = -1;
+  readonly log: string[] = [];
+  private readonly n: Native;
+  private readonly ncpu: number;
+
+  private constructor(n: Native, obj: Ptr) {
+    this.n = n;
+    this.obj = obj;
+    this.ncpu = n.bpf.libbpf_num_possible_cpus();
+  }
+
+  static open(object: Buffer, opts: OpenOptions): BpfObject {
+    if (!existsSync('/sys/kernel/btf/vmlinux')) {
+      throw new BtfMissingError(
+        'this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing)',
+        'tcplife needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later; most distributions since 2020)',
+      );
+    }
+    const n = native();
+    const obj = withLog(n, (log) => {
+      const o = n.bpf.bpf_object__open_mem(object, object.length, null);
+      if (!o)
+        throw new TcplifeError(
+          `libbpf could not open the BPF object (errno ${errno()})`,
+          undefined,
+          log.join(''),
+        );
+      return o;
+    });
+    const self = new BpfObject(n, obj);
+    try {
+      self.configure(opts);
+    } catch (e) {
+      self.close();
+      throw e;
+    }
+    return self;
+  }
+
+  private map(name: string): Ptr {
+    const m = this.n.bpf.bpf_object__find_map_by_name(this.obj, name);
+    if (!m) throw new TcplifeError(`BPF map ${name} not found`);
+    return m;
+  }
+
+  private configure(opts: OpenOptions): void {
+    const b = this.n.bpf;
+    for (const [name, want] of [
+      ['tcplife_btf', opts.attach === 'tp_btf'],
+      ['tcplife_raw', opts.attach === 'raw_tp'],
+    ] as const) {
+      const p = b.bpf_object__find_program_by_name(this.obj, name);
+      if (!p) throw new TcplifeError(`BPF program ${name} not found`);
+      b.bpf_program__set_autoload(p, want);
+    }
+    if (b.bpf_map__set_max_entries(this.map('events'), opts.ringBytes) !== 0) {
+      throw new TcplifeError(`cannot set the ring buffer size to ${opts.ringBytes}`);
+    }
+    if (b.bpf_map__set_max_entries(this.map('starts'), opts.mapEntries) !== 0) {
+      throw new TcplifeError(`cannot set the socket map size to ${opts.mapEntries}`);
+    }
+  }
+
+  load(): void {
+    const rc = withLog(this.n, (log) => {
+      const r = this.n.bpf.bpf_object__load(this.obj);
+      this.log.push(...log);
+      return r;
+    });
+    if (rc === 0) return;
+    const err = -rc;
+    const text = this.log.join('');
+    if (err === EPERM || err === EACCES) {
+      throw new PermissionError(
+        'not permitted to load BPF programs',
+        'run as root, or grant CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep on node, or sudo)',
+        text,
+      );
+    }
+    if (/processed \d+ insns|verifier|R\d+/.test(text)) {
+      throw new VerifierError(
+        `the kernel's verifier rejected the program: ${summariseVerifierLog(text)}`,
+        'run with --verbose for the full verifier log',
+        text,
+      );
+    }
+    throw new TcplifeError(
+      `loading the BPF program failed (${this.n.c.strerror(err)})`,
+      "run with --verbose for libbpf's log",
+      text,
+    );
+  }
+
+  attach(which: 'tp_btf' | 'raw_tp'): void {
+    const name = which === 'tp_btf' ? 'tcplife_btf' : 'tcplife_raw';
+    const prog = this.n.bpf.bpf_object__find_program_by_name(this.obj, name);
+    const link = withLog(this.n, (log) => {
+      const l = this.n.bpf.bpf_program__attach(prog);
+      this.log.push(...log);
+      return l;
+    });
+    if (!link) {
+      const e = errno();
+      throw new AttachError(
+        `cannot attach to sock:inet_sock_set_state (${which}): ${this.n.c.strerror(e)}`,
+        "run with --verbose for libbpf's log",
+        this.log.join(''),
+      );
+    }
+    this.link = link;
+    this.progFd = this.n.bpf.bpf_program__fd(prog);
+  }
+
+  mapFd(name: string): number {
+    return this.n.bpf.bpf_map__fd(this.map(name));
+  }
+
+  /** Kernel counters summed over CPUs. */
+  counters(): KernelCounters {
+    const fd = this.mapFd('counters');
+    const stride = COUNTER_NAMES.length * 8;
+    const value = Buffer.alloc(stride * this.ncpu);
+    const key = Buffer.alloc(4);
+    const out = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as unknown as KernelCounters;
+    if (this.n.bpf.bpf_map_lookup_elem(fd, key, value) !== 0) return out;
+    for (let cpu = 0; cpu < this.ncpu; cpu++) {
+      COUNTER_NAMES.forEach((name, i) => {
+        out[name] += Number(value.readBigUInt64LE(cpu * stride + i * 8));
+      });
+    }
+    return out;
+  }
+
+  /** Program runs the kernel skipped (recursion): losses no peer tool reports. */
+  recursionMisses(): number {
+    if (this.progFd < 0) return 0;
+    const info = Buffer.alloc(PROG_INFO_SIZE);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(PROG_INFO_SIZE);
+    if (this.n.bpf.bpf_obj_get_info_by_fd(this.progFd, info, len) !== 0) return 0;
+    if (len.readUInt32LE() < RECURSION_MISSES_OFFSET + 8) return 0;
+    return Number(info.readBigUInt64LE(RECURSION_MISSES_OFFSET));
+  }
+
+  close(): void {
+    if (this.link) {
+      this.n.bpf.bpf_link__destroy(this.link);
+      this.link = null;
+    }
+    if (this.obj) {
+      this.n.bpf.bpf_object__close(this.obj);
+      this.obj = null;
+    }
+    this.progFd = -1;
+  }
+}

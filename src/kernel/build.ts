@@ -1,0 +1,168 @@
+/**
+ * Compile the generated C with clang at run time, caching objects by a hash
+ * of everything that affects them. The cache lives in a directory that only
+ * root can write (checked before every use, never trusted blindly); objects
+ * are written to a temporary name and renamed, so concurrent runs are safe.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { INCLUDE_DIR } from '../codegen/program.js';
+import { APT_HINT, ClangMissingError, CompileError, LibbpfMissingError } from './errors.js';
+
+const run = promisify(execFile);
+
+export const DEFAULT_CACHE_DIR = '/var/cache/tcplife';
+
+/*
+ * -O2: the verifier needs optimised code (bounded loops unrolled, dead
+ *   branches gone). -g: emits BTF and .BTF.ext, which carry the CO-RE
+ *   relocations libbpf applies against the running kernel.
+ * -target bpf with __TARGET_ARCH_x86: bpf_tracing.h wants an architecture.
+ * -Wno-unused-function: the address helpers are unused when the filter has
+ *   no address term.
+ */
+const CLANG_FLAGS = [
+  '-O2',
+  '-g',
+  '-target',
+  'bpf',
+  '-D__TARGET_ARCH_x86',
+  '-Wall',
+  '-Wno-unused-function',
+];
+
+export interface BuildResult {
+  readonly object: Buffer;
+  readonly cached: boolean;
+  readonly hash: string;
+  /** Why the cache was not used, if it was not. */
+  readonly cacheNote?: string;
+}
+
+let clangVersion: string | undefined;
+
+async function clang(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await run('clang', args, { maxBuffer: 16 << 20 });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT')
+      throw new ClangMissingError(
+        'clang is not installed: tcplife compiles its BPF program at run time',
+        APT_HINT,
+      );
+    if (err.stderr?.includes('bpf/bpf_helpers.h')) {
+      throw new LibbpfMissingError(
+        'the libbpf headers (bpf/bpf_helpers.h) are missing',
+        APT_HINT,
+        err.stderr,
+      );
+    }
+    throw new CompileError(
+      'clang failed to compile the generated BPF program (a bug in tcplife)',
+      'run with --verbose for the compiler output',
+      err.stderr ?? String(e),
+    );
+  }
+}
+
+/** A directory is safe for cached objects when only root (or we) can write it. */
+export function cacheDirProblem(dir: string): string | undefined {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return `${dir} does not exist`;
+  }
+  if (st.isSymbolicLink()) return `${dir} is a symbolic link`;
+  if (!st.isDirectory()) return `${dir} is not a directory`;
+  const uid = process.geteuid?.() ?? 0;
+  if (st.uid !== uid && st.uid !== 0) return `${dir} is owned by uid ${st.uid}`;
+  if ((st.mode & 0o022) !== 0)
+    return `${dir} is writable by others (mode ${(st.mode & 0o777).toString(8)})`;
+  return undefined;
+}
+
+function ensureCacheDir(dir: string): string | undefined {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    return `cannot create ${dir}: ${(e as Error).message}`;
+  }
+  return cacheDirProblem(dir);
+}
+
+export interface BuildOptions {
+  /** null: no cache. */
+  readonly cacheDir?: string | null;
+}
+
+export async function buildObject(source: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  clangVersion ??= (await clang(['--version'])).stdout.split('\n')[0] ?? '';
+  const header = readFileSync(join(INCLUDE_DIR, 'tcplife-vmlinux.h'), 'utf8');
+  const hash = createHash('sha256')
+    .update(JSON.stringify([source, header, clangVersion, CLANG_FLAGS]))
+    .digest('hex')
+    .slice(0, 32);
+
+  const cacheDir = opts.cacheDir === undefined ? DEFAULT_CACHE_DIR : opts.cacheDir;
+  const cacheNote = cacheDir === null ? 'cache disabled' : ensureCacheDir(cacheDir);
+  const cachePath = cacheDir && !cacheNote ? join(cacheDir, `${hash}.o`) : undefined;
+  if (cachePath) {
+    try {
+      const st = lstatSync(cachePath);
+      const uid = process.geteuid?.() ?? 0;
+      if (st.isFile() && (st.uid === uid || st.uid === 0) && (st.mode & 0o022) === 0) {
+        return { object: readFileSync(cachePath), cached: true, hash };
+      }
+    } catch {
+      // not cached yet
+    }
+  }
+
+  const work = mkdtempSync(join(tmpdir(), 'tcplife-'));
+  try {
+    const src = join(work, 'tcplife.bpf.c');
+    const out = join(work, 'tcplife.bpf.o');
+    writeFileSync(src, source, { mode: 0o600 });
+    await clang([...CLANG_FLAGS, '-I', INCLUDE_DIR, '-c', src, '-o', out]);
+    const object = readFileSync(out);
+    if (cachePath && cacheDir) {
+      const tmp = join(cacheDir, `.${hash}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      writeFileSync(tmp, object, { mode: 0o600 });
+      renameSync(tmp, cachePath);
+    }
+    return cacheNote ? { object, cached: false, hash, cacheNote } : { object, cached: false, hash };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Remove cached objects (for tests and `--no-cache` style cold starts). */
+export function clearCache(dir: string): number {
+  let n = 0;
+  try {
+    for (const f of readdirSync(dir)) {
+      if (f.endsWith('.o')) {
+        rmSync(join(dir, f));
+        n++;
+      }
+    }
+  } catch {
+    // nothing cached
+  }
+  return n;
+}

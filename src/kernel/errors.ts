@@ -1,0 +1,26 @@
+/**
+ * Errors a user can meet, each with a one-line summary and what to do. Kept
+ * apart from bugs: the CLI prints these without a stack trace and exits 1.
+ */
+export class TcplifeError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    /** the full log (libbpf, clang), shown with --verbose */
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class PermissionError extends TcplifeError {}
+export class ClangMissingError extends TcplifeError {}
+export class LibbpfMissingError extends TcplifeError {}
+export class BtfMissingError extends TcplifeError {}
+export class CompileError extends TcplifeError {}
+export class VerifierError extends TcplifeError {}
+export class AttachError extends TcplifeError {}
+
+export const APT_HINT =
+  'install them with: apt-get install -y clang libbpf-dev (or run scripts/setup.sh)';

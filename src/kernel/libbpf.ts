@@ -1,0 +1,96 @@
+/**
+ * Raw FFI: the libbpf.so.1 and libc functions tcplife calls, by their C
+ * names, through koffi. No logic lives here; see bpf-object.ts for the
+ * wrapper. Pointers are opaque koffi values (BigInt-backed), NULL is null.
+ */
+import koffi, { type TypeObject } from 'koffi';
+
+export type Ptr = unknown;
+
+export interface LibBpf {
+  bpf_object__open_mem(buf: Buffer, size: number, opts: Ptr | null): Ptr | null;
+  bpf_object__load(obj: Ptr): number;
+  bpf_object__close(obj: Ptr): void;
+  bpf_object__find_program_by_name(obj: Ptr, name: string): Ptr | null;
+  bpf_object__find_map_by_name(obj: Ptr, name: string): Ptr | null;
+  bpf_program__set_autoload(prog: Ptr, autoload: boolean): number;
+  bpf_program__attach(prog: Ptr): Ptr | null;
+  bpf_program__fd(prog: Ptr): number;
+  bpf_map__set_max_entries(map: Ptr, n: number): number;
+  bpf_map__max_entries(map: Ptr): number;
+  bpf_map__fd(map: Ptr): number;
+  bpf_map__set_initial_value(map: Ptr, data: Buffer, size: number): number;
+  bpf_link__destroy(link: Ptr): number;
+  bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
+  bpf_obj_get_info_by_fd(fd: number, info: Buffer, len: Buffer): number;
+  libbpf_num_possible_cpus(): number;
+  libbpf_set_print(fn: Ptr | null): Ptr | null;
+}
+
+export interface LibC {
+  mmap(addr: Ptr | null, len: number, prot: number, flags: number, fd: number, off: number): Ptr;
+  munmap(addr: Ptr, len: number): number;
+  vsnprintf(buf: Buffer, size: number, fmt: string, ap: Ptr): number;
+  strerror(errnum: number): string;
+}
+
+export interface Native {
+  readonly bpf: LibBpf;
+  readonly c: LibC;
+  readonly printCallback: TypeObject;
+}
+
+let native: Native | undefined;
+
+/** Loads libbpf.so.1 once; throws (with the dlopen message) when it is missing. */
+export function loadNative(): Native {
+  if (native) return native;
+  const lib = koffi.load('libbpf.so.1');
+  const libc = koffi.load('libc.so.6');
+  const printCallback = koffi.proto(
+    'int libbpf_print_fn_t(int level, const char *fmt, void *args)',
+  );
+  const bpf: LibBpf = {
+    bpf_object__open_mem: lib.func(
+      'void *bpf_object__open_mem(const void *buf, size_t sz, const void *opts)',
+    ),
+    bpf_object__load: lib.func('int bpf_object__load(void *obj)'),
+    bpf_object__close: lib.func('void bpf_object__close(void *obj)'),
+    bpf_object__find_program_by_name: lib.func(
+      'void *bpf_object__find_program_by_name(void *obj, const char *name)',
+    ),
+    bpf_object__find_map_by_name: lib.func(
+      'void *bpf_object__find_map_by_name(void *obj, const char *name)',
+    ),
+    bpf_program__set_autoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+    bpf_program__attach: lib.func('void *bpf_program__attach(void *prog)'),
+    bpf_program__fd: lib.func('int bpf_program__fd(void *prog)'),
+    bpf_map__set_max_entries: lib.func('int bpf_map__set_max_entries(void *map, uint32_t n)'),
+    bpf_map__max_entries: lib.func('uint32_t bpf_map__max_entries(void *map)'),
+    bpf_map__fd: lib.func('int bpf_map__fd(void *map)'),
+    bpf_map__set_initial_value: lib.func(
+      'int bpf_map__set_initial_value(void *map, const void *data, size_t size)',
+    ),
+    bpf_link__destroy: lib.func('int bpf_link__destroy(void *link)'),
+    bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+    bpf_obj_get_info_by_fd: lib.func(
+      'int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *len)',
+    ),
+    libbpf_num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)'),
+    libbpf_set_print: lib.func(`void *libbpf_set_print(${koffi.pointer(printCallback).name} fn)`),
+  } as LibBpf;
+  const c: LibC = {
+    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+    munmap: libc.func('int munmap(void *addr, size_t len)'),
+    vsnprintf: libc.func('int vsnprintf(char *buf, size_t size, const char *fmt, void *ap)'),
+    strerror: libc.func('const char *strerror(int errnum)'),
+  } as LibC;
+  native = { bpf, c, printCallback };
+  return native;
+}
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+export { koffi };

@@ -1,0 +1,211 @@
+/**
+ * A running tcplife BPF program: generate, build (cached), load, attach, and
+ * deliver sessions as an RxJS Observable whose teardown detaches and frees
+ * everything.
+ *
+ * Delivery: the program submits records without waking us (a wake-up per
+ * record costs the traced workload dearly), and we drain the ring on a timer
+ * (a lone session shows within `pollMs`). When a burst fills 1/8 of the ring
+ * the program forces a wake-up, which we take through a uv_poll handle on
+ * the ring's fd — disarmed after each wake-up and re-armed by the timer, so
+ * a steady stream cannot turn it into a busy loop.
+ */
+import { Observable } from 'rxjs';
+import { type GeneratedProgram, generateProgram } from '../codegen/program.js';
+import type { Pred } from '../dsl/ir.js';
+import { BpfObject, type KernelCounters } from './bpf-object.js';
+import { type BuildResult, buildObject } from './build.js';
+import { AttachError, TcplifeError } from './errors.js';
+import { decodeEvent, type Session } from './layout.js';
+import { koffi } from './libbpf.js';
+import { RingReader } from './ringbuf.js';
+
+export const DEFAULT_RING_BYTES = 16 << 20;
+export const DEFAULT_MAP_ENTRIES = 131_072;
+const BATCH = 8192;
+
+export interface TracerOptions {
+  /** The kernel part is taken from this checked filter (split by codegen). */
+  readonly filter: Pred;
+  readonly ringBytes?: number;
+  readonly mapEntries?: number;
+  /** Where compiled objects are cached; null disables the cache. */
+  readonly cacheDir?: string | null;
+  readonly attach?: 'auto' | 'tp_btf' | 'raw_tp';
+  /** Drain period in ms (default 50). */
+  readonly pollMs?: number;
+  /** While this returns true, records wait in the kernel ring (back-pressure). */
+  readonly isPaused?: () => boolean;
+  /** libbpf's log lines, for --verbose. */
+  readonly onLog?: (line: string) => void;
+}
+
+export interface TracerStats extends KernelCounters {
+  recursion_misses: number;
+  /** records read from the ring */
+  delivered: number;
+}
+
+export interface StartupTimes {
+  readonly buildMs: number;
+  readonly loadMs: number;
+  readonly attachMs: number;
+}
+
+export function roundRingSize(bytes: number): number {
+  let n = 4096;
+  while (n < bytes) n *= 2;
+  return n;
+}
+
+export class Tracer {
+  private delivered = 0;
+  private closed = false;
+  private reader: RingReader | undefined;
+  private finalStats: TracerStats | undefined;
+  private readonly monoOffsetMs: number;
+
+  private constructor(
+    private readonly obj: BpfObject,
+    readonly program: GeneratedProgram,
+    readonly build: BuildResult,
+    readonly attachedWith: 'tp_btf' | 'raw_tp',
+    readonly times: StartupTimes,
+    private readonly opts: TracerOptions & { ringBytes: number },
+  ) {
+    // bpf_ktime_get_ns and process.hrtime both read CLOCK_MONOTONIC.
+    this.monoOffsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+    this.reader = new RingReader(obj.mapFd('events'), opts.ringBytes);
+  }
+
+  static async start(options: TracerOptions): Promise<Tracer> {
+    const ringBytes = roundRingSize(options.ringBytes ?? DEFAULT_RING_BYTES);
+    const mapEntries = options.mapEntries ?? DEFAULT_MAP_ENTRIES;
+    if (!Number.isSafeInteger(mapEntries) || mapEntries < 1)
+      throw new TcplifeError(`bad map size ${mapEntries}`);
+    const t0 = performance.now();
+    const program = generateProgram(options.filter, { ringBytes });
+    const build = await buildObject(
+      program.source,
+      options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir },
+    );
+    const t1 = performance.now();
+    const order: ('tp_btf' | 'raw_tp')[] =
+      options.attach === 'raw_tp'
+        ? ['raw_tp']
+        : options.attach === 'tp_btf'
+          ? ['tp_btf']
+          : ['tp_btf', 'raw_tp'];
+    let lastError: unknown;
+    for (const which of order) {
+      const obj = BpfObject.open(build.object, { ringBytes, mapEntries, attach: which });
+      try {
+        obj.load();
+        const t2 = performance.now();
+        obj.attach(which);
+        const t3 = performance.now();
+        for (const l of obj.log) options.onLog?.(l.trimEnd());
+        return new Tracer(
+          obj,
+          program,
+          build,
+          which,
+          { buildMs: t1 - t0, loadMs: t2 - t1, attachMs: t3 - t2 },
+          {
+            ...options,
+            ringBytes,
+          },
+        );
+      } catch (e) {
+        for (const l of obj.log) options.onLog?.(l.trimEnd());
+        obj.close();
+        lastError = e;
+        // Only an attach failure is worth the fallback; a verifier or
+        // permission error would be the same with raw_tp.
+        if (!(e instanceof AttachError)) throw e;
+      }
+    }
+    throw lastError;
+  }
+
+  /** Sessions as they close. Subscribing starts the drain; unsubscribing closes the tracer. */
+  sessions(): Observable<Session> {
+    return new Observable<Session>((subscriber) => {
+      const reader = this.reader;
+      if (!reader || this.closed) {
+        subscriber.error(new TcplifeError('tracer is closed'));
+        return;
+      }
+      const toEpoch = (ns: bigint) => Number(ns) / 1e6 + this.monoOffsetMs;
+      const emit = (dv: DataView, off: number, len: number) =>
+        subscriber.next(decodeEvent(dv, off, len, toEpoch));
+      let immediate: NodeJS.Immediate | undefined;
+      let armed = true;
+
+      const drain = () => {
+        immediate = undefined;
+        if (this.closed || subscriber.closed) return;
+        if (this.opts.isPaused?.()) return; // the timer looks again
+        const n = reader.drain(BATCH, emit);
+        this.delivered += n;
+        if (n === BATCH) immediate = setImmediate(drain);
+      };
+      const fd = this.obj.mapFd('events');
+      const poll = koffi.node.poll(fd, { readable: true }, () => {
+        poll.stop();
+        armed = false;
+        drain();
+      });
+      const timer = setInterval(() => {
+        if (!armed && !this.closed) {
+          poll.start({ readable: true }, () => {
+            poll.stop();
+            armed = false;
+            drain();
+          });
+          armed = true;
+        }
+        if (!immediate) drain();
+      }, this.opts.pollMs ?? 50);
+
+      return () => {
+        clearInterval(timer);
+        if (immediate) clearImmediate(immediate);
+        poll.close();
+        this.close();
+      };
+    });
+  }
+
+  /** Drain what is left in the ring right now (at exit, before printing stats). */
+  flush(fn: (s: Session) => void): number {
+    if (!this.reader) return 0;
+    const toEpoch = (ns: bigint) => Number(ns) / 1e6 + this.monoOffsetMs;
+    let total = 0;
+    for (;;) {
+      const n = this.reader.drain(BATCH, (dv, off, len) => fn(decodeEvent(dv, off, len, toEpoch)));
+      total += n;
+      if (n < BATCH) break;
+    }
+    this.delivered += total;
+    return total;
+  }
+
+  stats(): TracerStats {
+    if (this.finalStats) return this.finalStats;
+    return {
+      ...this.obj.counters(),
+      recursion_misses: this.obj.recursionMisses(),
+      delivered: this.delivered,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.finalStats = this.stats();
+    this.closed = true;
+    this.reader?.close();
+    this.reader = undefined;
+    this.obj.close();
+  }
+}
