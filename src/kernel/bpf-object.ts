@@ -226,6 +226,19 @@ export class BpfObject {
     return out;
   }
 
+  /** Entries in a hash map keyed by u64 (the per-socket `starts` map). */
+  countEntries(name: string): number {
+    const fd = this.mapFd(name);
+    let key: Buffer | null = null;
+    let n = 0;
+    for (;;) {
+      const next = Buffer.alloc(8);
+      if (this.n.bpf.bpf_map_get_next_key(fd, key, next) !== 0) return n;
+      n++;
+      key = next;
+    }
+  }
+
   /** Program runs the kernel skipped (recursion): losses no peer tool reports. */
   recursionMisses(): number {
     if (this.progFd < 0) return 0;

@@ -22,6 +22,7 @@ export interface LibBpf {
   bpf_map__set_initial_value(map: Ptr, data: Buffer, size: number): number;
   bpf_link__destroy(link: Ptr): number;
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
+  bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number;
   bpf_obj_get_info_by_fd(fd: number, info: Buffer, len: Buffer): number;
   libbpf_num_possible_cpus(): number;
   libbpf_set_print(fn: Ptr | null): Ptr | null;
@@ -73,6 +74,9 @@ export function loadNative(): Native {
     ),
     bpf_link__destroy: lib.func('int bpf_link__destroy(void *link)'),
     bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+    bpf_map_get_next_key: lib.func(
+      'int bpf_map_get_next_key(int fd, const void *key, void *next_key)',
+    ),
     bpf_obj_get_info_by_fd: lib.func(
       'int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *len)',
     ),

@@ -191,6 +191,11 @@ export class Tracer {
     return total;
   }
 
+  /** Sockets whose start is remembered and whose close has not been seen yet. */
+  socketsTracked(): number {
+    return this.closed ? 0 : this.obj.countEntries('starts');
+  }
+
   stats(): TracerStats {
     if (this.finalStats) return this.finalStats;
     return {

@@ -147,3 +147,77 @@ export const sessionArb = fc.record({
     fc.integer({ min: 0, max: 2 ** 40 }),
   ),
 });
+
+/** Well-typed filters as text, to exercise codegen, clang and the verifier. */
+const portLit = fc.integer({ min: 0, max: 65535 });
+const atomArb: fc.Arbitrary<string> = fc.oneof(
+  fc
+    .tuple(
+      fc.constantFrom('lport', 'rport', 'dport'),
+      fc.constantFrom('==', '!=', '<', '>=', '>'),
+      portLit,
+    )
+    .map(([f, o, v]) => `${f} ${o} ${v}`),
+  fc
+    .tuple(
+      fc.constantFrom('lport', 'rport'),
+      fc.array(
+        fc.oneof(
+          portLit.map(String),
+          fc.tuple(portLit, portLit).map(([a, b]) => `${Math.min(a, b)}..${Math.max(a, b)}`),
+        ),
+        { minLength: 1, maxLength: 12 },
+      ),
+    )
+    .map(([f, items]) => `${f} in (${items.join(', ')})`),
+  fc
+    .tuple(
+      fc.constantFrom('tx_kb', 'rx', 'tx_b'),
+      fc.constantFrom('>', '<=', '=='),
+      fc.oneof(
+        fc.integer({ min: 0, max: 1 << 20 }).map(String),
+        fc.constantFrom('1.5', '10KiB', '2.5MiB'),
+      ),
+    )
+    .map(([f, o, v]) => `${f} ${o} ${v}`),
+  fc
+    .tuple(
+      fc.constantFrom('span', 'span_ms'),
+      fc.constantFrom('>', '<'),
+      fc.constantFrom('1ms', '2.5s', '100us', '3m'),
+    )
+    .map(([f, o, v]) => `${f} ${o} ${v}`),
+  fc
+    .tuple(fc.constantFrom('pid', 'uid'), fc.integer({ min: 0, max: 1 << 22 }))
+    .map(([f, v]) => `${f} == ${v}`),
+  fc.constantFrom('family == 4', 'family == 6'),
+  cidrArb.map((c) => `raddr in (${printCidr(c)})`),
+  fc
+    .array(cidrArb, { minLength: 1, maxLength: 5 })
+    .map((cs) => `laddr in (${cs.map(printCidr).join(', ')})`),
+  fc.stringMatching(/^[a-z_]{0,15}$/).map((s) => `comm == "${s}"`),
+  fc.stringMatching(/^[a-z_]{0,6}\*([a-z]{0,3})$/).map((s) => `comm ~ "${s}"`),
+  fc.constantFrom('comm =~ /^no/', 'comm =~ /d$/i'),
+);
+function printCidr(c: {
+  addr: { family: 4 | 6; bytes: readonly number[] };
+  prefix: number;
+}): string {
+  const a =
+    c.addr.family === 4
+      ? c.addr.bytes.join('.')
+      : Array.from({ length: 8 }, (_, i) =>
+          ((c.addr.bytes[2 * i]! << 8) | c.addr.bytes[2 * i + 1]!).toString(16),
+        ).join(':');
+  return `${a}/${c.prefix}`;
+}
+export const validFilterArb: fc.Arbitrary<string> = fc.letrec<{ f: string }>((tie) => ({
+  f: fc.oneof(
+    { depthSize: 'small' },
+    atomArb,
+    atomArb,
+    tie('f').map((x) => `not (${x})`),
+    fc.tuple(tie('f'), tie('f')).map(([a, b]) => `(${a}) and (${b})`),
+    fc.tuple(tie('f'), tie('f')).map(([a, b]) => `(${a}) or (${b})`),
+  ),
+})).f;

@@ -1,0 +1,84 @@
+/** Builds tools/tcpgen.c once and runs it under chosen names (its comm). */
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { PACKAGE_ROOT } from '../../src/util/paths.js';
+
+const run = promisify(execFile);
+const dir = join(tmpdir(), `tcplife-test-bin-${process.pid}`);
+let built = false;
+
+export function tcpgen(name: string): string {
+  if (!/^[a-z0-9_]{1,15}$/.test(name)) throw new Error(`bad name ${name}`);
+  const base = join(dir, 'tcpgen');
+  if (!built) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('cc', ['-O2', '-o', base, join(PACKAGE_ROOT, 'tools/tcpgen.c')]);
+    built = true;
+  }
+  const path = join(dir, name);
+  if (!existsSync(path)) copyFileSync(base, path);
+  return path;
+}
+
+export interface Server {
+  readonly port: number;
+  readonly pid: number;
+  readonly proc: ChildProcess;
+  stop(): void;
+}
+
+export async function startServer(
+  name: string,
+  addr: string,
+  opts: { reply?: number; count?: number } = {},
+): Promise<Server> {
+  const proc = spawn(
+    tcpgen(name),
+    ['server', addr, '0', '-r', String(opts.reply ?? 0), '-n', String(opts.count ?? 0)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const rl = createInterface({ input: proc.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    rl.once('line', (l) => resolve(Number(/port (\d+)/.exec(l)?.[1])));
+    proc.once('exit', (c) => reject(new Error(`server exited ${c}`)));
+  });
+  return { port, pid: proc.pid!, proc, stop: () => proc.kill('SIGKILL') };
+}
+
+export interface ClientRun {
+  readonly pid: number;
+  readonly sessions: number;
+  readonly seconds: number;
+}
+
+export async function runClient(
+  name: string,
+  addr: string,
+  port: number,
+  opts: { count: number; send?: number; bind?: string; duration?: number },
+): Promise<ClientRun> {
+  const args = [
+    'client',
+    addr,
+    String(port),
+    '-n',
+    String(opts.count),
+    '-s',
+    String(opts.send ?? 0),
+  ];
+  if (opts.bind) args.push('-b', opts.bind);
+  if (opts.duration) args.push('-d', String(opts.duration));
+  const child = run(tcpgen(name), args);
+  const pid = child.child.pid!;
+  const { stdout } = await child;
+  const m = /sessions (\d+) seconds ([\d.]+)/.exec(stdout);
+  return { pid, sessions: Number(m?.[1]), seconds: Number(m?.[2]) };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
