@@ -142,8 +142,18 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
     const object = readFileSync(out);
     if (cachePath && cacheDir) {
       const tmp = join(cacheDir, `.${hash}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-      writeFileSync(tmp, object, { mode: 0o600 });
-      renameSync(tmp, cachePath);
+      try {
+        writeFileSync(tmp, object, { mode: 0o600, flag: 'wx' });
+        renameSync(tmp, cachePath);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        return {
+          object,
+          cached: false,
+          hash,
+          cacheNote: `cannot write ${cacheDir}: ${(e as Error).message}`,
+        };
+      }
     }
     return cacheNote ? { object, cached: false, hash, cacheNote } : { object, cached: false, hash };
   } finally {

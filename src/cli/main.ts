@@ -1,0 +1,152 @@
+/**
+ * The command line. main() parses arguments and returns an exit status:
+ * 0 success (also Ctrl-C and a closed pipe), 1 runtime failure, 2 usage
+ * error. Only bin/tcplife exits. Data goes to stdout, everything else to
+ * stderr.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { TcplifeError } from '../kernel/errors.js';
+import { runCheck } from './check.js';
+import {
+  collect,
+  parseList,
+  parsePid,
+  parsePorts,
+  parsePositiveInt,
+  parseSeconds,
+  parseSize,
+} from './parse-args.js';
+import { runTrace, type TraceCliOptions, UsageError } from './trace.js';
+
+const EXAMPLES = `
+examples:
+  tcplife                                  # trace all TCP sessions
+  tcplife -T                               # include time column (HH:MM:SS)
+  tcplife -t                               # include seconds since the first session
+  tcplife -w                               # wider columns (fit IPv6)
+  tcplife -stT                             # CSV output, with times and timestamps
+  tcplife -p 181                           # only trace PID 181
+  tcplife -L 80                            # only trace local port 80
+  tcplife -L 80,81                         # only trace local ports 80 and 81
+  tcplife -D 80                            # only trace remote port 80
+  tcplife -4                               # only trace IPv4
+  tcplife 'dport == 443 && tx_kb > 10'     # a filter: HTTPS sessions that sent over 10 KiB
+  tcplife -o jsonl 'span_ms > 100' | jq .comm
+  tcplife 'raddr in (10.0.0.0/8) and not comm == "sshd"'
+  tcplife --interval 5 --group-by comm     # every 5 s: sessions, bytes and span p50/p99 per command
+  tcplife --rules rules/web.rules          # report sessions matching rules, tagged with their names
+  tcplife check rules/web.rules            # validate rule files and run their samples
+  tcplife --explain 'comm =~ /^java/ and dport == 443'   # what runs in the kernel, what in userspace
+
+The filter language is described in the README (fields, units, lists, CIDRs, globs, regexes).`;
+
+export interface Io {
+  readonly stdoutFd: number;
+  readonly stderr: (s: string) => void;
+}
+
+const defaultIo: Io = { stdoutFd: 1, stderr: (s) => process.stderr.write(s) };
+
+function program(io: Io, result: { code: number }): Command {
+  const p = new Command('tcplife')
+    .description('Trace the lifespan of TCP sessions with eBPF, filtered in the kernel')
+    .argument('[filter...]', 'filter expression; several words are joined with spaces')
+    .option('-T, --time', 'include time column on output (HH:MM:SS)')
+    .option('-t, --timestamp', 'include timestamp on output (seconds since the first session)')
+    .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
+    .option('-s, --csv', 'comma separated values output (-o csv)')
+    .option('-j, --json', 'JSON lines output (-o jsonl)')
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'jsonl', 'csv']),
+    )
+    .option('-p, --pid <pid>', 'trace this PID only', parsePid)
+    .option('-L, --localport <ports>', 'comma-separated list of local ports to trace', parsePorts)
+    .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace', parsePorts)
+    .option('-4, --ipv4', 'trace IPv4 family only')
+    .option('-6, --ipv6', 'trace IPv6 family only')
+    .option(
+      '--fields <list>',
+      'columns to print, in order (filter field names, time, ts, rules)',
+      parseList,
+    )
+    .option(
+      '--interval <secs>',
+      'print a summary every SECS seconds instead of one line per session',
+      parseSeconds,
+    )
+    .option('--count <n>', 'with --interval: stop after N summaries', parsePositiveInt)
+    .option('--group-by <fields>', 'with --interval: group summaries by these fields', parseList)
+    .option('--exit-after <n>', 'exit after N sessions are printed', parsePositiveInt)
+    .option('--duration <secs>', 'exit after SECS seconds', parseSeconds)
+    .option(
+      '--rules <file>',
+      'rule file (repeatable): report sessions matching any rule, tagged',
+      collect,
+    )
+    .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
+    .option('--stats', 'print kernel counters (lost, missed, filtered) at exit')
+    .option(
+      '--explain',
+      'print the filter as understood, its kernel and userspace parts, and the C; no privileges needed',
+    )
+    .option('--ebpf', 'print the generated BPF C program and exit')
+    .option('-v, --verbose', "show build and attach details and libbpf's log on stderr")
+    .option('--ring-size <size>', 'ring buffer size (default 16MiB)', parseSize)
+    .option('--map-size <n>', 'sockets tracked at once (default 131072)', parsePositiveInt)
+    .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')
+    .addOption(
+      new Option('--attach <how>', 'attach point')
+        .choices(['auto', 'tp_btf', 'raw_tp'])
+        .default('auto')
+        .hideHelp(),
+    )
+    .addHelpText('after', EXAMPLES)
+    .showHelpAfterError('(run tcplife --help for usage)')
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: io.stderr,
+      outputError: (s, write) => write(s),
+    })
+    .exitOverride()
+    .action(async (words: string[], opts: TraceCliOptions) => {
+      result.code = await runTrace(words.join(' '), opts, io);
+    });
+  p.command('check')
+    .description('validate rule files and run the samples they carry')
+    .argument('<files...>', 'rule files')
+    .exitOverride()
+    .action((files: string[]) => {
+      result.code = runCheck(files, io);
+    });
+  return p;
+}
+
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  const result = { code: 0 };
+  try {
+    await program(io, result).parseAsync([...argv]);
+    return result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return 0;
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      io.stderr(`tcplife: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof TcplifeError) {
+      io.stderr(`tcplife: ${e.message}\n`);
+      if (e.hint) io.stderr(`tcplife: ${e.hint}\n`);
+      if (e.detail && process.argv.includes('--verbose')) io.stderr(`${e.detail}\n`);
+      return 1;
+    }
+    io.stderr(`tcplife: internal error (a bug; please report it): ${(e as Error)?.stack ?? e}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,61 @@
+/** commander argParsers: values checked where they are given, with a clear message. */
+import { InvalidArgumentError } from 'commander';
+import { SIZE_UNITS } from '../dsl/schema.js';
+
+export function parsePid(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a PID is a whole number.');
+  const n = Number(v);
+  if (n > 0xffff_ffff) throw new InvalidArgumentError('PID out of range.');
+  return n;
+}
+
+export function parsePorts(v: string): number[] {
+  const out: number[] = [];
+  for (const p of v.split(',')) {
+    if (!/^\s*\d+\s*$/.test(p))
+      throw new InvalidArgumentError(
+        `'${p}' is not a port; give a comma-separated list such as 80,443.`,
+      );
+    const n = Number(p);
+    if (n > 65535) throw new InvalidArgumentError(`port ${n} is out of range (0-65535).`);
+    out.push(n);
+  }
+  return out;
+}
+
+export function parsePositiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new InvalidArgumentError('expected a whole number of at least 1.');
+  return Number(v);
+}
+
+export function parseSeconds(v: string): number {
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || n <= 0)
+    throw new InvalidArgumentError('expected a number of seconds above 0.');
+  return n;
+}
+
+/** 16MiB, 1048576, 512KiB */
+export function parseSize(v: string): number {
+  const m = /^(\d+)(B|KiB|KB|MiB|MB|GiB|GB)?$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected a size such as 16MiB or 1048576.');
+  const n = Number(m[1]) * SIZE_UNITS[(m[2] ?? 'B') as keyof typeof SIZE_UNITS];
+  if (n < 4096 || n > 1 << 30)
+    throw new InvalidArgumentError('the ring buffer size must be between 4KiB and 1GiB.');
+  return n;
+}
+
+export function parseList(v: string, prev: string[] = []): string[] {
+  return [
+    ...prev,
+    ...v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
+}
+
+export function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}

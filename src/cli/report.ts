@@ -1,0 +1,30 @@
+/** What went missing, said on stderr at exit. */
+import type { TracerStats } from '../kernel/tracer.js';
+
+export function lossReport(s: TracerStats, always: boolean, printed: number): string[] {
+  const lines: string[] = [];
+  const lost = s.ringbuf_drops + s.map_full;
+  if (lost > 0 || always) {
+    lines.push(
+      `tcplife: ${lost} session(s) lost: ${s.ringbuf_drops} with the ring buffer full (try a larger --ring-size), ` +
+        `${s.map_full} with the socket map full (try a larger --map-size)`,
+    );
+  }
+  if (s.recursion_misses > 0 || always) {
+    lines.push(
+      `tcplife: ${s.recursion_misses} program run(s) skipped by the kernel (recursion): state changes not seen`,
+    );
+  }
+  if (s.missed_start > 0 || always) {
+    lines.push(
+      `tcplife: ${s.missed_start} session(s) closed whose start was not seen (opened before tracing began): not reported`,
+    );
+  }
+  if (always) {
+    lines.push(
+      `tcplife: ${s.closed} session(s) closed, ${s.passed} passed the kernel filter, ${s.delivered} read, ${printed} printed; ` +
+        `${s.owner_unknown} with the task at close as owner`,
+    );
+  }
+  return lines;
+}

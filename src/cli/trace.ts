@@ -1,0 +1,270 @@
+/**
+ * `tcplife [options] [filter]`: options become filter terms that go through
+ * the same compiler as the filter text (one path, not two), then the tracer
+ * runs and sessions flow through RxJS operators to a formatter and stdout.
+ */
+import { map, type Observable, Subject, take } from 'rxjs';
+import { generateProgram } from '../codegen/program.js';
+import type { Expr } from '../dsl/ast.js';
+import { type Cond, where } from '../dsl/builder.js';
+import { checkExpr, parseFilter, printExpr, renderDiagnostics } from '../dsl/index.js';
+import type { Pred } from '../dsl/ir.js';
+import { printPred } from '../dsl/print-ir.js';
+import type { Session } from '../kernel/layout.js';
+import { DEFAULT_RING_BYTES, roundRingSize, Tracer } from '../kernel/tracer.js';
+import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
+import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
+import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
+import { userFilter } from '../pipeline/tcplife.js';
+import { LineWriter } from '../pipeline/writer.js';
+import { loadRuleSet, type RuleSet } from '../rules/load.js';
+import type { Io } from './main.js';
+import { lossReport } from './report.js';
+
+export class UsageError extends Error {}
+
+export interface TraceCliOptions {
+  time?: boolean;
+  timestamp?: boolean;
+  wide?: boolean;
+  csv?: boolean;
+  json?: boolean;
+  output?: OutputFormat;
+  pid?: number;
+  localport?: number[];
+  remoteport?: number[];
+  ipv4?: boolean;
+  ipv6?: boolean;
+  fields?: string[];
+  interval?: number;
+  count?: number;
+  groupBy?: string[];
+  exitAfter?: number;
+  duration?: number;
+  rules?: string[];
+  rule?: string[];
+  stats?: boolean;
+  explain?: boolean;
+  ebpf?: boolean;
+  verbose?: boolean;
+  ringSize?: number;
+  mapSize?: number;
+  cache: boolean;
+  attach: 'auto' | 'tp_btf' | 'raw_tp';
+}
+
+function outputFormat(o: TraceCliOptions): OutputFormat {
+  const asked = new Set<OutputFormat>();
+  if (o.csv) asked.add('csv');
+  if (o.json) asked.add('jsonl');
+  if (o.output) asked.add(o.output);
+  if (asked.size > 1)
+    throw new UsageError(`choose one output format, not ${[...asked].join(' and ')}`);
+  return [...asked][0] ?? 'table';
+}
+
+/** The options' filter terms (-p, -L, -D, -4, -6), as builder conditions. */
+function optionTerms(o: TraceCliOptions): Cond[] {
+  if (o.ipv4 && o.ipv6)
+    throw new UsageError('-4 and -6 exclude each other; give neither to trace both');
+  const terms: Cond[] = [];
+  const add = (e: Expr) => terms.push({ expr: e } as Cond);
+  if (o.pid !== undefined) add(where((f) => f.pid.eq(o.pid!)));
+  if (o.localport) add(where((f) => f.lport.in(...o.localport!)));
+  if (o.remoteport) add(where((f) => f.rport.in(...o.remoteport!)));
+  if (o.ipv4) add(where((f) => f.family.eq(4)));
+  if (o.ipv6) add(where((f) => f.family.eq(6)));
+  return terms;
+}
+
+function fieldsOption(names: string[] | undefined, what: string): string[] | undefined {
+  if (!names) return undefined;
+  const r = resolveFields(names);
+  if (r.unknown.length) {
+    throw new UsageError(
+      `unknown field${r.unknown.length > 1 ? 's' : ''} for ${what}: ${r.unknown.join(', ')}; fields are ${Object.keys(OUT_FIELDS).join(', ')}`,
+    );
+  }
+  return r.fields;
+}
+
+interface Plan {
+  readonly ast: Expr | undefined;
+  readonly pred: Pred;
+  readonly rules: RuleSet | undefined;
+}
+
+/** Filter text + options + rules → one checked predicate (exit 2 on diagnostics). */
+function plan(text: string, o: TraceCliOptions, io: Io): Plan | undefined {
+  const rules = o.rules?.length ? loadRuleSet(o.rules, o.rule ?? []) : undefined;
+  if (rules && rules.diagnostics.length) {
+    io.stderr(`${renderDiagnostics(rules.diagnostics)}\n`);
+    return undefined;
+  }
+  if (o.rule?.length && !rules) throw new UsageError('--rule needs --rules FILE');
+  const parts: Expr[] = [];
+  if (text.trim() !== '') {
+    const parsed = parseFilter(text);
+    if (!parsed.ast) {
+      io.stderr(`${renderDiagnostics(parsed.diagnostics)}\n`);
+      return undefined;
+    }
+    parts.push(parsed.ast);
+  }
+  parts.push(...optionTerms(o).map((c) => c.expr));
+  const ast = parts.reduce<Expr | undefined>(
+    (acc, e) => (acc ? { kind: 'and', left: acc, right: e, span: acc.span } : e),
+    undefined,
+  );
+  let pred: Pred = { k: 'const', value: true };
+  if (ast) {
+    const checked = checkExpr(ast, rules ? { env: rules.env } : {});
+    if (!checked.pred) {
+      io.stderr(`${renderDiagnostics(checked.diagnostics)}\n`);
+      return undefined;
+    }
+    pred = checked.pred;
+  }
+  if (rules) pred = { k: 'and', items: [rules.union, pred] };
+  return { ast, pred, rules };
+}
+
+function explain(p: Plan, ringBytes: number, ebpfOnly: boolean, io: Io, out: LineWriter): void {
+  const prog = generateProgram(p.pred, { ringBytes });
+  if (ebpfOnly) {
+    out.line(prog.source);
+    return;
+  }
+  const user = prog.split.user;
+  const lines = [
+    `filter:     ${p.ast ? printExpr(p.ast) : '(none: every session)'}`,
+    ...(p.rules ? [`rules:      ${p.rules.selected.map((r) => r.name).join(', ')}`] : []),
+    `checked:    ${printPred(p.pred)}`,
+    `kernel:     ${printPred(prog.split.kernel)}`,
+    `userspace:  ${user.k === 'const' && user.value ? 'nothing more: the kernel decides exactly' : printPred(user)}`,
+    'kernel C:',
+    ...prog.filterC.split('\n').map((l) => `  ${l}`),
+  ];
+  void io;
+  out.line(lines.join('\n'));
+}
+
+export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promise<number> {
+  const format = outputFormat(o);
+  const fields = fieldsOption(o.fields, '--fields');
+  const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
+  if ((o.count !== undefined || o.groupBy) && o.interval === undefined)
+    throw new UsageError('--count and --group-by go with --interval');
+  const ringBytes = roundRingSize(o.ringSize ?? DEFAULT_RING_BYTES);
+
+  const p = plan(text, o, io);
+  if (!p) return 2;
+
+  let onPipeClosed = () => {};
+  const writer = new LineWriter(io.stdoutFd, () => onPipeClosed());
+  if (o.explain || o.ebpf) {
+    explain(p, ringBytes, o.ebpf === true && !o.explain, io, writer);
+    writer.flush();
+    return 0;
+  }
+
+  const tracer = await Tracer.start({
+    filter: p.pred,
+    ringBytes,
+    ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
+    cacheDir: o.cache ? undefined : null,
+    attach: o.attach,
+    ...(o.verbose ? { onLog: (l: string) => io.stderr(`libbpf: ${l}\n`) } : {}),
+  });
+  if (o.verbose) {
+    const b = tracer.build;
+    io.stderr(
+      `tcplife: attached with ${tracer.attachedWith}: object ${b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; not cached: ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n`,
+    );
+  }
+
+  const rules = p.rules;
+  let first: number | undefined;
+  const src = new Subject<Session>();
+  let rows: Observable<Row> = src.pipe(
+    userFilter(p.pred),
+    map((s): Row => {
+      first ??= s.time_ms;
+      const r: Row = s as Row;
+      if (o.timestamp) r.ts = (s.time_ms - first) / 1000;
+      if (rules) r.rules = rules.tag(s);
+      return r;
+    }),
+  );
+  if (o.exitAfter) rows = rows.pipe(take(o.exitAfter));
+
+  let printed = 0;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    // Sessions already in the ring are printed before exit.
+    if (!writer.closed) tracer.flush((s) => src.next(s));
+    src.complete();
+  };
+  onPipeClosed = stop;
+
+  const done = new Promise<void>((resolve, reject) => {
+    const complete = { error: reject, complete: () => resolve() };
+    if (o.interval !== undefined) {
+      const f = createSummaryFormatter(format, groupBy);
+      const h = f.header();
+      if (h) writer.line(h);
+      rows
+        .pipe(
+          summarize({
+            intervalMs: o.interval * 1000,
+            groupBy,
+            ...(o.count ? { count: o.count } : {}),
+          }),
+        )
+        .subscribe({
+          next: (rs) => {
+            for (const r of rs) writer.line(f.row(r));
+            printed += rs.length;
+          },
+          ...complete,
+        });
+    } else {
+      const f = createFormatter({
+        format,
+        ...(fields ? { fields } : {}),
+        time: o.time === true,
+        timestamp: o.timestamp === true,
+        wide: o.wide === true,
+        rules: rules !== undefined,
+      });
+      const h = f.header();
+      if (h) writer.line(h);
+      rows.subscribe({
+        next: (r) => {
+          writer.line(f.row(r));
+          printed++;
+        },
+        ...complete,
+      });
+    }
+  });
+
+  const kernelSub = tracer.sessions().subscribe(src);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const timer = o.duration ? setTimeout(stop, o.duration * 1000) : undefined;
+  try {
+    await done;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    kernelSub.unsubscribe();
+    tracer.close();
+    writer.flush();
+  }
+  for (const l of lossReport(tracer.stats(), o.stats === true, printed)) io.stderr(`${l}\n`);
+  return 0;
+}

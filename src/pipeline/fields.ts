@@ -1,0 +1,129 @@
+/**
+ * Output fields: the filter language's names, plus `time`, `ts` and `rules`.
+ * One table drives every format: how a field is read from a row, and how it
+ * is shown in a table, in CSV and in JSON.
+ */
+
+import { tcplifeSchema } from '../dsl/schema.js';
+import type { Session } from '../kernel/layout.js';
+
+export type Row = Session & {
+  /** names of the rules the session matched (with --rules) */
+  rules?: readonly string[];
+  /** seconds since the first session (for -t) */
+  ts?: number;
+};
+
+export interface OutField {
+  readonly name: string;
+  readonly header: string;
+  /** table column width; negative: left-aligned */
+  readonly width: number;
+  readonly json: (r: Row) => unknown;
+  readonly text: (r: Row) => string;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+export function hhmmss(ms: number): string {
+  const d = new Date(ms);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+const num = (name: keyof Row, width: number, header = name.toUpperCase()): OutField => ({
+  name,
+  header,
+  width,
+  json: (r) => r[name],
+  text: (r) => String(r[name]),
+});
+
+export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
+  time: {
+    name: 'time',
+    header: 'TIME',
+    width: -8,
+    json: (r) => new Date(r.time_ms).toISOString(),
+    text: (r) => hhmmss(r.time_ms),
+  },
+  ts: {
+    name: 'ts',
+    header: 'TIME(s)',
+    width: -9,
+    json: (r) => r.ts ?? 0,
+    text: (r) => (r.ts ?? 0).toFixed(6),
+  },
+  pid: num('pid', -7),
+  uid: num('uid', -6),
+  comm: { name: 'comm', header: 'COMM', width: -16, json: (r) => r.comm, text: (r) => r.comm },
+  family: {
+    name: 'family',
+    header: 'IP',
+    width: -2,
+    json: (r) => r.family,
+    text: (r) => String(r.family),
+  },
+  laddr: { name: 'laddr', header: 'LADDR', width: -15, json: (r) => r.laddr, text: (r) => r.laddr },
+  lport: num('lport', -5),
+  raddr: { name: 'raddr', header: 'RADDR', width: -15, json: (r) => r.raddr, text: (r) => r.raddr },
+  rport: num('rport', -5),
+  tx_b: num('tx_b', 10),
+  rx_b: num('rx_b', 10),
+  // Exact in JSON (a fraction); whole KiB in text, as the original printed.
+  tx_kb: {
+    name: 'tx_kb',
+    header: 'TX_KB',
+    width: 6,
+    json: (r) => r.tx_b / 1024,
+    text: (r) => String(Math.floor(r.tx_b / 1024)),
+  },
+  rx_kb: {
+    name: 'rx_kb',
+    header: 'RX_KB',
+    width: 6,
+    json: (r) => r.rx_b / 1024,
+    text: (r) => String(Math.floor(r.rx_b / 1024)),
+  },
+  span_us: num('span_us', 10),
+  span_ms: {
+    name: 'span_ms',
+    header: 'MS',
+    width: 9,
+    json: (r) => r.span_us / 1000,
+    text: (r) => (r.span_us / 1000).toFixed(2),
+  },
+  owner: {
+    name: 'owner',
+    header: 'OWNER',
+    width: -5,
+    json: (r) => r.owner,
+    text: (r) => (r.owner ? 'yes' : 'no'),
+  },
+  rules: {
+    name: 'rules',
+    header: 'RULES',
+    width: -1,
+    json: (r) => r.rules ?? [],
+    text: (r) => (r.rules ?? []).join(','),
+  },
+};
+
+/** Resolves names given to --fields (aliases of the filter language allowed). */
+export function resolveFields(names: readonly string[]): { fields: string[]; unknown: string[] } {
+  const fields: string[] = [];
+  const unknown: string[] = [];
+  for (const raw of names) {
+    const n = raw.trim();
+    if (!n) continue;
+    if (OUT_FIELDS[n]) fields.push(n);
+    else {
+      const f = tcplifeSchema.byName.get(n);
+      if (f && OUT_FIELDS[f.name]) fields.push(f.name);
+      else if (n === 'span' || n === 'ms') fields.push('span_ms');
+      else unknown.push(n);
+    }
+  }
+  return { fields, unknown };
+}
