@@ -7,7 +7,8 @@ import { map, type Observable, Subject, take } from 'rxjs';
 import { generateProgram } from '../codegen/program.js';
 import type { Expr } from '../dsl/ast.js';
 import { type Cond, where } from '../dsl/builder.js';
-import { checkExpr, parseFilter, printExpr, renderDiagnostics } from '../dsl/index.js';
+import type { Diagnostic } from '../dsl/diagnostic.js';
+import { checkExpr, hasErrors, parseFilter, printExpr, renderDiagnostics } from '../dsl/index.js';
 import type { Pred } from '../dsl/ir.js';
 import { printPred } from '../dsl/print-ir.js';
 import type { Session } from '../kernel/layout.js';
@@ -97,16 +98,18 @@ interface Plan {
 /** Filter text + options + rules → one checked predicate (exit 2 on diagnostics). */
 function plan(text: string, o: TraceCliOptions, io: Io): Plan | undefined {
   const rules = o.rules?.length ? loadRuleSet(o.rules, o.rule ?? []) : undefined;
-  if (rules && rules.diagnostics.length) {
+  if (rules?.diagnostics.length) {
     io.stderr(`${renderDiagnostics(rules.diagnostics)}\n`);
     return undefined;
   }
   if (o.rule?.length && !rules) throw new UsageError('--rule needs --rules FILE');
   const parts: Expr[] = [];
+  const diagnostics: Diagnostic[] = [];
   if (text.trim() !== '') {
     const parsed = parseFilter(text);
+    diagnostics.push(...parsed.diagnostics);
     if (!parsed.ast) {
-      io.stderr(`${renderDiagnostics(parsed.diagnostics)}\n`);
+      io.stderr(`${renderDiagnostics(diagnostics)}\n`);
       return undefined;
     }
     parts.push(parsed.ast);
@@ -119,8 +122,9 @@ function plan(text: string, o: TraceCliOptions, io: Io): Plan | undefined {
   let pred: Pred = { k: 'const', value: true };
   if (ast) {
     const checked = checkExpr(ast, rules ? { env: rules.env } : {});
-    if (!checked.pred) {
-      io.stderr(`${renderDiagnostics(checked.diagnostics)}\n`);
+    diagnostics.push(...checked.diagnostics);
+    if (!checked.pred || hasErrors(diagnostics)) {
+      io.stderr(`${renderDiagnostics(diagnostics)}\n`);
       return undefined;
     }
     pred = checked.pred;

@@ -45,7 +45,8 @@ export function compileFilter(input: string | Expr, opts: CompileOptions = {}): 
   );
   if (!parsed.ast) return { ast: undefined, pred: undefined, diagnostics: parsed.diagnostics };
   const { pred, diagnostics } = checkExpr(parsed.ast, opts);
-  return { ast: parsed.ast, pred, diagnostics: [...parsed.diagnostics, ...diagnostics] };
+  const all = [...parsed.diagnostics, ...diagnostics];
+  return { ast: parsed.ast, pred: hasErrors(all) ? undefined : pred, diagnostics: all };
 }
 
 export type { Expr } from './ast.js';

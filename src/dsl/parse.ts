@@ -120,8 +120,10 @@ function run<T>(
   const cst = rule(parser);
   for (const e of parser.errors) diagnostics.push(syntaxDiagnostic(source, e));
   if (diagnostics.length > 0 || !cst) return { value: undefined, diagnostics };
+  // Literal errors (a bad address, an unknown unit) leave a placeholder in the
+  // tree, so the checker still runs and reports its own errors too.
   const value = build(new AstBuilder(source, diagnostics), cst as never);
-  return { value: diagnostics.length > 0 ? undefined : value, diagnostics };
+  return { value, diagnostics };
 }
 
 /** Parse a filter expression. */

@@ -7,6 +7,8 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  accessSync,
+  constants,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -102,7 +104,14 @@ function ensureCacheDir(dir: string): string | undefined {
   } catch (e) {
     return `cannot create ${dir}: ${(e as Error).message}`;
   }
-  return cacheDirProblem(dir);
+  const problem = cacheDirProblem(dir);
+  if (problem) return problem;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    return `${dir} is not writable by this user`;
+  }
+  return undefined;
 }
 
 export interface BuildOptions {
@@ -146,7 +155,11 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
         writeFileSync(tmp, object, { mode: 0o600, flag: 'wx' });
         renameSync(tmp, cachePath);
       } catch (e) {
-        rmSync(tmp, { force: true });
+        try {
+          rmSync(tmp, { force: true });
+        } catch {
+          // nothing was written
+        }
         return {
           object,
           cached: false,

@@ -1,0 +1,256 @@
+/** The tcplife command, started as a user would start it, on real sessions. */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { BIN, runCli, startCli } from '../helpers/cli.js';
+import { describeKernel } from '../helpers/kernel.js';
+import { runClient, sleep, startServer } from '../helpers/tcpgen.js';
+
+describe('usage errors (no kernel needed)', () => {
+  it('a bad filter: the caret on stderr, nothing on stdout, exit 2', async () => {
+    const r = await runCli(['dprt == 443 and tx > 10kb']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(
+      "<filter>:1:1: error: unknown field 'dprt'; did you mean 'dport'?\n  |\n1 | dprt == 443 and tx > 10kb\n  | ^^^^",
+    );
+    expect(r.stderr).toContain("<filter>:1:24: error: unknown unit 'kb'; did you mean 'KB'?");
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('bad option values exit 2 with a message', async () => {
+    for (const args of [
+      ['-L', '80,x'],
+      ['-D', '70000'],
+      ['-p', 'abc'],
+      ['-o', 'xml'],
+      ['-4', '-6'],
+      ['--fields', 'pid,bogus'],
+      ['-s', '-j'],
+      ['--count', '3'],
+    ]) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/tcplife|error/);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    }
+  });
+
+  it('--help shows the examples and exits 0', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('tcplife -L 80,81');
+    expect(r.stdout).toContain("tcplife 'dport == 443 && tx_kb > 10'");
+  });
+
+  it('--explain works without root and shows the kernel/userspace split and the C', async () => {
+    const r = await runCli(['--explain', '-D', '443', 'comm =~ /^java/'], { asUser: 'nobody' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('filter:     comm =~ /^java/ and rport in (443)');
+    expect(r.stdout).toContain('kernel:     rport in (443)');
+    expect(r.stdout).toContain('userspace:  comm =~ /^java/ and rport in (443)');
+    expect(r.stdout).toContain('(e->rport == 443ULL)');
+  });
+
+  it('--ebpf prints the whole generated program', async () => {
+    const r = await runCli(['--ebpf', '-L', '80']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('SEC("tp_btf/inet_sock_set_state")');
+    expect(r.stdout).toContain('return (e->lport == 80ULL);');
+  });
+});
+
+describeKernel('tcplife on real sessions', () => {
+  async function traced(args: string[], sessions = 3, send = 1500) {
+    const cli = startCli(['--verbose', ...args]);
+    await cli.ready;
+    const srv = await startServer('tl_clisrv', '127.0.0.1', { reply: 4000 });
+    const client = await runClient('tl_clicli', '127.0.0.1', srv.port, { count: sessions, send });
+    return { cli, srv, client };
+  }
+
+  it('JSON lines: one object per session, parsed line by line, and through jq', async () => {
+    const { cli, srv, client } = await traced(['-j', '--exit-after', '6', 'comm ~ "tl_cli*"']);
+    const code = await cli.exit;
+    srv.stop();
+    expect(code).toBe(0);
+    const objs = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(objs).toHaveLength(6);
+    const mine = objs.filter((o) => o.comm === 'tl_clicli');
+    expect(mine).toHaveLength(3);
+    for (const o of mine) {
+      expect(o).toMatchObject({
+        pid: client.pid,
+        family: 4,
+        raddr: '127.0.0.1',
+        rport: srv.port,
+        tx_b: 1502,
+        rx_b: 4001,
+      });
+      expect(typeof o.span_ms).toBe('number');
+      expect(o.tx_kb).toBeCloseTo(1502 / 1024, 10);
+    }
+    const jq = execFileSync('jq', ['-r', 'select(.comm == "tl_clisrv") | .lport'], {
+      input: cli.stdout,
+    })
+      .toString()
+      .trim()
+      .split('\n');
+    expect(jq).toEqual([String(srv.port), String(srv.port), String(srv.port)]);
+  });
+
+  it('CSV: a header, then rows that parse back', async () => {
+    const { cli, srv } = await traced(['-s', '-T', '--exit-after', '2', 'comm == "tl_clicli"']);
+    expect(await cli.exit).toBe(0);
+    srv.stop();
+    const rows = parse(cli.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({
+      COMM: 'tl_clicli',
+      IP: '4',
+      RADDR: '127.0.0.1',
+      RPORT: String(srv.port),
+      TX_KB: '1',
+      RX_KB: '3',
+    });
+    expect(rows[0]!.TIME).toMatch(/^\d\d:\d\d:\d\d$/);
+  });
+
+  it('table: the original header and columns; -D filters by remote port', async () => {
+    const cli = startCli(['--verbose', '-t', '--exit-after', '2']);
+    await cli.ready;
+    const srv = await startServer('tl_tblsrv', '127.0.0.1', { reply: 10 });
+    const cli2 = startCli(['--verbose', '-D', String(srv.port), '--exit-after', '1']);
+    await cli2.ready;
+    await runClient('tl_tblcli', '127.0.0.1', srv.port, { count: 1, send: 3000 });
+    expect(await cli.exit).toBe(0);
+    expect(await cli2.exit).toBe(0);
+    srv.stop();
+    const lines = cli.stdout.trim().split('\n');
+    expect(lines[0]).toBe(
+      'TIME(s)   PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS',
+    );
+    expect(lines).toHaveLength(3);
+    const only = cli2.stdout.trim().split('\n');
+    expect(only).toHaveLength(2);
+    expect(only[1]).toMatch(
+      new RegExp(
+        `^\\d+\\s+tl_tblcli\\s+127\\.0\\.0\\.1\\s+\\d+\\s+127\\.0\\.0\\.1\\s+${srv.port}\\s+2\\s+0 \\d+\\.\\d\\d$`,
+      ),
+    );
+  });
+
+  it('| head -1 exits 0 quietly', async () => {
+    const sh = spawn(
+      'bash',
+      ['-c', `${BIN} -j --verbose 2>/tmp/tl-head.err | head -1; echo "status \${PIPESTATUS[0]}"`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    const exited = new Promise((r) => sh.once('exit', r));
+    sh.stdout.on('data', (d) => {
+      out += d;
+    });
+    // wait for attach, then make sessions until the pipe closes
+    const srv = await startServer('tl_headsrv', '127.0.0.1');
+    for (let i = 0; i < 50 && !out.includes('status'); i++) {
+      await runClient('tl_headcli', '127.0.0.1', srv.port, { count: 2 });
+      await sleep(100);
+    }
+    await exited;
+    srv.stop();
+    const lines = out.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0]!).comm).toMatch(/tl_head/);
+    expect(lines[1]).toBe('status 0');
+  });
+
+  it('SIGINT: detaches, prints what was read, exits 0 with nothing after', async () => {
+    const { cli, srv } = await traced(['-j', 'comm == "tl_clicli"']);
+    await sleep(20);
+    cli.proc.kill('SIGINT');
+    expect(await cli.exit).toBe(0);
+    srv.stop();
+    const objs = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(objs).toHaveLength(3);
+    expect(cli.stdout.endsWith('}\n')).toBe(true);
+    expect(cli.stderr).not.toMatch(/Error|at .*\.js/);
+  });
+
+  it('--duration ends on its own; --stats always prints the counters', async () => {
+    const r = await runCli(['--duration', '0.5', '--stats', 'lport == 1 and rport == 1']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/tcplife: 0 session\(s\) lost/);
+    expect(r.stderr).toMatch(/passed the kernel filter/);
+  });
+
+  it('interval summaries: known counts and sizes, grouped', async () => {
+    const cli = startCli([
+      '--verbose',
+      '-j',
+      '--interval',
+      '1.5',
+      '--count',
+      '1',
+      '--group-by',
+      'comm',
+      'comm ~ "tl_sum*"',
+    ]);
+    await cli.ready;
+    const srv = await startServer('tl_sumsrv', '127.0.0.1', { reply: 2048 });
+    await runClient('tl_sumcli', '127.0.0.1', srv.port, { count: 7, send: 10_240 });
+    expect(await cli.exit).toBe(0);
+    srv.stop();
+    const rows = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const by = Object.fromEntries(rows.map((r) => [r.comm, r]));
+    expect(by.tl_sumcli).toMatchObject({ sessions: 7, tx_b: 7 * 10_242, rx_b: 7 * 2049 });
+    expect(by.tl_sumsrv).toMatchObject({ sessions: 7, tx_b: 7 * 2049, rx_b: 7 * 10_241 });
+    expect(by.tl_sumcli.span_p99_ms).toBeGreaterThanOrEqual(by.tl_sumcli.span_p50_ms);
+  });
+
+  it('without privileges: a clear message and exit 1', async () => {
+    const r = await runCli(['-j', '--duration', '1'], { asUser: 'nobody' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('tcplife: not permitted to load BPF programs');
+    expect(r.stderr).toContain('CAP_BPF');
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('a slow reader: bursts wait in the kernel ring, drops are counted and reported, memory stays bounded', async () => {
+    const cli = startCli(['--verbose', '-j', '--ring-size', '64KiB', 'comm ~ "tl_slow*"']);
+    await cli.ready;
+    cli.proc.stdout!.pause(); // nobody reads: the pipe fills, then tcplife's writes wait
+    const srv = await startServer('tl_slowsrv', '127.0.0.1');
+    const client = await runClient('tl_slowcli', '127.0.0.1', srv.port, { count: 20_000 });
+    await sleep(300);
+    const status = readFileSync(`/proc/${cli.proc.pid}/status`, 'utf8');
+    const rssKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    cli.proc.stdout!.resume();
+    cli.proc.kill('SIGINT');
+    expect(await cli.exit).toBe(0);
+    srv.stop();
+    const printed = cli.stdout.trim().split('\n').filter(Boolean).length;
+    const lost = Number(
+      /tcplife: (\d+) session\(s\) lost: (\d+) with the ring buffer full/.exec(cli.stderr)?.[2],
+    );
+    // Bound stated here: the peak RSS of the whole process while the pipe was full.
+    if (process.env.TCPLIFE_TEST_FIGURES)
+      console.log({ rssKb, printed, lost, sessions: client.sessions });
+    expect(rssKb).toBeLessThan(200 * 1024);
+    expect(lost).toBeGreaterThan(0);
+    // Every session is either printed or counted as lost.
+    expect(printed + lost).toBe(2 * client.sessions);
+  });
+});

@@ -1,0 +1,165 @@
+import { parse } from 'csv-parse/sync';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Row } from '../../src/pipeline/fields.js';
+import { createFormatter, type FormatOptions } from '../../src/pipeline/formatters.js';
+import { createSummaryFormatter, percentile, summarize } from '../../src/pipeline/summary.js';
+import { FIXTURES } from '../fixtures/sessions.js';
+
+beforeAll(() => {
+  process.env.TZ = 'UTC';
+});
+
+function render(o: FormatOptions, rows: Row[] = FIXTURES): string[] {
+  const f = createFormatter(o);
+  const h = f.header();
+  return [...(h === undefined ? [] : [h]), ...rows.map((r) => f.row(r))];
+}
+
+describe('table: the original columns and widths', () => {
+  it('default', () => {
+    expect(render({ format: 'table' })).toEqual([
+      'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS',
+      '1234  curl       10.0.0.5        51000 93.184.216.34   443      10   512 123.46',
+      '4321  averylongn 2001:db8:aaaa:bbbb:cccc:dddd:eeee:1 22    fd00::2         60001     0     0 0.01',
+      '7     a,"b       127.0.0.1       8080  127.0.0.2       40000     2     0 1000.00',
+    ]);
+  });
+
+  it('wide (-w) fits IPv6 and shows the family; -T and -t add time columns', () => {
+    expect(
+      render(
+        { format: 'table', wide: true, time: true, timestamp: true },
+        FIXTURES.slice(0, 2).map((r, i) => ({ ...r, ts: i * 1.5 })),
+      ),
+    ).toEqual([
+      'TIME     TIME(s)   PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS',
+      '09:08:07 0.000000  1234  curl             4  10.0.0.5                   51000 93.184.216.34              443       10    512 123.46',
+      '09:08:08 1.500000  4321  averylongname15  6  2001:db8:aaaa:bbbb:cccc:dddd:eeee:1 22    fd00::2                    60001      0      0 0.01',
+    ]);
+  });
+
+  it('--fields picks and orders columns', () => {
+    expect(
+      render(
+        { format: 'table', fields: ['comm', 'rport', 'tx_b', 'span_ms'] },
+        FIXTURES.slice(0, 1),
+      ),
+    ).toEqual([
+      'COMM             RPORT       TX_B        MS',
+      'curl             443        10242    123.46',
+    ]);
+  });
+
+  it('no sessions: only the header', () => {
+    expect(render({ format: 'table' }, [])).toEqual([
+      'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS',
+    ]);
+    expect(render({ format: 'jsonl' }, [])).toEqual([]);
+  });
+});
+
+describe('CSV (RFC 4180)', () => {
+  it('parses back to the values, quoting the comm with a comma and a quote', () => {
+    const text = render({ format: 'csv', time: true }).join('\n');
+    const rows = parse(text, { columns: true }) as Record<string, string>[];
+    expect(Object.keys(rows[0]!)).toEqual([
+      'TIME',
+      'PID',
+      'COMM',
+      'IP',
+      'LADDR',
+      'LPORT',
+      'RADDR',
+      'RPORT',
+      'TX_KB',
+      'RX_KB',
+      'MS',
+    ]);
+    expect(rows.map((r) => r.COMM)).toEqual(['curl', 'averylongname15', 'a,"b']);
+    expect(rows[1]).toMatchObject({
+      IP: '6',
+      LADDR: '2001:db8:aaaa:bbbb:cccc:dddd:eeee:1',
+      RPORT: '60001',
+      MS: '0.01',
+    });
+    expect(rows[0]).toMatchObject({ TIME: '09:08:07', TX_KB: '10', RX_KB: '512' });
+    expect(text).toContain('"a,""b"');
+  });
+});
+
+describe('JSON lines', () => {
+  it('one object per session, keys are field names, numbers are numbers', () => {
+    const lines = render({ format: 'jsonl' });
+    expect(lines).toHaveLength(3);
+    const objs = lines.map((l) => JSON.parse(l));
+    expect(objs[0]).toEqual({
+      time: '2026-11-25T09:08:07.654Z',
+      pid: 1234,
+      uid: 0,
+      comm: 'curl',
+      family: 4,
+      laddr: '10.0.0.5',
+      lport: 51000,
+      raddr: '93.184.216.34',
+      rport: 443,
+      tx_b: 10242,
+      rx_b: 524289,
+      tx_kb: 10242 / 1024,
+      rx_kb: 524289 / 1024,
+      span_us: 123456,
+      span_ms: 123.456,
+      owner: true,
+    });
+    expect(objs[2].comm).toBe('a,"b');
+    expect(objs[1].owner).toBe(false);
+  });
+
+  it('rules are added as an array', () => {
+    const [line] = render({ format: 'jsonl', rules: true }, [
+      { ...FIXTURES[0]!, rules: ['slow_web', 'tls'] },
+    ]);
+    expect(JSON.parse(line!).rules).toEqual(['slow_web', 'tls']);
+  });
+});
+
+describe('interval summaries', () => {
+  it('counts, totals and nearest-rank percentiles per group', async () => {
+    const rows: Row[] = [];
+    for (let i = 1; i <= 100; i++)
+      rows.push({ ...FIXTURES[0]!, comm: 'a', tx_b: 10, rx_b: 1, span_us: i * 1000 });
+    for (let i = 1; i <= 3; i++)
+      rows.push({ ...FIXTURES[0]!, comm: 'b', tx_b: 2048, rx_b: 0, span_us: i * 10_000 });
+    const out = await lastValueFrom(
+      from(rows).pipe(summarize({ intervalMs: 60_000, groupBy: ['comm'] }), toArray()),
+    );
+    expect(out).toHaveLength(1);
+    const byComm = Object.fromEntries(out[0]!.map((r) => [r.group.comm, r]));
+    expect(byComm.a).toMatchObject({
+      sessions: 100,
+      tx_b: 1000,
+      rx_b: 100,
+      span_p50_ms: 50,
+      span_p99_ms: 99,
+    });
+    expect(byComm.b).toMatchObject({ sessions: 3, tx_b: 6144, span_p50_ms: 20, span_p99_ms: 30 });
+    const csv = createSummaryFormatter('csv', ['comm']);
+    expect(csv.header()).toBe('TIME,COMM,SESSIONS,TX_KB,RX_KB,P50_MS,P99_MS');
+    expect(csv.row(byComm.b!)).toMatch(/^\d\d:\d\d:\d\d,b,3,6,0,20.00,30.00$/);
+    const j = JSON.parse(createSummaryFormatter('jsonl', ['comm']).row(byComm.a!));
+    expect(j).toMatchObject({
+      comm: 'a',
+      sessions: 100,
+      tx_b: 1000,
+      span_p50_ms: 50,
+      span_p99_ms: 99,
+    });
+  });
+
+  it('percentile edge cases', () => {
+    expect(percentile([], 50)).toBe(0);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([1, 2], 50)).toBe(1);
+    expect(percentile([1, 2], 51)).toBe(2);
+  });
+});

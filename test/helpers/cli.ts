@@ -1,0 +1,57 @@
+/** Runs bin/tcplife as a user would: a real process, real stdout/stderr and exit status. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../src/util/paths.js';
+
+export const BIN = join(PACKAGE_ROOT, 'bin/tcplife');
+
+export interface CliRun {
+  readonly proc: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** resolves once tcplife says it is attached (needs --verbose) */
+  readonly ready: Promise<void>;
+  readonly exit: Promise<number | null>;
+}
+
+export function startCli(args: string[], opts: { asUser?: string; shell?: boolean } = {}): CliRun {
+  const cmd = opts.asUser ? 'setpriv' : BIN;
+  const argv = opts.asUser
+    ? [
+        '--reuid',
+        opts.asUser,
+        '--regid',
+        opts.asUser === 'nobody' ? 'nogroup' : opts.asUser,
+        '--clear-groups',
+        BIN,
+        ...args,
+      ]
+    : args;
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: CliRun = {
+    proc,
+    stdout: '',
+    stderr: '',
+    ready: undefined as never,
+    exit: new Promise((r) => proc.once('exit', (code) => r(code))),
+  };
+  proc.stdout!.on('data', (d) => {
+    run.stdout += d;
+  });
+  (run as { ready: Promise<void> }).ready = new Promise((resolve, reject) => {
+    proc.stderr!.on('data', (d) => {
+      run.stderr += d;
+      if (run.stderr.includes('tcplife: attached')) resolve();
+    });
+    proc.once('exit', () => reject(new Error(`tcplife exited before attaching: ${run.stderr}`)));
+  });
+  run.ready.catch(() => {});
+  return run;
+}
+
+export async function runCli(args: string[], opts: { asUser?: string } = {}) {
+  const r = startCli(args, opts);
+  const code = await r.exit;
+  await new Promise((res) => setImmediate(res));
+  return { code, stdout: r.stdout, stderr: r.stderr };
+}
