@@ -1,7 +1,29 @@
-/** `tcplife check FILE...` — filled in with rule files (src/rules). */
+/**
+ * `tcplife check FILE...`: validate rule files and run the samples they
+ * carry. Each file is checked on its own (with what it includes). Exit 0
+ * when clean, 2 otherwise; diagnostics on stderr, a summary per file on stdout.
+ */
+import { writeSync } from 'node:fs';
+import { renderDiagnostics } from '../dsl/diagnostic.js';
+import { loadRuleSet } from '../rules/load.js';
 import type { Io } from './main.js';
 
 export function runCheck(files: readonly string[], io: Io): number {
-  io.stderr(`tcplife check: rule files are not supported yet (${files.join(' ')})\n`);
-  return 2;
+  let failed = false;
+  const out: string[] = [];
+  for (const f of files) {
+    const set = loadRuleSet([f]);
+    if (set.diagnostics.length) {
+      failed = true;
+      io.stderr(`${renderDiagnostics(set.diagnostics)}\n\n`);
+      out.push(`${f}: ${set.diagnostics.length} error(s)`);
+    } else {
+      const c = set.counts;
+      out.push(
+        `${f}: ok (${c.rules} rules, ${c.macros} macros, ${c.lists} lists; ${c.samplesPassed}/${c.samples} samples pass)`,
+      );
+    }
+  }
+  writeSync(io.stdoutFd, `${out.join('\n')}\n`);
+  return failed ? 2 : 0;
 }

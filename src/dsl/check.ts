@@ -317,6 +317,27 @@ export class Checker {
       }
     } else list = ref;
     if (!f) return IR.TRUE;
+    if (ref.kind === 'ident') {
+      // A named list is checked against the field where it is used, and its
+      // errors are reported there, pointing back at the list.
+      const mark = this.diagnostics.length;
+      const p = this.members(f, list);
+      const found = this.diagnostics.splice(mark);
+      if (found.length) {
+        this.err(
+          'type',
+          ref.span,
+          `list '${ref.name}' does not fit ${f.name}: ${found[0]!.message}`,
+          [],
+          {
+            span: found[0]!.span,
+            message: 'this item',
+          },
+        );
+        return IR.TRUE;
+      }
+      return negated ? IR.not(p) : p;
+    }
     const p = this.members(f, list);
     return negated ? IR.not(p) : p;
   }

@@ -1,17 +1,386 @@
-/** Rule files: placeholder until src/rules is written (issue 5). */
-import type { NameEnv } from '../dsl/check.js';
-import type { Diagnostic } from '../dsl/diagnostic.js';
+/**
+ * Rule files: named lists, macros and rules, includes resolved relative to
+ * the including file, and samples that prove what the rules mean. Read by the
+ * same parser as the filter argument; checked by the same checker, with an
+ * environment in which macros and rules expand to their checked predicates.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { formatAddr } from '../dsl/addr.js';
+import type { Expr, Ident, ListLit, RuleStmt, SampleStmt, Statement } from '../dsl/ast.js';
+import { Checker, type NameEnv } from '../dsl/check.js';
+import { compilePredicate } from '../dsl/compile.js';
+import { type Diagnostic, error, type Span } from '../dsl/diagnostic.js';
+import { evaluate } from '../dsl/evaluate.js';
 import type { Pred } from '../dsl/ir.js';
+import * as IR from '../dsl/ir.js';
+import { parseRuleFile } from '../dsl/parse.js';
+import { tcplifeSchema } from '../dsl/schema.js';
 import type { Session } from '../kernel/layout.js';
+
+type Def =
+  | { kind: 'list'; name: Ident; list: ListLit }
+  | { kind: 'macro'; name: Ident; expr: Expr }
+  | { kind: 'rule'; name: Ident; expr: Expr; stmt: RuleStmt };
+
+export interface Rule {
+  readonly name: string;
+  readonly pred: Pred;
+  readonly tags: readonly string[];
+  readonly desc?: string;
+  readonly span: Span;
+}
+
+export interface SampleResult {
+  readonly sample: SampleStmt;
+  readonly failures: number;
+}
 
 export interface RuleSet {
   readonly env: NameEnv;
   readonly diagnostics: readonly Diagnostic[];
-  readonly selected: readonly { name: string; pred: Pred }[];
+  readonly rules: readonly Rule[];
+  /** the rules kept by --rule (all when none named) */
+  readonly selected: readonly Rule[];
+  /** the union of the selected rules: what the kernel is asked for */
   readonly union: Pred;
+  readonly files: readonly string[];
+  readonly counts: {
+    lists: number;
+    macros: number;
+    rules: number;
+    samples: number;
+    samplesPassed: number;
+  };
+  /** names of the selected rules a session matches */
   tag(s: Session): string[];
 }
 
-export function loadRuleSet(_files: readonly string[], _only: readonly string[]): RuleSet {
-  throw new Error('rule files are not supported yet');
+function displayName(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') ? path : rel;
+}
+
+class RuleEnv implements NameEnv {
+  readonly defs = new Map<string, Def>();
+  private readonly checked = new Map<string, Pred>();
+  private readonly stack: string[] = [];
+
+  constructor(private readonly diags: Diagnostic[]) {}
+
+  define(d: Def): void {
+    const prev = this.defs.get(d.name.name);
+    if (prev) {
+      this.diags.push(
+        error(
+          'duplicate-name',
+          d.name.span,
+          `'${d.name.name}' is already defined as a ${prev.kind}`,
+          ['names of lists, macros and rules share one namespace'],
+          {
+            span: prev.name.span,
+            message: `first defined here`,
+          },
+        ),
+      );
+      return;
+    }
+    if (tcplifeSchema.byName.has(d.name.name)) {
+      this.diags.push(
+        error(
+          'shadows-field',
+          d.name.span,
+          `'${d.name.name}' is a field name; choose another name`,
+        ),
+      );
+      return;
+    }
+    this.defs.set(d.name.name, d);
+  }
+
+  list(name: string): ListLit | undefined {
+    const d = this.defs.get(name);
+    return d?.kind === 'list' ? d.list : undefined;
+  }
+
+  names(): Iterable<string> {
+    return this.defs.keys();
+  }
+
+  ref(name: string, at: Span): Pred | undefined {
+    const d = this.defs.get(name);
+    if (!d || d.kind === 'list') return undefined;
+    const done = this.checked.get(name);
+    if (done) return done;
+    if (this.stack.includes(name)) {
+      const cycle = [...this.stack.slice(this.stack.indexOf(name)), name].join(' → ');
+      this.diags.push(
+        error(
+          'recursive',
+          at,
+          `'${name}' refers to itself: ${cycle}`,
+          ['a macro or rule cannot use itself, directly or through others'],
+          {
+            span: d.name.span,
+            message: `'${name}' is defined here`,
+          },
+        ),
+      );
+      return IR.TRUE;
+    }
+    this.stack.push(name);
+    const checker = new Checker(tcplifeSchema, this);
+    const pred = checker.check(d.expr);
+    this.stack.pop();
+    this.diags.push(...checker.diagnostics);
+    this.checked.set(name, pred);
+    return pred;
+  }
+}
+
+interface Loaded {
+  statements: { stmt: Statement; file: string }[];
+  files: string[];
+}
+
+function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
+  const out: Loaded = { statements: [], files: [] };
+  const seen = new Set<string>();
+  const visit = (path: string, chain: { file: string; at?: Span }[], from?: Span) => {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      if (from)
+        diags.push(error('include', from, `cannot read included file ${displayName(path)}`));
+      else
+        diags.push(
+          error(
+            'include',
+            { source: { name: displayName(path), text: '' }, start: 0, end: 0 },
+            `cannot read rule file ${displayName(path)}`,
+          ),
+        );
+      return;
+    }
+    const inChain = chain.findIndex((c) => c.file === real);
+    if (inChain >= 0 && from) {
+      const names = [...chain.slice(inChain).map((c) => displayName(c.file)), displayName(real)];
+      const first = chain[inChain]!.at;
+      diags.push(
+        error(
+          'include-cycle',
+          from,
+          `include cycle: ${names.join(' includes ')}`,
+          [],
+          first
+            ? { span: first, message: `${displayName(real)} includes the next file here` }
+            : undefined,
+        ),
+      );
+      return;
+    }
+    if (seen.has(real)) return; // included twice (a diamond): its definitions once
+    seen.add(real);
+    out.files.push(real);
+    const text = readFileSync(real, 'utf8');
+    const parsed = parseRuleFile(text, displayName(real));
+    diags.push(...parsed.diagnostics);
+    for (const stmt of parsed.statements ?? []) {
+      if (stmt.kind === 'include') {
+        visit(
+          resolve(dirname(real), stmt.path),
+          [...chain, { file: real, at: stmt.span }],
+          stmt.span,
+        );
+      } else out.statements.push({ stmt, file: real });
+    }
+  };
+  for (const r of roots) visit(resolve(r), []);
+  return out;
+}
+
+/** A sample's fields → a session, through the checker (aliases, units, ranges). */
+function sampleSession(s: SampleStmt, diags: Diagnostic[]): Record<string, unknown> | undefined {
+  const session: Record<string, unknown> = {
+    pid: 0,
+    uid: 0,
+    comm: '',
+    family: 4,
+    laddr: '0.0.0.0',
+    lport: 0,
+    raddr: '0.0.0.0',
+    rport: 0,
+    tx_b: 0,
+    rx_b: 0,
+    span_us: 0,
+  };
+  let ok = true;
+  let family: number | undefined;
+  for (const f of s.fields) {
+    const checker = new Checker(tcplifeSchema);
+    const p = checker.check({
+      kind: 'compare',
+      field: f.name,
+      op: '==',
+      value: f.value,
+      span: f.name.span,
+    });
+    diags.push(...checker.diagnostics);
+    if (checker.diagnostics.length) {
+      ok = false;
+      continue;
+    }
+    if (p.k === 'num') session[p.key] = p.value;
+    else if (p.k === 'str') session[p.key] = p.values[0];
+    else if (p.k === 'addr') {
+      const a = p.cidrs[0]!;
+      if (a.prefix !== a.addr.bytes.length * 8) {
+        diags.push(error('sample', f.value.span, 'a sample holds an address, not a network'));
+        ok = false;
+        continue;
+      }
+      session[p.key] = formatAddr(a.addr);
+      family = a.addr.family;
+    }
+  }
+  if (family !== undefined && !s.fields.some((f) => f.name.name === 'family'))
+    session.family = family;
+  return ok ? session : undefined;
+}
+
+export function loadRuleSet(files: readonly string[], only: readonly string[] = []): RuleSet {
+  const diags: Diagnostic[] = [];
+  const loaded = loadFiles(files, diags);
+  const env = new RuleEnv(diags);
+  const samples: SampleStmt[] = [];
+  for (const { stmt } of loaded.statements) {
+    switch (stmt.kind) {
+      case 'list':
+        env.define({ kind: 'list', name: stmt.name, list: stmt.list });
+        break;
+      case 'macro':
+        env.define({ kind: 'macro', name: stmt.name, expr: stmt.expr });
+        break;
+      case 'rule':
+        env.define({ kind: 'rule', name: stmt.name, expr: stmt.expr, stmt });
+        break;
+      case 'sample':
+        samples.push(stmt);
+        break;
+      case 'include':
+        break;
+    }
+  }
+  // Check every definition once, in file order, so errors inside a macro are
+  // reported at the macro even if nothing uses it.
+  const rules: Rule[] = [];
+  for (const d of env.defs.values()) {
+    if (d.kind === 'list') {
+      // A list is checked where it is used (its items' types depend on the field).
+      continue;
+    }
+    const pred = env.ref(d.name.name, d.name.span) ?? IR.TRUE;
+    if (d.kind === 'rule') {
+      rules.push({
+        name: d.name.name,
+        pred,
+        tags: d.stmt.tags.map((t) => t.name),
+        ...(d.stmt.desc !== undefined ? { desc: d.stmt.desc } : {}),
+        span: d.name.span,
+      });
+    }
+  }
+  for (const d of env.defs.values()) {
+    if (d.kind !== 'list') continue;
+    const checker = new Checker(tcplifeSchema, env);
+    // Items must at least agree with one another: check them against a field of their kind.
+    const first = d.list.items[0];
+    const kind = first?.kind === 'range' ? first.lo.kind : first?.kind;
+    const field =
+      kind === 'string'
+        ? 'comm'
+        : kind === 'addr' || kind === 'cidr'
+          ? 'raddr'
+          : kind === 'size'
+            ? 'tx_b'
+            : kind === 'duration'
+              ? 'span_us'
+              : 'lport';
+    checker.check({
+      kind: 'in',
+      field: { kind: 'ident', name: field, span: d.name.span },
+      negated: false,
+      list: d.list,
+      span: d.name.span,
+    });
+    for (const x of checker.diagnostics)
+      diags.push({ ...x, message: `in list '${d.name.name}': ${x.message}` });
+  }
+
+  let samplesPassed = 0;
+  for (const s of samples) {
+    const session = sampleSession(s, diags);
+    if (!session) continue;
+    let failed = false;
+    for (const [names, want] of [
+      [s.matches, true],
+      [s.rejects, false],
+    ] as const) {
+      for (const n of names) {
+        const d = env.defs.get(n.name);
+        if (!d || d.kind === 'list') {
+          diags.push(error('unknown-name', n.span, `no rule or macro named '${n.name}'`));
+          failed = true;
+          continue;
+        }
+        const pred = env.ref(n.name, n.span) ?? IR.TRUE;
+        if (evaluate(pred, session) !== want) {
+          failed = true;
+          diags.push(
+            error(
+              'sample-failed',
+              n.span,
+              `this sample ${want ? 'does not match' : 'matches'} '${n.name}', but is declared to ${want ? 'match' : 'reject'} it`,
+              [`the session: ${JSON.stringify(session)}`],
+              { span: d.name.span, message: `'${n.name}' is defined here` },
+            ),
+          );
+        }
+      }
+    }
+    if (!failed) samplesPassed++;
+  }
+
+  const known = new Set(rules.map((r) => r.name));
+  for (const n of only) {
+    if (!known.has(n)) {
+      diags.push(
+        error(
+          'unknown-rule',
+          { source: { name: '--rule', text: n }, start: 0, end: n.length },
+          `no rule named '${n}' in ${files.join(', ')}`,
+          [`rules: ${[...known].join(', ') || '(none)'}`],
+        ),
+      );
+    }
+  }
+  const selected = only.length ? rules.filter((r) => only.includes(r.name)) : rules;
+  const tests = selected.map((r) => [r.name, compilePredicate(r.pred)] as const);
+  return {
+    env,
+    diagnostics: diags,
+    rules,
+    selected,
+    union: IR.or(selected.map((r) => r.pred)),
+    files: loaded.files,
+    counts: {
+      lists: [...env.defs.values()].filter((d) => d.kind === 'list').length,
+      macros: [...env.defs.values()].filter((d) => d.kind === 'macro').length,
+      rules: rules.length,
+      samples: samples.length,
+      samplesPassed,
+    },
+    tag: (s) => tests.filter(([, t]) => t(s as never)).map(([n]) => n),
+  };
 }
