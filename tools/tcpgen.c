@@ -6,9 +6,11 @@
  *       EOF, writes REPLY_BYTES, closes. Exits after COUNT connections
  *       (0: never).
  *   tcpgen client ADDR PORT -n COUNT [-s SEND_BYTES] [-b BIND_ADDR] [-d SECONDS]
- *       COUNT sessions one after another: connect, send SEND_BYTES,
- *       shutdown(SHUT_WR), read until EOF, close. With -d, stops after
- *       SECONDS even if COUNT is not reached. Prints "sessions N seconds S".
+ *                [-a PORT2 -e EVERY]
+ *       COUNT sessions one after another (0: until -d): connect, send
+ *       SEND_BYTES, shutdown(SHUT_WR), read until EOF, close. With -d, stops
+ *       after SECONDS. With -a/-e, every EVERY-th session goes to PORT2.
+ *       Prints "sessions N seconds S second_port M".
  *
  * The comm of each side is the name it is run under, so tests copy the
  * binary to distinct names.
@@ -89,17 +91,20 @@ int main(int argc, char **argv)
   }
   const char *mode = argv[1], *addr = argv[2], *bind_addr = NULL;
   int port = atoi(argv[3]);
-  long count = 0, send_bytes = 0, reply = 0;
+  long count = 0, send_bytes = 0, reply = 0, every = 0;
+  int port2 = 0;
   double duration = 0;
   int opt;
   optind = 4;
-  while ((opt = getopt(argc, argv, "n:s:r:b:d:")) != -1) {
+  while ((opt = getopt(argc, argv, "n:s:r:b:d:a:e:")) != -1) {
     switch (opt) {
     case 'n': count = atol(optarg); break;
     case 's': send_bytes = atol(optarg); break;
     case 'r': reply = atol(optarg); break;
     case 'b': bind_addr = optarg; break;
     case 'd': duration = atof(optarg); break;
+    case 'a': port2 = atoi(optarg); break;
+    case 'e': every = atol(optarg); break;
     default: return 2;
     }
   }
@@ -135,8 +140,11 @@ int main(int argc, char **argv)
     return 0;
   }
 
-  struct sockaddr_storage bs;
-  socklen_t blen = 0;
+  struct sockaddr_storage bs, ss2;
+  socklen_t blen = 0, len2 = 0;
+  if (port2)
+    parse_addr(addr, port2, &ss2, &len2);
+  long second = 0;
   if (bind_addr)
     parse_addr(bind_addr, 0, &bs, &blen);
   double start = now();
@@ -149,7 +157,9 @@ int main(int argc, char **argv)
       perror("tcpgen: bind");
       return 1;
     }
-    if (connect(c, (struct sockaddr *)&ss, len)) {
+    int alt = port2 && every > 0 && done % every == every - 1;
+    second += alt;
+    if (alt ? connect(c, (struct sockaddr *)&ss2, len2) : connect(c, (struct sockaddr *)&ss, len)) {
       perror("tcpgen: connect");
       return 1;
     }
@@ -158,6 +168,6 @@ int main(int argc, char **argv)
     read_all(c);
     close(c);
   }
-  printf("sessions %ld seconds %.6f\n", done, now() - start);
+  printf("sessions %ld seconds %.6f second_port %ld\n", done, now() - start, second);
   return 0;
 }

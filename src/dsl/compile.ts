@@ -1,7 +1,7 @@
 /**
  * IR → a JS closure for the userspace half of a filter. Same meaning as
  * evaluate() (a property test holds them equal), but regexes and globs are
- * built once and address strings are parsed once per session.
+ * built once.
  */
 import { inCidr } from './addr.js';
 import { assertNever } from './ast.js';
@@ -50,7 +50,7 @@ export function compilePredicate(p: Pred): Predicate {
     case 'addr': {
       const { key, cidrs } = p;
       return (s) => {
-        const a = addrOf(s[`${key}Bytes`] ?? s[key]);
+        const a = addrOf(s[key]);
         if (!a) return false;
         for (const c of cidrs) if (inCidr(a, c)) return true;
         return false;

@@ -8,7 +8,7 @@ import type { Expr, Statement } from './ast.js';
 import { AstBuilder } from './build-ast.js';
 import { type Diagnostic, error, type SourceText } from './diagnostic.js';
 import { tokenSpan } from './literals.js';
-import { parser } from './parser.js';
+import { type FilterParser, parser } from './parser.js';
 import { lexer } from './tokens.js';
 
 const LABELS: Record<string, string> = {
@@ -96,11 +96,11 @@ interface Parsed<T> {
 
 function run<T>(
   source: SourceText,
-  rule: (p: typeof parser) => unknown,
+  rule: (p: FilterParser) => unknown,
   build: (b: AstBuilder, cst: never) => T,
 ): Parsed<T> {
   const diagnostics: Diagnostic[] = [];
-  const lexed = lexer.tokenize(source.text);
+  const lexed = lexer().tokenize(source.text);
   for (const e of lexed.errors) {
     const span = { source, start: e.offset, end: e.offset + Math.max(1, e.length) };
     const ch = source.text.slice(e.offset, e.offset + 1);
@@ -116,9 +116,10 @@ function run<T>(
     }
   }
   const toks = lexed.tokens.filter((t) => t.tokenType.name !== 'UnterminatedString');
-  parser.input = toks;
-  const cst = rule(parser);
-  for (const e of parser.errors) diagnostics.push(syntaxDiagnostic(source, e));
+  const p = parser();
+  p.input = toks;
+  const cst = rule(p);
+  for (const e of p.errors) diagnostics.push(syntaxDiagnostic(source, e));
   if (diagnostics.length > 0 || !cst) return { value: undefined, diagnostics };
   // Literal errors (a bad address, an unknown unit) leave a placeholder in the
   // tree, so the checker still runs and reports its own errors too.

@@ -7,9 +7,9 @@
 import { CstParser } from 'chevrotain';
 import * as T from './tokens.js';
 
-class FilterParser extends CstParser {
-  constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3 });
+export class FilterParser extends CstParser {
+  constructor(validate = T.VALIDATE_GRAMMAR) {
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, skipValidations: !validate });
     this.performSelfAnalysis();
   }
 
@@ -207,5 +207,9 @@ class FilterParser extends CstParser {
   });
 }
 
-/** The one parser instance: building it analyses the grammar, which is slow. */
-export const parser = new FilterParser();
+let instance: FilterParser | undefined;
+/** The one parser instance, built on first use: building it analyses the grammar, which is slow. */
+export function parser(): FilterParser {
+  instance ??= new FilterParser();
+  return instance;
+}

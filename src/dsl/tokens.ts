@@ -151,4 +151,24 @@ export const allTokens: TokenType[] = [
   Identifier,
 ];
 
-export const lexer = new Lexer(allTokens, { ensureOptimizations: false, positionTracking: 'full' });
+/**
+ * Chevrotain validates token definitions and the grammar when they are built,
+ * which costs ~80 ms of every start. The test suite builds both with
+ * validations on (test/dsl/grammar.test.ts); the tool skips them.
+ */
+export const VALIDATE_GRAMMAR = process.env.TCPLIFE_VALIDATE_GRAMMAR === '1';
+
+export function makeLexer(validate = VALIDATE_GRAMMAR): Lexer {
+  return new Lexer(allTokens, {
+    ensureOptimizations: false,
+    positionTracking: 'full',
+    skipValidations: !validate,
+  });
+}
+
+let lexerInstance: Lexer | undefined;
+/** The one lexer, built on first use (a run with no filter text never needs it). */
+export function lexer(): Lexer {
+  lexerInstance ??= makeLexer();
+  return lexerInstance;
+}

@@ -15,7 +15,12 @@ import {
 import { errno, koffi, loadNative, type Native, type Ptr } from './libbpf.js';
 
 const EPERM = 1;
+const EINTR = 4;
+const EAGAIN = 11;
 const EACCES = 13;
+
+/** A load interrupted by a signal (the verifier gives up with EAGAIN when one is pending): worth another try. */
+export class InterruptedLoadError extends TcplifeError {}
 
 export interface OpenOptions {
   readonly ringBytes: number;
@@ -165,6 +170,13 @@ export class BpfObject {
     if (rc === 0) return;
     const err = -rc;
     const text = this.log.join('');
+    if (err === EAGAIN || err === EINTR) {
+      throw new InterruptedLoadError(
+        'loading the BPF program was interrupted by a signal',
+        'try again',
+        text,
+      );
+    }
     if (err === EPERM || err === EACCES) {
       throw new PermissionError(
         'not permitted to load BPF programs',

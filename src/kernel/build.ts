@@ -14,8 +14,10 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +56,33 @@ export interface BuildResult {
   readonly cacheNote?: string;
 }
 
-let clangVersion: string | undefined;
+let clangIdentity: string | undefined;
+
+/**
+ * What identifies the compiler in the cache key: its resolved path, size and
+ * modification time. Running `clang --version` on every start would cost
+ * tens of milliseconds on the cached path, which is meant to run no clang.
+ */
+function clangId(): string {
+  if (clangIdentity) return clangIdentity;
+  for (const dir of (process.env.PATH ?? '/usr/bin').split(':')) {
+    const p = join(dir || '.', 'clang');
+    try {
+      const real = realpathSync(p);
+      const st = statSync(real);
+      if (st.isFile()) {
+        clangIdentity = `${real}:${st.size}:${st.mtimeMs}`;
+        return clangIdentity;
+      }
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new ClangMissingError(
+    'clang is not installed: tcplife compiles its BPF program at run time',
+    APT_HINT,
+  );
+}
 
 async function clang(args: string[]): Promise<{ stdout: string; stderr: string }> {
   try {
@@ -120,10 +148,10 @@ export interface BuildOptions {
 }
 
 export async function buildObject(source: string, opts: BuildOptions = {}): Promise<BuildResult> {
-  clangVersion ??= (await clang(['--version'])).stdout.split('\n')[0] ?? '';
+  const compiler = clangId();
   const header = readFileSync(join(INCLUDE_DIR, 'tcplife-vmlinux.h'), 'utf8');
   const hash = createHash('sha256')
-    .update(JSON.stringify([source, header, clangVersion, CLANG_FLAGS]))
+    .update(JSON.stringify([source, header, compiler, CLANG_FLAGS]))
     .digest('hex')
     .slice(0, 32);
 

@@ -3,7 +3,7 @@
  * struct (with a static size assert) for the BPF template and the decoder
  * that turns a record of the ring buffer into a Session.
  */
-import { type Addr, formatAddr } from '../dsl/addr.js';
+import { formatAddr } from '../dsl/addr.js';
 
 type CType = 'u8' | 'u16' | 'u32' | 'u64';
 interface Member {
@@ -77,63 +77,85 @@ export interface Session {
   /** bytes received, as the kernel counts them (the FIN counts 1) */
   rx_b: number;
   span_us: number;
-  /** CLOCK_MONOTONIC nanoseconds at close */
-  ts_ns: bigint;
   /** wall-clock time of the close, milliseconds since the epoch */
   time_ms: number;
   /** true when PID/COMM are the socket owner's; false: the task running at close */
   owner: boolean;
-  /** address bytes, for fast CIDR matching (not printed) */
-  laddrBytes?: Addr;
-  raddrBytes?: Addr;
 }
 
 const decoder = new TextDecoder('utf-8');
+const commBytes = new Uint8Array(16);
 
-function addrAt(dv: DataView, off: number, family: 4 | 6): Addr {
-  const n = family === 4 ? 4 : 16;
-  const bytes: number[] = new Array(n);
-  for (let i = 0; i < n; i++) bytes[i] = dv.getUint8(off + i);
-  return { family, bytes };
+/** A comm with non-ASCII bytes: UTF-8 (the kernel keeps whatever bytes were set). */
+function decodeComm(dv: DataView, c: number): string {
+  let n = 0;
+  while (n < 16 && dv.getUint8(c + n) !== 0) {
+    commBytes[n] = dv.getUint8(c + n);
+    n++;
+  }
+  return decoder.decode(commBytes.subarray(0, n));
+}
+const O = OFFSETS as Record<string, number>;
+const OFF = {
+  ts: O.ts_ns!,
+  span: O.span_us!,
+  rx: O.rx_b!,
+  tx: O.tx_b!,
+  pid: O.pid!,
+  uid: O.uid!,
+  laddr: O.laddr!,
+  raddr: O.raddr!,
+  lport: O.lport!,
+  rport: O.rport!,
+  family: O.family!,
+  flags: O.flags!,
+  comm: O.comm!,
+};
+
+/** u64 as a number without a BigInt (exact below 2^53: counters and spans are). */
+function u64(dv: DataView, off: number): number {
+  return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * 4294967296;
+}
+
+function addrText(dv: DataView, off: number, family: 4 | 6): string {
+  if (family === 4) {
+    return `${dv.getUint8(off)}.${dv.getUint8(off + 1)}.${dv.getUint8(off + 2)}.${dv.getUint8(off + 3)}`;
+  }
+  const bytes: number[] = new Array(16);
+  for (let i = 0; i < 16; i++) bytes[i] = dv.getUint8(off + i);
+  return formatAddr({ family, bytes });
 }
 
 /**
- * Decodes one record. `monoToEpochMs` converts CLOCK_MONOTONIC ns to wall
- * clock ms (an offset measured once at start).
+ * Decodes one record (per-record cost matters: no BigInt, no intermediate
+ * arrays for IPv4). `monoOffsetMs` converts CLOCK_MONOTONIC to wall clock.
  */
-export function decodeEvent(
-  dv: DataView,
-  off: number,
-  len: number,
-  monoToEpochMs: (ns: bigint) => number,
-): Session {
+export function decodeEvent(dv: DataView, off: number, len: number, monoOffsetMs: number): Session {
   if (len !== EVENT_SIZE) throw new Error(`event record of ${len} bytes, expected ${EVENT_SIZE}`);
-  const O = OFFSETS as Record<string, number>;
-  const family = dv.getUint8(off + O.family!) === 6 ? 6 : 4;
-  const la = addrAt(dv, off + O.laddr!, family);
-  const ra = addrAt(dv, off + O.raddr!, family);
-  let commEnd = off + O.comm!;
-  const commMax = commEnd + 16;
-  while (commEnd < commMax && dv.getUint8(commEnd) !== 0) commEnd++;
-  const ts = dv.getBigUint64(off + O.ts_ns!, true);
+  const family = dv.getUint8(off + OFF.family) === 6 ? 6 : 4;
+  const c = off + OFF.comm;
+  let comm = '';
+  let ascii = true;
+  for (let i = c; i < c + 16; i++) {
+    const b = dv.getUint8(i);
+    if (b === 0) break;
+    if (b >= 0x80) ascii = false;
+    comm += String.fromCharCode(b);
+  }
+  if (!ascii) comm = decodeComm(dv, c);
   return {
-    pid: dv.getUint32(off + O.pid!, true),
-    uid: dv.getUint32(off + O.uid!, true),
-    comm: decoder.decode(
-      new Uint8Array(dv.buffer, dv.byteOffset + off + O.comm!, commEnd - off - O.comm!),
-    ),
+    pid: dv.getUint32(off + OFF.pid, true),
+    uid: dv.getUint32(off + OFF.uid, true),
+    comm,
     family,
-    laddr: formatAddr(la),
-    lport: dv.getUint16(off + O.lport!, true),
-    raddr: formatAddr(ra),
-    rport: dv.getUint16(off + O.rport!, true),
-    tx_b: Number(dv.getBigUint64(off + O.tx_b!, true)),
-    rx_b: Number(dv.getBigUint64(off + O.rx_b!, true)),
-    span_us: Number(dv.getBigUint64(off + O.span_us!, true)),
-    ts_ns: ts,
-    time_ms: monoToEpochMs(ts),
-    owner: (dv.getUint8(off + O.flags!) & 1) === 1,
-    laddrBytes: la,
-    raddrBytes: ra,
+    laddr: addrText(dv, off + OFF.laddr, family),
+    lport: dv.getUint16(off + OFF.lport, true),
+    raddr: addrText(dv, off + OFF.raddr, family),
+    rport: dv.getUint16(off + OFF.rport, true),
+    tx_b: u64(dv, off + OFF.tx),
+    rx_b: u64(dv, off + OFF.rx),
+    span_us: u64(dv, off + OFF.span),
+    time_ms: u64(dv, off + OFF.ts) / 1e6 + monoOffsetMs,
+    owner: (dv.getUint8(off + OFF.flags) & 1) === 1,
   };
 }

@@ -2,8 +2,11 @@
  * A BPF ring buffer read from JS without per-record FFI: the consumer and
  * producer pages and the data area are mmapped once, positions are read and
  * written with Atomics, records are decoded from a DataView over the mapping.
- * The kernel maps the data area twice in a row, so a record that wraps
- * around the end is still contiguous here.
+ *
+ * The kernel offers the data area twice in a row so that a record wrapping
+ * around the end looks contiguous; we map it once (every page of the mapping
+ * counts in our RSS once the ring has cycled: 16 MiB rather than 32 MiB by
+ * default) and copy the rare wrapped record into a scratch buffer instead.
  */
 
 import { TcplifeError } from './errors.js';
@@ -29,6 +32,7 @@ export class RingReader {
   private readonly hdr: Int32Array;
   private readonly mask: number;
   private readonly dataLen: number;
+  private readonly scratch = new DataView(new ArrayBuffer(1 << 16));
 
   constructor(
     fd: number,
@@ -36,7 +40,7 @@ export class RingReader {
   ) {
     this.n = loadNative();
     this.mask = size - 1;
-    this.dataLen = PAGE + 2 * size;
+    this.dataLen = PAGE + size;
     const cons = this.n.c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (koffi.address(cons) === 0xffff_ffff_ffff_ffffn)
       throw new TcplifeError('cannot mmap the ring buffer consumer page');
@@ -71,7 +75,17 @@ export class RingReader {
       if (word & BUSY) break; // still being written
       const len = word & ~(BUSY | DISCARD);
       if (!(word & DISCARD)) {
-        fn(this.data, off + HEADER, len);
+        const at = (off + HEADER) & this.mask;
+        if (at + len <= this.size) fn(this.data, at, len);
+        else {
+          // Wrapped around the end of the ring: reassemble the two parts.
+          const first = this.size - at;
+          const dst = new Uint8Array(this.scratch.buffer);
+          const src = new Uint8Array(this.data.buffer, this.data.byteOffset);
+          dst.set(src.subarray(at, this.size), 0);
+          dst.set(src.subarray(0, len - first), first);
+          fn(this.scratch, 0, len);
+        }
         n++;
       }
       cons += (len + HEADER + 7) & ~7;

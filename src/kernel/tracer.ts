@@ -5,7 +5,7 @@
  *
  * Delivery: the program submits records without waking us (a wake-up per
  * record costs the traced workload dearly), and we drain the ring on a timer
- * (a lone session shows within `pollMs`). When a burst fills 1/8 of the ring
+ * (a lone session shows within `pollMs`, 25 ms by default). When a burst fills 1/8 of the ring
  * the program forces a wake-up, which we take through a uv_poll handle on
  * the ring's fd — disarmed after each wake-up and re-armed by the timer, so
  * a steady stream cannot turn it into a busy loop.
@@ -13,7 +13,7 @@
 import { Observable } from 'rxjs';
 import { type GeneratedProgram, generateProgram } from '../codegen/program.js';
 import type { Pred } from '../dsl/ir.js';
-import { BpfObject, type KernelCounters } from './bpf-object.js';
+import { BpfObject, InterruptedLoadError, type KernelCounters } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
 import { AttachError, TcplifeError } from './errors.js';
 import { decodeEvent, type Session } from './layout.js';
@@ -32,7 +32,7 @@ export interface TracerOptions {
   /** Where compiled objects are cached; null disables the cache. */
   readonly cacheDir?: string | null;
   readonly attach?: 'auto' | 'tp_btf' | 'raw_tp';
-  /** Drain period in ms (default 50). */
+  /** Drain period in ms (default 25). */
   readonly pollMs?: number;
   /** While this returns true, records wait in the kernel ring (back-pressure). */
   readonly isPaused?: () => boolean;
@@ -97,7 +97,11 @@ export class Tracer {
           ? ['tp_btf']
           : ['tp_btf', 'raw_tp'];
     let lastError: unknown;
-    for (const which of order) {
+    const attempts = order.flatMap((w) => [w, w, w]);
+    for (let i = 0; i < attempts.length; i++) {
+      const which = attempts[i]!;
+      if (i > 0 && attempts[i - 1] === which && !(lastError instanceof InterruptedLoadError))
+        continue;
       const obj = BpfObject.open(build.object, { ringBytes, mapEntries, attach: which });
       try {
         obj.load();
@@ -120,9 +124,10 @@ export class Tracer {
         for (const l of obj.log) options.onLog?.(l.trimEnd());
         obj.close();
         lastError = e;
-        // Only an attach failure is worth the fallback; a verifier or
-        // permission error would be the same with raw_tp.
-        if (!(e instanceof AttachError)) throw e;
+        // A load interrupted by a signal is tried again; an attach failure
+        // is worth the raw_tp fallback; a verifier or permission error would
+        // be the same with raw_tp.
+        if (!(e instanceof AttachError) && !(e instanceof InterruptedLoadError)) throw e;
       }
     }
     throw lastError;
@@ -136,9 +141,9 @@ export class Tracer {
         subscriber.error(new TcplifeError('tracer is closed'));
         return;
       }
-      const toEpoch = (ns: bigint) => Number(ns) / 1e6 + this.monoOffsetMs;
+      const mono = this.monoOffsetMs;
       const emit = (dv: DataView, off: number, len: number) =>
-        subscriber.next(decodeEvent(dv, off, len, toEpoch));
+        subscriber.next(decodeEvent(dv, off, len, mono));
       let immediate: NodeJS.Immediate | undefined;
       let armed = true;
 
@@ -166,7 +171,7 @@ export class Tracer {
           armed = true;
         }
         if (!immediate) drain();
-      }, this.opts.pollMs ?? 50);
+      }, this.opts.pollMs ?? 25);
 
       return () => {
         clearInterval(timer);
@@ -180,10 +185,10 @@ export class Tracer {
   /** Drain what is left in the ring right now (at exit, before printing stats). */
   flush(fn: (s: Session) => void): number {
     if (!this.reader) return 0;
-    const toEpoch = (ns: bigint) => Number(ns) / 1e6 + this.monoOffsetMs;
+    const mono = this.monoOffsetMs;
     let total = 0;
     for (;;) {
-      const n = this.reader.drain(BATCH, (dv, off, len) => fn(decodeEvent(dv, off, len, toEpoch)));
+      const n = this.reader.drain(BATCH, (dv, off, len) => fn(decodeEvent(dv, off, len, mono)));
       total += n;
       if (n < BATCH) break;
     }

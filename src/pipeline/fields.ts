@@ -21,6 +21,20 @@ export interface OutField {
   readonly width: number;
   readonly json: (r: Row) => unknown;
   readonly text: (r: Row) => string;
+  /** the JSON text of the value, fast (defaults to JSON.stringify(json(r))) */
+  readonly jsonText?: (r: Row) => string;
+}
+
+let isoMs = Number.NaN;
+let isoText = '';
+/** ISO time of a close, cached per millisecond (sessions come in bursts). */
+export function isoTime(ms: number): string {
+  const whole = Math.floor(ms);
+  if (whole !== isoMs) {
+    isoMs = whole;
+    isoText = new Date(whole).toISOString();
+  }
+  return isoText;
 }
 
 function pad2(n: number): string {
@@ -32,20 +46,36 @@ export function hhmmss(ms: number): string {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
-const num = (name: keyof Row, width: number, header = name.toUpperCase()): OutField => ({
+const num = (
+  name: 'pid' | 'uid' | 'lport' | 'rport' | 'tx_b' | 'rx_b' | 'span_us',
+  width: number,
+): OutField => ({
   name,
-  header,
+  header: name.toUpperCase(),
   width,
   json: (r) => r[name],
+  jsonText: (r) => String(r[name]),
   text: (r) => String(r[name]),
 });
 
+const str = (name: 'laddr' | 'raddr', header: string): OutField => ({
+  name,
+  header,
+  width: -15,
+  json: (r) => r[name],
+  // Addresses are digits, hex, dots and colons: nothing to escape.
+  jsonText: (r) => `"${r[name]}"`,
+  text: (r) => r[name],
+});
+
+/** JSON's text for a finite number is JavaScript's: String(n). */
 export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
   time: {
     name: 'time',
     header: 'TIME',
     width: -8,
-    json: (r) => new Date(r.time_ms).toISOString(),
+    json: (r) => isoTime(r.time_ms),
+    jsonText: (r) => `"${isoTime(r.time_ms)}"`,
     text: (r) => hhmmss(r.time_ms),
   },
   ts: {
@@ -53,21 +83,30 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
     header: 'TIME(s)',
     width: -9,
     json: (r) => r.ts ?? 0,
+    jsonText: (r) => String(r.ts ?? 0),
     text: (r) => (r.ts ?? 0).toFixed(6),
   },
   pid: num('pid', -7),
   uid: num('uid', -6),
-  comm: { name: 'comm', header: 'COMM', width: -16, json: (r) => r.comm, text: (r) => r.comm },
+  comm: {
+    name: 'comm',
+    header: 'COMM',
+    width: -16,
+    json: (r) => r.comm,
+    jsonText: (r) => JSON.stringify(r.comm),
+    text: (r) => r.comm,
+  },
   family: {
     name: 'family',
     header: 'IP',
     width: -2,
     json: (r) => r.family,
+    jsonText: (r) => String(r.family),
     text: (r) => String(r.family),
   },
-  laddr: { name: 'laddr', header: 'LADDR', width: -15, json: (r) => r.laddr, text: (r) => r.laddr },
+  laddr: str('laddr', 'LADDR'),
   lport: num('lport', -5),
-  raddr: { name: 'raddr', header: 'RADDR', width: -15, json: (r) => r.raddr, text: (r) => r.raddr },
+  raddr: str('raddr', 'RADDR'),
   rport: num('rport', -5),
   tx_b: num('tx_b', 10),
   rx_b: num('rx_b', 10),
@@ -77,6 +116,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
     header: 'TX_KB',
     width: 6,
     json: (r) => r.tx_b / 1024,
+    jsonText: (r) => String(r.tx_b / 1024),
     text: (r) => String(Math.floor(r.tx_b / 1024)),
   },
   rx_kb: {
@@ -84,6 +124,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
     header: 'RX_KB',
     width: 6,
     json: (r) => r.rx_b / 1024,
+    jsonText: (r) => String(r.rx_b / 1024),
     text: (r) => String(Math.floor(r.rx_b / 1024)),
   },
   span_us: num('span_us', 10),
@@ -92,6 +133,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
     header: 'MS',
     width: 9,
     json: (r) => r.span_us / 1000,
+    jsonText: (r) => String(r.span_us / 1000),
     text: (r) => (r.span_us / 1000).toFixed(2),
   },
   owner: {
@@ -99,6 +141,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
     header: 'OWNER',
     width: -5,
     json: (r) => r.owner,
+    jsonText: (r) => (r.owner ? 'true' : 'false'),
     text: (r) => (r.owner ? 'yes' : 'no'),
   },
   rules: {
@@ -106,6 +149,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
     header: 'RULES',
     width: -1,
     json: (r) => r.rules ?? [],
+    jsonText: (r) => JSON.stringify(r.rules ?? []),
     text: (r) => (r.rules ?? []).join(','),
   },
 };

@@ -3,7 +3,7 @@
  * row. The table with no --fields keeps the original tool's columns and
  * widths (and its wide variant); CSV follows RFC 4180.
  */
-import { OUT_FIELDS, type Row } from './fields.js';
+import { isoTime, OUT_FIELDS, type Row } from './fields.js';
 
 export type OutputFormat = 'table' | 'jsonl' | 'csv';
 
@@ -98,14 +98,38 @@ function csv(fields: readonly string[]): Formatter {
   };
 }
 
+/**
+ * The default JSON line, written out by hand: one template per session
+ * instead of a call per field. Must equal the generic path for DEFAULT_JSON
+ * (a test compares them on the shared fixtures).
+ */
+function defaultJsonRow(r: Row): string {
+  return `{"time":"${isoTime(r.time_ms)}","pid":${r.pid},"uid":${r.uid},"comm":${JSON.stringify(r.comm)},"family":${r.family},"laddr":"${r.laddr}","lport":${r.lport},"raddr":"${r.raddr}","rport":${r.rport},"tx_b":${r.tx_b},"rx_b":${r.rx_b},"tx_kb":${r.tx_b / 1024},"rx_kb":${r.rx_b / 1024},"span_us":${r.span_us},"span_ms":${r.span_us / 1000},"owner":${r.owner}}`;
+}
+
+export function genericJsonl(fields: readonly string[]): Formatter {
+  return jsonl(fields);
+}
+
 function jsonl(fields: readonly string[]): Formatter {
-  const cols = fields.map((n) => OUT_FIELDS[n]!);
+  if (fields.length === DEFAULT_JSON.length && fields.every((f, i) => f === DEFAULT_JSON[i])) {
+    return { header: () => undefined, row: defaultJsonRow };
+  }
+  // The object's text is built directly (keys are fixed; each field knows
+  // its JSON text): JSON.stringify of a fresh object per session cost several
+  // times more. Tests parse the result back.
+  const parts = fields.map((n, i) => {
+    const c = OUT_FIELDS[n]!;
+    const key = `${i === 0 ? '{' : ','}"${c.name}":`;
+    const val = c.jsonText ?? ((r: Row) => JSON.stringify(c.json(r)));
+    return { key, val };
+  });
   return {
     header: () => undefined,
     row: (r) => {
-      const o: Record<string, unknown> = {};
-      for (const c of cols) o[c.name] = c.json(r);
-      return JSON.stringify(o);
+      let s = '';
+      for (const p of parts) s += p.key + p.val(r);
+      return `${s}}`;
     },
   };
 }

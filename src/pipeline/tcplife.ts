@@ -3,7 +3,7 @@
  * builder, as an Observable of typed sessions. The kernel half of the filter
  * runs in the BPF program; the rest is an RxJS filter here.
  */
-import { filter, Observable, type Subscription } from 'rxjs';
+import { filter, type MonoTypeOperatorFunction, Observable, type Subscription } from 'rxjs';
 import { splitFilter } from '../codegen/split.js';
 import type { Expr } from '../dsl/ast.js';
 import type { NameEnv } from '../dsl/check.js';
@@ -31,8 +31,10 @@ export function checkedFilter(input: string | Expr | undefined, env?: NameEnv): 
 }
 
 /** Userspace half of a checked filter, as an RxJS operator. */
-export function userFilter(pred: Pred) {
+export function userFilter(pred: Pred): MonoTypeOperatorFunction<Session> {
   const user = splitFilter(pred).user;
+  // The kernel decided exactly: no per-session work here.
+  if (user.k === 'const' && user.value) return (source) => source;
   const test = compilePredicate(user);
   return filter<Session>((s) => test(s as never));
 }

@@ -1,15 +1,17 @@
 /**
- * Lines to a stream, batched: lines produced while one batch of sessions is
- * drained go out in one write (a write per line would cost more CPU than the
- * rest of the pipeline). A closed pipe (EPIPE) is reported once through
- * onClosed, so the CLI can exit 0 quietly.
+ * Lines to a file descriptor, batched: lines are appended to one string and
+ * written when it reaches 64 KiB or once the current batch of sessions is
+ * done (a write per line cost more CPU than the rest of the pipeline). A closed pipe (EPIPE)
+ * is reported once through onClosed, so the CLI can exit 0 quietly.
  */
 import { writeSync } from 'node:fs';
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+/** Flushing at 64 KiB keeps lines short-lived for V8's young generation too. */
+const SIZE = 1 << 16;
 
 export class LineWriter {
-  private buf: string[] = [];
+  private text = '';
   private scheduled = false;
   private broken = false;
 
@@ -20,38 +22,64 @@ export class LineWriter {
 
   line(s: string): void {
     if (this.broken) return;
-    this.buf.push(s);
+    // V8 concatenates by reference (a rope); writeSync encodes it once.
+    this.text += `${s}\n`;
+    if (this.text.length >= SIZE) {
+      this.flush();
+      return;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
     }
   }
 
   /** Writes what is buffered now (blocking: stdout into a slow pipe waits here). */
   flush(): void {
-    this.scheduled = false;
-    if (this.broken || this.buf.length === 0) return;
-    const data = Buffer.from(`${this.buf.join('\n')}\n`);
-    this.buf = [];
+    if (this.broken || this.text === '') return;
+    const text = this.text;
+    this.text = '';
+    // Most writes go out whole as a string: encoded into a transient native
+    // buffer (a Buffer.from per chunk counts as V8 external memory and
+    // brings on full garbage collections). A partial write (a full pipe)
+    // falls back to bytes for the rest.
+    try {
+      const n = writeSync(this.fd, text);
+      if (n === Buffer.byteLength(text)) return;
+      this.writeAll(Buffer.from(text).subarray(n));
+    } catch (e) {
+      this.failed(e, () => this.writeAll(Buffer.from(text)));
+    }
+  }
+
+  private writeAll(data: Buffer): void {
     let off = 0;
-    while (off < data.length) {
+    while (off < data.length && !this.broken) {
       try {
         off += writeSync(this.fd, data, off);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') {
-          // A non-blocking pipe that is full: wait a millisecond for the reader.
-          Atomics.wait(PAUSE, 0, 0, 1);
-          continue;
-        }
-        if (code === 'EPIPE') {
-          this.broken = true;
-          this.onClosed();
-          return;
-        }
-        throw e;
+        this.failed(e, () => {});
       }
     }
+  }
+
+  /** EAGAIN: a non-blocking pipe is full, wait a millisecond; EPIPE: the reader is gone. */
+  private failed(e: unknown, retry: () => void): void {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN') {
+      Atomics.wait(PAUSE, 0, 0, 1);
+      retry();
+      return;
+    }
+    if (code === 'EPIPE') {
+      this.broken = true;
+      this.onClosed();
+      return;
+    }
+    throw e;
   }
 
   get closed(): boolean {

@@ -163,3 +163,18 @@ describe('interval summaries', () => {
     expect(percentile([1, 2], 51)).toBe(2);
   });
 });
+
+describe('the hand-written default JSON line', () => {
+  it('equals the generic field-by-field one', async () => {
+    const { genericJsonl, DEFAULT_JSON } = await import('../../src/pipeline/formatters.js');
+    const fast = createFormatter({ format: 'jsonl' });
+    const slow = genericJsonl([...DEFAULT_JSON]);
+    for (const r of [
+      ...FIXTURES,
+      { ...FIXTURES[0]!, comm: 'é"\\\n', tx_b: 2 ** 40 + 3, span_us: 0 },
+    ]) {
+      expect(fast.row(r)).toBe(slow.row(r));
+      expect(JSON.parse(fast.row(r)).comm).toBe(r.comm);
+    }
+  });
+});

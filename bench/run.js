@@ -1,0 +1,514 @@
+#!/usr/bin/env node
+// tcplife against the tools users would pick instead, side by side in one run.
+//
+//   npm run bench [-- --rounds 3 --seconds 4]      the full comparison (root)
+//   node bench/run.js --smoke                        a few hundred sessions, tcplife only
+//
+// A C load generator (tools/tcpgen.c, compiled here) opens short TCP sessions
+// on loopback as fast as the machine allows: two clients, each session sends
+// SEND bytes and receives REPLY bytes, every 10th one to a second port. Each
+// configuration runs interleaved with the others, several rounds; the table
+// quotes medians, and ratios to the no-tracer rate measured in the same run.
+// Every tracer's output is checked session by session against what the
+// clients did (ports, and for JSON lines the exact byte counts).
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'bench/out');
+const BIN = join(ROOT, 'bin/tcplife');
+const CACHE = '/var/cache/tcplife';
+const SEND = 300;
+const REPLY = 1200;
+const EVERY = 10;
+
+const argv = process.argv.slice(2);
+const flag = (n) => argv.includes(n);
+const opt = (n, d) => (argv.includes(n) ? Number(argv[argv.indexOf(n) + 1]) : d);
+const SMOKE = flag('--smoke');
+const ROUNDS = opt('--rounds', SMOKE ? 1 : 3);
+const SECONDS = opt('--seconds', 4);
+const SMOKE_SESSIONS = 150; // per client
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length
+    ? s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+    : Number.NaN;
+};
+
+function log(s) {
+  process.stderr.write(`bench: ${s}\n`);
+}
+
+// ---- the load generator ----
+
+function buildTcpgen() {
+  const dir = join(OUT, 'bin');
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, 'tcpgen');
+  execFileSync('cc', ['-O2', '-o', base, join(ROOT, 'tools/tcpgen.c')]);
+  // Distinct names give distinct comms: the clients' is what the regex filter selects.
+  for (const n of ['tl_bsrv', 'tl_bsrv2', 'tl_bcli']) execFileSync('cp', [base, join(dir, n)]);
+  return dir;
+}
+
+function startServer(dir, name) {
+  const p = spawn(join(dir, name), ['server', '127.0.0.1', '0', '-r', String(REPLY)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve) => {
+    p.stdout.once('data', (d) =>
+      resolve({ proc: p, port: Number(/port (\d+)/.exec(String(d))[1]) }),
+    );
+  });
+}
+
+function runClients(dir, p0, p1) {
+  const args = [
+    'client',
+    '127.0.0.1',
+    String(p0),
+    '-s',
+    String(SEND),
+    '-a',
+    String(p1),
+    '-e',
+    String(EVERY),
+  ];
+  const limit = SMOKE ? ['-n', String(SMOKE_SESSIONS)] : ['-n', '0', '-d', String(SECONDS)];
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const c = spawn(join(dir, 'tl_bcli'), [...args, ...limit], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      c.stdout.on('data', (d) => {
+        out += d;
+      });
+      c.on('exit', (code) => {
+        const m = /sessions (\d+) seconds ([\d.]+) second_port (\d+)/.exec(out);
+        if (code !== 0 || !m) reject(new Error(`client failed: ${out}`));
+        else resolve({ n: Number(m[1]), seconds: Number(m[2]), n1: Number(m[3]) });
+      });
+    });
+  return Promise.all([one(), one()]).then((rs) => ({
+    n: rs[0].n + rs[1].n,
+    n1: rs[0].n1 + rs[1].n1,
+    seconds: Math.max(rs[0].seconds, rs[1].seconds),
+  }));
+}
+
+// ---- measuring a process ----
+
+function cpuNs(pid) {
+  let total = 0;
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      total += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    }
+  } catch {
+    // exited
+  }
+  return total;
+}
+
+function peakRssMb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(m[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A BPF tracer is ready once it holds a link or perf-event fd. */
+async function waitAttached(proc, ms = 20000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (proc.exitCode !== null) throw new Error('tracer exited before attaching');
+    try {
+      for (const fd of readdirSync(`/proc/${proc.pid}/fd`)) {
+        let l = '';
+        try {
+          l = execFileSync('readlink', [`/proc/${proc.pid}/fd/${fd}`]).toString();
+        } catch {
+          continue;
+        }
+        if (l.includes('bpf_link') || l.includes('perf_event')) return;
+      }
+    } catch {
+      // not yet
+    }
+    await sleep(20);
+  }
+  throw new Error('tracer did not attach');
+}
+
+async function stopProc(proc) {
+  if (proc.exitCode !== null) return;
+  proc.kill('SIGINT');
+  const t0 = Date.now();
+  while (proc.exitCode === null && Date.now() - t0 < 15000) await sleep(20);
+  if (proc.exitCode === null) proc.kill('SIGKILL');
+}
+
+// ---- the tools ----
+
+const BPFTRACE = (pred) => `
+tracepoint:sock:inet_sock_set_state
+{
+  $sk = args->skaddr;
+  if (args->newstate < 4 && @birth[$sk] == 0) { @birth[$sk] = nsecs; }
+  if (args->newstate == 2 || args->newstate == 9 || (args->newstate == 4 && args->oldstate == 1)) {
+    @pid[$sk] = pid; @comm[$sk] = comm;
+  }
+  if (args->newstate == 7) {
+    if (@birth[$sk] != 0 ${pred}) {
+      $tp = (struct tcp_sock *)$sk;
+      printf("%d %s %d %d %d %d %d\\n", @pid[$sk], @comm[$sk], args->sport, args->dport,
+             $tp->bytes_acked, $tp->bytes_received, (nsecs - @birth[$sk]) / 1000);
+    }
+    delete(@birth[$sk]); delete(@pid[$sk]); delete(@comm[$sk]);
+  }
+}`;
+
+function configs(ports) {
+  const p1 = ports[1];
+  const both = (w) => 2 * w.n; // each session is reported by both ends
+  const tcplife = (name, args, parse, expect, note) => ({
+    name,
+    cmd: BIN,
+    args: ['--stats', ...args],
+    parse,
+    expect,
+    tool: 'tcplife',
+    note,
+  });
+  const list = [
+    { name: 'no tracer', none: true },
+    tcplife('tcplife -j (JSON lines) > file', ['-j'], 'jsonl', both),
+    tcplife('tcplife -s (CSV) > file', ['-s'], 'csv', both),
+    tcplife('tcplife (table) > file', [], 'table', both),
+    tcplife(
+      `tcplife, 10 % kernel filter`,
+      ['-j', `lport == ${p1} or rport == ${p1}`],
+      'jsonl',
+      (w) => 2 * w.n1,
+    ),
+    tcplife('tcplife, regex (userspace)', ['-j', 'comm =~ /^tl_bcl/'], 'jsonl', (w) => w.n),
+  ];
+  if (!SMOKE || flag('--all')) {
+    if (existsSync('/usr/sbin/tcplife')) {
+      list.push({
+        name: 'libbpf-tools tcplife > file',
+        cmd: '/usr/sbin/tcplife',
+        args: [],
+        parse: 'table-lt',
+        expect: both,
+        tool: 'libbpf-tools',
+      });
+      list.push({
+        name: `libbpf-tools tcplife -D (5 %)`,
+        cmd: '/usr/sbin/tcplife',
+        args: ['-D', String(p1)],
+        parse: 'table-lt',
+        expect: (w) => w.n1,
+        tool: 'libbpf-tools',
+      });
+    }
+    if (existsSync('/usr/bin/bpftrace')) {
+      writeFileSync(join(OUT, 'all.bt'), BPFTRACE(''));
+      writeFileSync(
+        join(OUT, 'pred.bt'),
+        BPFTRACE(`&& (args->sport == ${p1} || args->dport == ${p1})`),
+      );
+      list.push({
+        name: 'bpftrace script > file',
+        cmd: '/usr/bin/bpftrace',
+        args: [join(OUT, 'all.bt')],
+        parse: 'bt',
+        expect: both,
+        tool: 'bpftrace',
+      });
+      list.push({
+        name: 'bpftrace script, 10 % predicate',
+        cmd: '/usr/bin/bpftrace',
+        args: [join(OUT, 'pred.bt')],
+        parse: 'bt',
+        expect: (w) => 2 * w.n1,
+        tool: 'bpftrace',
+      });
+    }
+  }
+  return list;
+}
+
+/** Workload records in a tracer's output: [{side, lport, rport, tx, rx}] */
+function parseOutput(kind, text) {
+  const recs = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let f;
+    if (kind === 'jsonl') {
+      try {
+        const o = JSON.parse(line);
+        f = { lport: o.lport, rport: o.rport, tx: o.tx_b, rx: o.rx_b, comm: o.comm };
+      } catch {
+        continue;
+      }
+    } else if (kind === 'csv') {
+      const c = line.split(',');
+      f = { lport: Number(c[4]), rport: Number(c[6]), comm: c[1] };
+    } else if (kind === 'table' || kind === 'table-lt') {
+      const c = line.trim().split(/\s+/);
+      f = { lport: Number(c[3]), rport: Number(c[5]), comm: c[1] };
+    } else {
+      const c = line.trim().split(/\s+/);
+      f = {
+        lport: Number(c[2]),
+        rport: Number(c[3]),
+        tx: Number(c[4]),
+        rx: Number(c[5]),
+        comm: c[1],
+      };
+    }
+    recs.push(f);
+  }
+  return recs;
+}
+
+/**
+ * Checks a tracer's records against what the clients did: each record is a
+ * client side (remote port = a server port) or a server side (local port =
+ * a server port); byte counts must be exact where the output carries them.
+ * Records are counted, not de-duplicated by ports: ephemeral ports are
+ * reused many times in a run.
+ */
+function checkRecords(recs, ports, expected) {
+  let client = 0;
+  let server = 0;
+  let badBytes = 0;
+  for (const r of recs) {
+    const isServer = ports.includes(r.lport);
+    const isClient = !isServer && ports.includes(r.rport);
+    if (!isServer && !isClient) continue;
+    if (isServer) server++;
+    else client++;
+    if (r.tx !== undefined) {
+      const [tx, rx] = isServer ? [REPLY + 1, SEND + 1] : [SEND + 2, REPLY + 1];
+      if (r.tx !== tx || r.rx !== rx) badBytes++;
+    }
+  }
+  const reported = client + server;
+  // More records than sessions made would be duplicates.
+  const dup = Math.max(0, reported - expected);
+  return { reported: Math.min(reported, expected), expected, dup, badBytes, client, server };
+}
+
+function toolLoss(tool, stderr) {
+  if (tool === 'tcplife') {
+    const m = /(\d+) session\(s\) lost/.exec(stderr);
+    return m ? Number(m[1]) : Number.NaN;
+  }
+  if (tool === 'libbpf-tools') {
+    let n = 0;
+    for (const m of stderr.matchAll(/lost (\d+) events/gi)) n += Number(m[1]);
+    return n;
+  }
+  let n = 0;
+  for (const m of stderr.matchAll(/Lost (\d+) events/g)) n += Number(m[1]);
+  return n;
+}
+
+async function runOne(cfg, dir, ports, round) {
+  let tracer;
+  let errFile;
+  if (!cfg.none) {
+    const outPath = join(OUT, `r${round}-${cfg.name.replace(/[^a-z0-9]+/gi, '_')}.out`);
+    errFile = `${outPath}.err`;
+    const out = openSync(outPath, 'w');
+    const err = openSync(errFile, 'w');
+    tracer = spawn(cfg.cmd, cfg.args, { stdio: ['ignore', out, err] });
+    closeSync(out);
+    closeSync(err);
+    tracer.outPath = outPath;
+    await waitAttached(tracer);
+    await sleep(200);
+  }
+  const cpu0 = tracer ? cpuNs(tracer.pid) : 0;
+  const w = await runClients(dir, ports[0], ports[1]);
+  await sleep(300); // let the tracer drain
+  const cpu1 = tracer ? cpuNs(tracer.pid) : 0;
+  const result = { name: cfg.name, rate: w.n / w.seconds, w };
+  if (tracer) {
+    result.rss = peakRssMb(tracer.pid);
+    await stopProc(tracer);
+    const recs = parseOutput(cfg.parse, readFileSync(tracer.outPath, 'utf8'));
+    Object.assign(result, checkRecords(recs, ports, cfg.expect(w)));
+    result.toolLoss = toolLoss(cfg.tool, readFileSync(errFile, 'utf8'));
+    result.cpuUs = (cpu1 - cpu0) / 1000 / Math.max(1, result.reported);
+  }
+  return result;
+}
+
+// ---- time from start to the first session seen ----
+
+async function timeToFirst(cmd, args, env = {}) {
+  const srv = net.createServer((c) => c.resume().on('end', () => c.end()));
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const port = srv.address().port;
+  const t0 = performance.now();
+  const p = spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, ...env },
+  });
+  let seen = -1;
+  let buf = '';
+  p.stdout.on('data', (d) => {
+    buf += d;
+    if (seen < 0 && buf.includes(String(port))) seen = performance.now() - t0;
+  });
+  while (seen < 0 && performance.now() - t0 < 30000 && p.exitCode === null) {
+    await new Promise((r) => {
+      const c = net.connect(port, '127.0.0.1', () => c.end());
+      c.on('close', r);
+      c.on('error', r);
+    });
+    await sleep(5);
+  }
+  await stopProc(p);
+  srv.close();
+  return seen / 1000;
+}
+
+// ---- main ----
+
+async function main() {
+  if (process.geteuid() !== 0) {
+    console.error('bench: run as root (the tracers load BPF programs)');
+    process.exit(1);
+  }
+  mkdirSync(OUT, { recursive: true });
+  const dir = buildTcpgen();
+  let mountedTracefs = false;
+  const wantsOthers = !SMOKE || flag('--all');
+  if (wantsOthers && !existsSync('/sys/kernel/tracing/events/sock')) {
+    // libbpf-tools' tcplife and bpftrace attach classic tracepoints, which need tracefs.
+    execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
+    mountedTracefs = true;
+  }
+  const missing = ['/usr/sbin/tcplife', '/usr/bin/bpftrace'].filter((p) => !existsSync(p));
+  if (wantsOthers && missing.length)
+    log(`not installed, skipped: ${missing.join(', ')} (apt-get install libbpf-tools bpftrace)`);
+
+  try {
+    const s0 = await startServer(dir, 'tl_bsrv');
+    const s1 = await startServer(dir, 'tl_bsrv2');
+    const ports = [s0.port, s1.port];
+    const cfgs = configs(ports);
+    const results = new Map(cfgs.map((c) => [c.name, []]));
+    // Warm the cache so the throughput runs all start the same way.
+    execFileSync(BIN, ['-j', '--duration', '0.1'], { stdio: 'ignore' });
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const c of cfgs) {
+        log(`round ${r + 1}/${ROUNDS}: ${c.name}`);
+        results.get(c.name).push(await runOne(c, dir, ports, r));
+      }
+    }
+    s0.proc.kill();
+    s1.proc.kill();
+
+    log('time to first session');
+    const startup = [];
+    const probe = async (name, cmd, args, before) => {
+      const xs = [];
+      for (let i = 0; i < (SMOKE ? 1 : 3); i++) {
+        before?.();
+        xs.push(await timeToFirst(cmd, args));
+      }
+      startup.push({ name, s: median(xs) });
+    };
+    await probe('tcplife, cold (clang runs)', BIN, ['-j'], () =>
+      rmSync(CACHE, { recursive: true, force: true }),
+    );
+    await probe('tcplife, cached object', BIN, ['-j']);
+    if (wantsOthers && existsSync('/usr/sbin/tcplife'))
+      await probe('libbpf-tools tcplife', 'stdbuf', ['-oL', '/usr/sbin/tcplife']);
+    if (wantsOthers && existsSync('/usr/bin/bpftrace'))
+      await probe('bpftrace script', '/usr/bin/bpftrace', ['-B', 'line', join(OUT, 'all.bt')]);
+
+    const report = table(cfgs, results, startup);
+    console.log(report);
+    writeFileSync(join(OUT, 'latest.md'), `${report}\n`);
+    if (SMOKE) {
+      // The smoke run is a test: at a few hundred sessions nothing may be lost or wrong.
+      for (const c of cfgs.filter((x) => x.tool === 'tcplife')) {
+        for (const r of results.get(c.name)) {
+          if (r.reported !== r.expected || r.dup || r.badBytes) {
+            console.error(`bench: smoke failed: ${c.name}: ${JSON.stringify(r)}`);
+            process.exitCode = 1;
+          }
+        }
+      }
+    }
+  } finally {
+    if (mountedTracefs) execFileSync('umount', ['/sys/kernel/tracing']);
+  }
+}
+
+function fmt(x, d = 0) {
+  return Number.isFinite(x) ? x.toFixed(d) : '–';
+}
+
+function table(cfgs, results, startup) {
+  const base = median(results.get('no tracer').map((r) => r.rate));
+  const cpuModel = (os.cpus()[0]?.model ?? '').replace(/\s+/g, ' ').trim();
+  const lines = [
+    `Machine: Linux ${os.release()}, ${os.cpus().length} cores (${cpuModel}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}.`,
+    `Workload: 2 clients, sessions of ${SEND} bytes out and ${REPLY} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${2 * SMOKE_SESSIONS} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians.`,
+    '',
+    '| configuration | sessions/s | vs no tracer | records expected | reported | lost | loss the tool reported | tracer CPU µs/record | peak RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const c of cfgs) {
+    const rs = results.get(c.name);
+    const rate = median(rs.map((r) => r.rate));
+    if (c.none) {
+      lines.push(`| ${c.name} | ${fmt(rate)} | 1.00 | | | | | | |`);
+      continue;
+    }
+    const exp = rs.reduce((a, r) => a + r.expected, 0);
+    const rep = rs.reduce((a, r) => a + r.reported, 0);
+    const lost = exp - rep;
+    const tl = rs.reduce((a, r) => a + r.toolLoss, 0);
+    const bad = rs.reduce((a, r) => a + r.dup + r.badBytes, 0);
+    lines.push(
+      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 1)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} |`,
+    );
+  }
+  lines.push('', '| start-up | time to the first session seen (s) |', '|---|---:|');
+  for (const s of startup) lines.push(`| ${s.name} | ${fmt(s.s, 2)} |`);
+  return lines.join('\n');
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.stack ?? e}`);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+/**
+ * A short run of the benchmark harness (a few hundred sessions, tcplife
+ * only), so that `npm run bench` cannot rot: it builds the load generator,
+ * runs every tcplife configuration, checks each output session by session
+ * and prints its table. Figures from a run this short mean nothing.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/util/paths.js';
+import { describeKernel } from '../helpers/kernel.js';
+
+const run = promisify(execFile);
+
+describeKernel('benchmark harness (smoke run)', () => {
+  it('runs, checks every session and prints the table', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [join(PACKAGE_ROOT, 'bench/run.js'), '--smoke'],
+      { timeout: 120_000 },
+    );
+    expect(stdout).toContain('| configuration | sessions/s | vs no tracer |');
+    for (const name of [
+      'no tracer',
+      'tcplife -j (JSON lines) > file',
+      'tcplife -s (CSV) > file',
+      'tcplife (table) > file',
+      'tcplife, 10 % kernel filter',
+      'tcplife, regex (userspace)',
+    ]) {
+      expect(stdout).toContain(`| ${name} |`);
+    }
+    // 2 clients × 150 sessions, both ends reported; the 10 % filter sees 2 × 30.
+    expect(stdout).toMatch(
+      /\| tcplife -j \(JSON lines\) > file \| \d+ \| [\d.]+ \| 600 \| 600 \| 0 \(0\.0 %\)/,
+    );
+    expect(stdout).toMatch(
+      /\| tcplife, 10 % kernel filter \| \d+ \| [\d.]+ \| 60 \| 60 \| 0 \(0\.0 %\)/,
+    );
+    expect(stdout).toMatch(/\| tcplife, cached object \| [\d.]+ \|/);
+  });
+});
