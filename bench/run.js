@@ -414,6 +414,17 @@ async function main() {
     execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
     mountedTracefs = true;
   }
+  if (wantsOthers && !(existsSync('/usr/sbin/tcplife') && existsSync('/usr/bin/bpftrace'))) {
+    log('installing the tools compared against: apt-get install libbpf-tools bpftrace');
+    try {
+      execFileSync('apt-get', ['install', '-y', '-qq', 'libbpf-tools', 'bpftrace'], {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
+    } catch {
+      log('apt-get install failed (run apt-get update first?)');
+    }
+  }
   const missing = ['/usr/sbin/tcplife', '/usr/bin/bpftrace'].filter((p) => !existsSync(p));
   if (wantsOthers && missing.length)
     log(`not installed, skipped: ${missing.join(', ')} (apt-get install libbpf-tools bpftrace)`);
