@@ -176,8 +176,6 @@ export class Checker {
         return this.inRange(f, v.value * DURATION_UNITS[v.unit], v.span);
       case 'cidr':
       case 'addr':
-        this.err('type', v.span, `${describe(v)} cannot be compared with ${f.name}, a number`);
-        return undefined;
       case 'string':
       case 'regex':
       case 'range':

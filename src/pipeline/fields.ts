@@ -68,6 +68,16 @@ const str = (name: 'laddr' | 'raddr', header: string): OutField => ({
   text: (r) => r[name],
 });
 
+/** tx_kb/rx_kb: exact in JSON (a fraction); whole KiB in text, as the original printed. */
+const kib = (bytes: 'tx_b' | 'rx_b'): OutField => ({
+  name: bytes === 'tx_b' ? 'tx_kb' : 'rx_kb',
+  header: bytes === 'tx_b' ? 'TX_KB' : 'RX_KB',
+  width: 6,
+  json: (r) => r[bytes] / 1024,
+  jsonText: (r) => String(r[bytes] / 1024),
+  text: (r) => String(Math.floor(r[bytes] / 1024)),
+});
+
 /** JSON's text for a finite number is JavaScript's: String(n). */
 export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
   time: {
@@ -110,23 +120,8 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = {
   rport: num('rport', -5),
   tx_b: num('tx_b', 10),
   rx_b: num('rx_b', 10),
-  // Exact in JSON (a fraction); whole KiB in text, as the original printed.
-  tx_kb: {
-    name: 'tx_kb',
-    header: 'TX_KB',
-    width: 6,
-    json: (r) => r.tx_b / 1024,
-    jsonText: (r) => String(r.tx_b / 1024),
-    text: (r) => String(Math.floor(r.tx_b / 1024)),
-  },
-  rx_kb: {
-    name: 'rx_kb',
-    header: 'RX_KB',
-    width: 6,
-    json: (r) => r.rx_b / 1024,
-    jsonText: (r) => String(r.rx_b / 1024),
-    text: (r) => String(Math.floor(r.rx_b / 1024)),
-  },
+  tx_kb: kib('tx_b'),
+  rx_kb: kib('rx_b'),
   span_us: num('span_us', 10),
   span_ms: {
     name: 'span_ms',
