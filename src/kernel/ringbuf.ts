@@ -33,6 +33,8 @@ export class RingReader {
   private readonly mask: number;
   private readonly dataLen: number;
   private readonly scratch = new DataView(new ArrayBuffer(1 << 16));
+  private draining = false;
+  private closeRequested = false;
 
   constructor(
     fd: number,
@@ -69,32 +71,42 @@ export class RingReader {
     let cons = Number(Atomics.load(this.consPos, 0));
     const prod = Number(Atomics.load(this.prodPos, 0));
     let n = 0;
-    while (cons < prod && n < max) {
-      const off = cons & this.mask;
-      const word = Atomics.load(this.hdr, off >> 2) >>> 0;
-      if (word & BUSY) break; // still being written
-      const len = word & ~(BUSY | DISCARD);
-      if (!(word & DISCARD)) {
-        const at = (off + HEADER) & this.mask;
-        if (at + len <= this.size) fn(this.data, at, len);
-        else {
-          // Wrapped around the end of the ring: reassemble the two parts.
-          const first = this.size - at;
-          const dst = new Uint8Array(this.scratch.buffer);
-          const src = new Uint8Array(this.data.buffer, this.data.byteOffset);
-          dst.set(src.subarray(at, this.size), 0);
-          dst.set(src.subarray(0, len - first), first);
-          fn(this.scratch, 0, len);
+    // fn may close the reader (a subscriber that unsubscribes from inside
+    // next()): the memory stays mapped until this loop is done with it.
+    this.draining = true;
+    try {
+      while (cons < prod && n < max && !this.closeRequested) {
+        const off = cons & this.mask;
+        const word = Atomics.load(this.hdr, off >> 2) >>> 0;
+        if (word & BUSY) break; // still being written
+        const len = word & ~(BUSY | DISCARD);
+        if (!(word & DISCARD)) {
+          const at = (off + HEADER) & this.mask;
+          if (at + len <= this.size) fn(this.data, at, len);
+          else {
+            // Wrapped around the end of the ring: reassemble the two parts.
+            const first = this.size - at;
+            const dst = new Uint8Array(this.scratch.buffer);
+            const src = new Uint8Array(this.data.buffer, this.data.byteOffset);
+            dst.set(src.subarray(at, this.size), 0);
+            dst.set(src.subarray(0, len - first), first);
+            fn(this.scratch, 0, len);
+          }
+          n++;
         }
-        n++;
+        cons += (len + HEADER + 7) & ~7;
       }
-      cons += (len + HEADER + 7) & ~7;
+      Atomics.store(this.consPos, 0, BigInt(cons));
+    } finally {
+      this.draining = false;
+      if (this.closeRequested) this.close();
     }
-    Atomics.store(this.consPos, 0, BigInt(cons));
     return n;
   }
 
   close(): void {
+    this.closeRequested = true;
+    if (this.draining) return; // drain() unmaps when it returns
     if (this.consumer) this.n.c.munmap(this.consumer, PAGE);
     if (this.producer) this.n.c.munmap(this.producer, this.dataLen);
     this.consumer = null;
