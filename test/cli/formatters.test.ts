@@ -178,3 +178,18 @@ describe('the hand-written default JSON line', () => {
     }
   });
 });
+
+describe('--fields in every format', () => {
+  it('picks and orders columns in CSV and JSON lines too', () => {
+    const fields = ['rport', 'comm', 'span_ms', 'owner'];
+    const csv = render({ format: 'csv', fields }, FIXTURES.slice(2));
+    expect(csv).toEqual(['RPORT,COMM,MS,OWNER', '40000,"a,""b",1000.00,yes']);
+    const [line] = render({ format: 'jsonl', fields }, FIXTURES.slice(2));
+    expect(Object.entries(JSON.parse(line!))).toEqual([
+      ['rport', 40000],
+      ['comm', 'a,"b'],
+      ['span_ms', 1000],
+      ['owner', true],
+    ]);
+  });
+});
