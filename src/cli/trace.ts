@@ -133,7 +133,7 @@ function plan(text: string, o: TraceCliOptions, io: Io): Plan | undefined {
   return { ast, pred, rules };
 }
 
-function explain(p: Plan, ringBytes: number, ebpfOnly: boolean, io: Io, out: LineWriter): void {
+function explain(p: Plan, ringBytes: number, ebpfOnly: boolean, out: LineWriter): void {
   const prog = generateProgram(p.pred, { ringBytes });
   if (ebpfOnly) {
     out.line(prog.source);
@@ -149,7 +149,6 @@ function explain(p: Plan, ringBytes: number, ebpfOnly: boolean, io: Io, out: Lin
     'kernel C:',
     ...prog.filterC.split('\n').map((l) => `  ${l}`),
   ];
-  void io;
   out.line(lines.join('\n'));
 }
 
@@ -167,7 +166,7 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   let onPipeClosed = () => {};
   const writer = new LineWriter(io.stdoutFd, () => onPipeClosed());
   if (o.explain || o.ebpf) {
-    explain(p, ringBytes, o.ebpf === true && !o.explain, io, writer);
+    explain(p, ringBytes, o.ebpf === true && !o.explain, writer);
     writer.flush();
     return 0;
   }

@@ -201,19 +201,3 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
     rmSync(work, { recursive: true, force: true });
   }
 }
-
-/** Remove cached objects (for tests and `--no-cache` style cold starts). */
-export function clearCache(dir: string): number {
-  let n = 0;
-  try {
-    for (const f of readdirSync(dir)) {
-      if (f.endsWith('.o')) {
-        rmSync(join(dir, f));
-        n++;
-      }
-    }
-  } catch {
-    // nothing cached
-  }
-  return n;
-}
