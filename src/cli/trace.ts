@@ -10,13 +10,14 @@ import { type Cond, where } from '../dsl/builder.js';
 import type { Diagnostic } from '../dsl/diagnostic.js';
 import { checkExpr, hasErrors, parseFilter, printExpr, renderDiagnostics } from '../dsl/index.js';
 import type { Pred } from '../dsl/ir.js';
+import * as IR from '../dsl/ir.js';
 import { printPred } from '../dsl/print-ir.js';
 import type { Session } from '../kernel/layout.js';
 import { DEFAULT_RING_BYTES, roundRingSize, Tracer } from '../kernel/tracer.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
-import { userFilter } from '../pipeline/tcplife.js';
+import { userspacePart } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { loadRuleSet, type RuleSet } from '../rules/load.js';
 import type { Io } from './main.js';
@@ -129,7 +130,7 @@ function plan(text: string, o: TraceCliOptions, io: Io): Plan | undefined {
     }
     pred = checked.pred;
   }
-  if (rules) pred = { k: 'and', items: [rules.union, pred] };
+  if (rules) pred = IR.and([rules.union, pred]);
   return { ast, pred, rules };
 }
 
@@ -190,7 +191,8 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   let first: number | undefined;
   const src = new Subject<Session>();
   let rows: Observable<Row> = src.pipe(
-    userFilter(p.pred),
+    // The tracer already split the filter: apply the userspace half it left.
+    userspacePart(tracer.program.split.user),
     map((s): Row => {
       first ??= s.time_ms;
       const r: Row = s as Row;

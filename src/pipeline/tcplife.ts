@@ -32,7 +32,11 @@ export function checkedFilter(input: string | Expr | undefined, env?: NameEnv): 
 
 /** Userspace half of a checked filter, as an RxJS operator. */
 export function userFilter(pred: Pred): MonoTypeOperatorFunction<Session> {
-  const user = splitFilter(pred).user;
+  return userspacePart(splitFilter(pred).user);
+}
+
+/** The userspace half of a split filter (Split.user), as an RxJS operator. */
+export function userspacePart(user: Pred): MonoTypeOperatorFunction<Session> {
   // The kernel decided exactly: no per-session work here.
   if (user.k === 'const' && user.value) return (source) => source;
   const test = compilePredicate(user);
