@@ -2,17 +2,35 @@
 // laid out like the ring's, format JSON lines, write them to /dev/null.
 // Prints CPU µs per record (not a test): the floor for tcplife's own cost.
 import { openSync } from 'node:fs';
-import { decodeEvent, EVENT_SIZE, OFFSETS } from '../dist/kernel/layout.js';
+import { decodeEvent } from '../dist/kernel/decode.js';
+import { RECORD_SIZE as EVENT_SIZE, member } from '../dist/model/record.js';
 import { createFormatter } from '../dist/pipeline/formatters.js';
 import { LineWriter } from '../dist/pipeline/writer.js';
 
 const N = 2_000_000;
+const at = (field) => member(field).offset;
+const OFFSETS = Object.fromEntries(
+  [
+    'time',
+    'span_us',
+    'rx_b',
+    'tx_b',
+    'pid',
+    'laddr',
+    'raddr',
+    'lport',
+    'rport',
+    'family',
+    'owner',
+    'comm',
+  ].map((f) => [f, at(f)]),
+);
 const buf = new ArrayBuffer(EVENT_SIZE * 1024);
 const dv = new DataView(buf);
 for (let i = 0; i < 1024; i++) {
   const o = i * EVENT_SIZE;
   // 50,000 closes a second: consecutive records are 20 µs apart, as in a burst.
-  dv.setBigUint64(o + OFFSETS.ts_ns, 1_000_000_000n + 20_000n * BigInt(i), true);
+  dv.setBigUint64(o + OFFSETS.time, 1_000_000_000n + 20_000n * BigInt(i), true);
   dv.setBigUint64(o + OFFSETS.span_us, BigInt(200 + i), true);
   dv.setBigUint64(o + OFFSETS.rx_b, 1201n, true);
   dv.setBigUint64(o + OFFSETS.tx_b, 302n, true);
@@ -24,7 +42,7 @@ for (let i = 0; i < 1024; i++) {
   dv.setUint16(o + OFFSETS.lport, 40000 + i, true);
   dv.setUint16(o + OFFSETS.rport, 8080, true);
   dv.setUint8(o + OFFSETS.family, 4);
-  dv.setUint8(o + OFFSETS.flags, 1);
+  dv.setUint8(o + OFFSETS.owner, 1);
   for (const [j, c] of [...'tl_bcli'].entries()) dv.setUint8(o + OFFSETS.comm + j, c.charCodeAt(0));
 }
 const fmt = createFormatter({ format: 'jsonl' });

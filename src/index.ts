@@ -1,5 +1,6 @@
 /** tcplife as a library. */
 
+export { generateProgram, type ProgramSpec } from './codegen/program.js';
 export type { Diagnostic, Expr, Pred, Schema } from './dsl/index.js';
 export {
   compileFilter,
@@ -12,14 +13,15 @@ export {
   where,
 } from './dsl/index.js';
 export { TcplifeError } from './kernel/errors.js';
-export type { Session } from './kernel/layout.js';
 export { Tracer, type TracerOptions, type TracerStats } from './kernel/tracer.js';
+export { FIELDS, type Session } from './model/fields.js';
 export { createFormatter, type FormatOptions, type OutputFormat } from './pipeline/formatters.js';
 export { createSummaryFormatter, summarize } from './pipeline/summary.js';
 export {
-  checkedFilter,
   FilterError,
   type SessionsOptions,
   sessions,
-  userFilter,
+  type TracedSession,
+  userspacePart,
 } from './pipeline/tcplife.js';
+export { makePlan, type Plan, type PlanInput } from './plan/plan.js';

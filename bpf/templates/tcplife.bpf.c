@@ -13,7 +13,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* The event layout, generated from src/kernel/layout.ts with a size assert. */
+/* The event layout, generated from the field registry (src/model) with a size assert. */
 @@EVENT_STRUCT@@
 
 /* What was learnt about a socket before it closed. */
@@ -26,15 +26,8 @@ struct start {
   __u8 owner;
 };
 
-/* Per-CPU counters; userspace sums them. Field order is read by src/kernel/stats.ts. */
-struct stats {
-  __u64 closed;         /* sessions that closed with a known start */
-  __u64 passed;         /* ... and passed the kernel filter */
-  __u64 ringbuf_drops;  /* ... but found the ring buffer full */
-  __u64 missed_start;   /* closes of sockets whose start was not seen */
-  __u64 map_full;       /* starts not recorded: the socket map was full */
-  __u64 owner_unknown;  /* sessions reported with the task at close, not the owner */
-};
+/* Per-CPU counters; userspace sums them. Generated from src/model/counters.ts. */
+@@STATS_STRUCT@@
 
 /* Sizes are defaults: the loader sets them from options before load. */
 struct {
@@ -57,12 +50,14 @@ struct {
 } counters SEC(".maps");
 
 /*
- * Records are submitted without waking the reader, which drains the ring on
- * a short timer: a wake-up per record costs the traced workload dearly. Once
- * this much data waits, the reader is woken at once so a burst cannot fill
- * the ring between two timer ticks.
+ * Settings that are not code, set by the loader before load (read-only data,
+ * generated from src/codegen/settings.ts). settings.wakeup_bytes: records
+ * are submitted without waking the reader, which drains the ring on a short
+ * timer (a wake-up per record costs the traced workload dearly); once this
+ * much data waits, the reader is woken at once so a burst cannot fill the
+ * ring between two timer ticks.
  */
-const volatile __u64 wakeup_bytes = @@WAKEUP_BYTES@@;
+@@SETTINGS@@
 
 static __always_inline struct stats *stats(void)
 {
@@ -176,7 +171,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
     e.pid = s.pid;
     e.uid = s.uid;
     __builtin_memcpy(e.comm, s.comm, sizeof(e.comm));
-    e.flags = 1;
+    e.owner = 1;
   } else {
     /* Best effort, as the original tool: the task running at close. */
     __u64 id = bpf_get_current_uid_gid();
@@ -211,7 +206,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
     return 0;
   }
   __builtin_memcpy(out, &e, sizeof(e));
-  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= settings.wakeup_bytes
                     ? BPF_RB_FORCE_WAKEUP
                     : BPF_RB_NO_WAKEUP;
   bpf_ringbuf_submit(out, flags);

@@ -6,7 +6,7 @@
 import { writeSync } from 'node:fs';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
 import { loadRuleSet } from '../rules/load.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export function runCheck(files: readonly string[], io: Io): number {
   let failed = false;

@@ -7,6 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { TcplifeError } from '../kernel/errors.js';
 import { runCheck } from './check.js';
+import { defaultIo, type Io } from './io.js';
 import {
   collect,
   parseList,
@@ -39,13 +40,6 @@ examples:
   tcplife --explain 'comm =~ /^java/ and dport == 443'   # what runs in the kernel, what in userspace
 
 The filter language is described in the README (fields, units, lists, CIDRs, globs, regexes).`;
-
-export interface Io {
-  readonly stdoutFd: number;
-  readonly stderr: (s: string) => void;
-}
-
-const defaultIo: Io = { stdoutFd: 1, stderr: (s) => process.stderr.write(s) };
 
 function program(io: Io, result: { code: number }): Command {
   const p = new Command('tcplife')
@@ -123,8 +117,9 @@ function program(io: Io, result: { code: number }): Command {
 
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
   const result = { code: 0 };
+  const p = program(io, result);
   try {
-    await program(io, result).parseAsync([...argv]);
+    await p.parseAsync([...argv]);
     return result.code;
   } catch (e) {
     if (e instanceof CommanderError) {

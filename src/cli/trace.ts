@@ -4,23 +4,21 @@
  * runs and sessions flow through RxJS operators to a formatter and stdout.
  */
 import { map, type Observable, Subject, take } from 'rxjs';
-import { generateProgram } from '../codegen/program.js';
+import { generateProgram, type ProgramSpec } from '../codegen/program.js';
 import type { Expr } from '../dsl/ast.js';
-import { type Cond, where } from '../dsl/builder.js';
-import type { Diagnostic } from '../dsl/diagnostic.js';
-import { checkExpr, hasErrors, parseFilter, printExpr, renderDiagnostics } from '../dsl/index.js';
-import type { Pred } from '../dsl/ir.js';
-import * as IR from '../dsl/ir.js';
+import { where } from '../dsl/builder.js';
+import { renderDiagnostics } from '../dsl/diagnostic.js';
+import { printExpr } from '../dsl/print.js';
 import { printPred } from '../dsl/print-ir.js';
-import type { Session } from '../kernel/layout.js';
-import { DEFAULT_RING_BYTES, roundRingSize, Tracer } from '../kernel/tracer.js';
+import { Tracer } from '../kernel/tracer.js';
+import { closeMs, type DecodedSession } from '../model/fields.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
 import { userspacePart } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
-import { loadRuleSet, type RuleSet } from '../rules/load.js';
-import type { Io } from './main.js';
+import { makePlan, type Plan } from '../plan/plan.js';
+import type { Io } from './io.js';
 import { lossReport } from './report.js';
 
 export class UsageError extends Error {}
@@ -65,17 +63,16 @@ function outputFormat(o: TraceCliOptions): OutputFormat {
   return [...asked][0] ?? 'table';
 }
 
-/** The options' filter terms (-p, -L, -D, -4, -6), as builder conditions. */
-function optionTerms(o: TraceCliOptions): Cond[] {
+/** The options' filter terms (-p, -L, -D, -4, -6), built with the typed builder. */
+function optionTerms(o: TraceCliOptions): Expr[] {
   if (o.ipv4 && o.ipv6)
     throw new UsageError('-4 and -6 exclude each other; give neither to trace both');
-  const terms: Cond[] = [];
-  const add = (e: Expr) => terms.push({ expr: e } as Cond);
-  if (o.pid !== undefined) add(where((f) => f.pid.eq(o.pid!)));
-  if (o.localport) add(where((f) => f.lport.in(...o.localport!)));
-  if (o.remoteport) add(where((f) => f.rport.in(...o.remoteport!)));
-  if (o.ipv4) add(where((f) => f.family.eq(4)));
-  if (o.ipv6) add(where((f) => f.family.eq(6)));
+  const terms: Expr[] = [];
+  if (o.pid !== undefined) terms.push(where((f) => f.pid.eq(o.pid!)));
+  if (o.localport) terms.push(where((f) => f.lport.in(...o.localport!)));
+  if (o.remoteport) terms.push(where((f) => f.rport.in(...o.remoteport!)));
+  if (o.ipv4) terms.push(where((f) => f.family.eq(4)));
+  if (o.ipv6) terms.push(where((f) => f.family.eq(6)));
   return terms;
 }
 
@@ -90,52 +87,7 @@ function fieldsOption(names: string[] | undefined, what: string): string[] | und
   return r.fields;
 }
 
-interface Plan {
-  readonly ast: Expr | undefined;
-  readonly pred: Pred;
-  readonly rules: RuleSet | undefined;
-}
-
-/** Filter text + options + rules → one checked predicate (exit 2 on diagnostics). */
-function plan(text: string, o: TraceCliOptions, io: Io): Plan | undefined {
-  const rules = o.rules?.length ? loadRuleSet(o.rules, o.rule ?? []) : undefined;
-  if (rules?.diagnostics.length) {
-    io.stderr(`${renderDiagnostics(rules.diagnostics)}\n`);
-    return undefined;
-  }
-  if (o.rule?.length && !rules) throw new UsageError('--rule needs --rules FILE');
-  const parts: Expr[] = [];
-  const diagnostics: Diagnostic[] = [];
-  if (text.trim() !== '') {
-    const parsed = parseFilter(text);
-    diagnostics.push(...parsed.diagnostics);
-    if (!parsed.ast) {
-      io.stderr(`${renderDiagnostics(diagnostics)}\n`);
-      return undefined;
-    }
-    parts.push(parsed.ast);
-  }
-  parts.push(...optionTerms(o).map((c) => c.expr));
-  const ast = parts.reduce<Expr | undefined>(
-    (acc, e) => (acc ? { kind: 'and', left: acc, right: e, span: acc.span } : e),
-    undefined,
-  );
-  let pred: Pred = { k: 'const', value: true };
-  if (ast) {
-    const checked = checkExpr(ast, rules ? { env: rules.env } : {});
-    diagnostics.push(...checked.diagnostics);
-    if (!checked.pred || hasErrors(diagnostics)) {
-      io.stderr(`${renderDiagnostics(diagnostics)}\n`);
-      return undefined;
-    }
-    pred = checked.pred;
-  }
-  if (rules) pred = IR.and([rules.union, pred]);
-  return { ast, pred, rules };
-}
-
-function explain(p: Plan, ringBytes: number, ebpfOnly: boolean, out: LineWriter): void {
-  const prog = generateProgram(p.pred, { ringBytes });
+function explain(p: Plan, prog: ProgramSpec, ebpfOnly: boolean, out: LineWriter): void {
   if (ebpfOnly) {
     out.line(prog.source);
     return;
@@ -159,23 +111,33 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
   if ((o.count !== undefined || o.groupBy) && o.interval === undefined)
     throw new UsageError('--count and --group-by go with --interval');
-  const ringBytes = roundRingSize(o.ringSize ?? DEFAULT_RING_BYTES);
+  if (o.rule?.length && !o.rules?.length) throw new UsageError('--rule needs --rules FILE');
 
-  const p = plan(text, o, io);
-  if (!p) return 2;
+  const planned = makePlan({
+    filter: text,
+    terms: optionTerms(o),
+    ...(o.rules ? { rules: o.rules } : {}),
+    ...(o.rule ? { only: o.rule } : {}),
+  });
+  const p = planned.plan;
+  if (!p) {
+    io.stderr(`${renderDiagnostics(planned.diagnostics)}\n`);
+    return 2;
+  }
+  const spec = generateProgram(p.split, {
+    ...(o.ringSize ? { ringBytes: o.ringSize } : {}),
+    ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
+  });
 
   let onPipeClosed = () => {};
   const writer = new LineWriter(io.stdoutFd, () => onPipeClosed());
   if (o.explain || o.ebpf) {
-    explain(p, ringBytes, o.ebpf === true && !o.explain, writer);
+    explain(p, spec, o.ebpf === true && !o.explain, writer);
     writer.flush();
     return 0;
   }
 
-  const tracer = await Tracer.start({
-    filter: p.pred,
-    ringBytes,
-    ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
+  const tracer = await Tracer.start(spec, {
     cacheDir: o.cache ? undefined : null,
     attach: o.attach,
     ...(o.verbose ? { onLog: (l: string) => io.stderr(`libbpf: ${l}\n`) } : {}),
@@ -189,18 +151,23 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
 
   const rules = p.rules;
   let first: number | undefined;
-  const src = new Subject<Session>();
-  let rows: Observable<Row> = src.pipe(
-    // The tracer already split the filter: apply the userspace half it left.
-    userspacePart(tracer.program.split.user),
-    map((s): Row => {
-      first ??= s.time_ms;
-      const r: Row = s as Row;
-      if (o.timestamp) r.ts = (s.time_ms - first) / 1000;
-      if (rules) r.rules = rules.tag(s);
-      return r;
-    }),
-  );
+  const src = new Subject<DecodedSession>();
+  const matched = src.pipe(userspacePart(p.split.user));
+  // A session is shared with every subscriber: extras go on a copy.
+  let rows: Observable<Row> =
+    o.timestamp || rules
+      ? matched.pipe(
+          map((s): Row => {
+            const at = closeMs(s);
+            first ??= at;
+            return {
+              ...s,
+              ...(o.timestamp ? { ts: (at - first) / 1000 } : {}),
+              ...(rules ? { rules: rules.tag(s) } : {}),
+            };
+          }),
+        )
+      : matched;
   if (o.exitAfter) rows = rows.pipe(take(o.exitAfter));
 
   let printed = 0;

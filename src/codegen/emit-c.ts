@@ -8,7 +8,7 @@ import type { Cidr } from '../dsl/addr.js';
 import { assertNever } from '../dsl/ast.js';
 import { globPrefix } from '../dsl/glob.js';
 import type { Pred } from '../dsl/ir.js';
-import { KERNEL_KEYS } from './split.js';
+import { KERNEL_KEYS } from '../model/fields.js';
 
 export class CodegenError extends Error {}
 
@@ -28,9 +28,9 @@ function hex32(n: number): string {
 }
 
 function field(key: string): string {
-  const kind = KERNEL_KEYS[key];
+  const kind = KERNEL_KEYS.get(key);
   if (!kind) throw new CodegenError(`field ${key} is not available in the kernel`);
-  // The key is one of KERNEL_KEYS' names, never user text.
+  // The key is a registry name (checked to be an identifier), never user text.
   return `e->${key}`;
 }
 
@@ -137,7 +137,7 @@ export class CEmitter {
       case 'num':
         return compare(field(p.key), p.op, p.value);
       case 'numset': {
-        if (KERNEL_KEYS[p.key] === 'port') return this.portSet(p.key, p.ranges);
+        if (KERNEL_KEYS.get(p.key) === 'port') return this.portSet(p.key, p.ranges);
         const x = field(p.key);
         const terms = p.ranges
           .map(([lo, hi]) => [Math.ceil(lo), Math.floor(hi)] as const)

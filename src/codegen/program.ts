@@ -1,45 +1,73 @@
 /**
- * From a checked filter to the C source of the BPF program: split, emit the
- * kernel part, fill the template. Returns values; compiling is build.ts's job.
+ * A program spec: from the split of a checked filter to the C source of the
+ * BPF program, plus what is not code (map sizes, read-only settings). A spec
+ * is a value; kernel/ builds, loads and runs it. Nothing here touches the
+ * kernel.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pred } from '../dsl/ir.js';
-import { eventStructC } from '../kernel/layout.js';
+import { statsStructC } from '../model/counters.js';
+import { eventStructC } from '../model/record.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter } from './emit-c.js';
-import { type Split, splitFilter } from './split.js';
+import { type Settings, settingsC } from './settings.js';
+import type { Split } from './split.js';
 import { fillTemplate } from './template.js';
 
 export const TEMPLATE_PATH = join(PACKAGE_ROOT, 'bpf/templates/tcplife.bpf.c');
 export const INCLUDE_DIR = join(PACKAGE_ROOT, 'bpf/include');
 
-export interface GeneratedProgram {
+export const DEFAULT_RING_BYTES = 16 << 20;
+export const DEFAULT_MAP_ENTRIES = 131_072;
+
+export interface ProgramSpec {
   readonly split: Split;
   /** The generated filter expression alone (for --explain). */
   readonly filterC: string;
-  /** The whole BPF C source. */
+  /** The whole BPF C source: depends on the kernel part of the filter only. */
   readonly source: string;
+  /** Map sizes, set before load. */
+  readonly maxEntries: { readonly events: number; readonly starts: number };
+  /** Read-only data, set before load. */
+  readonly settings: Settings;
 }
 
 export interface GenerateOptions {
-  /** Ring buffer size in bytes: the reader is woken once 1/8 of it is used. */
-  readonly ringBytes: number;
+  /** Ring buffer size in bytes (rounded up to a power of two, at least a page). */
+  readonly ringBytes?: number;
+  /** Sockets tracked at once. */
+  readonly mapEntries?: number;
+}
+
+export function roundRingSize(bytes: number): number {
+  let n = 4096;
+  while (n < bytes) n *= 2;
+  return n;
 }
 
 let template: string | undefined;
 
-export function generateProgram(pred: Pred, opts: GenerateOptions): GeneratedProgram {
-  const split = splitFilter(pred);
+export function generateProgram(split: Split, opts: GenerateOptions = {}): ProgramSpec {
+  const events = roundRingSize(opts.ringBytes ?? DEFAULT_RING_BYTES);
+  const starts = opts.mapEntries ?? DEFAULT_MAP_ENTRIES;
+  if (!Number.isSafeInteger(starts) || starts < 1 || starts > 0xffff_ffff)
+    throw new RangeError(`bad map size ${starts}`);
   const emitted = emitFilter(split.kernel);
   template ??= readFileSync(TEMPLATE_PATH, 'utf8');
-  const wakeup = Math.max(4096, Math.floor(opts.ringBytes / 8));
-  if (!Number.isSafeInteger(wakeup)) throw new Error('bad ring size');
   const source = fillTemplate(template, {
     EVENT_STRUCT: eventStructC(),
+    STATS_STRUCT: statsStructC(),
+    SETTINGS: settingsC(),
     FILTER_DATA: emitted.data,
     FILTER_EXPR: emitted.expr,
-    WAKEUP_BYTES: `${wakeup}ULL`,
   });
-  return { split, filterC: emitted.expr, source };
+  return {
+    split,
+    filterC: emitted.expr,
+    source,
+    maxEntries: { events, starts },
+    // Wake the reader once 1/8 of the ring is used: a burst cannot fill it
+    // between two timer ticks.
+    settings: { wakeup_bytes: Math.max(4096, Math.floor(events / 8)) },
+  };
 }

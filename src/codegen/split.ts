@@ -11,21 +11,7 @@ import { assertNever } from '../dsl/ast.js';
 import { globPrefix } from '../dsl/glob.js';
 import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
-
-/** Event keys the kernel program can compare, and how. */
-export const KERNEL_KEYS: Readonly<Record<string, 'num' | 'port' | 'addr' | 'comm'>> = {
-  pid: 'num',
-  uid: 'num',
-  family: 'num',
-  lport: 'port',
-  rport: 'port',
-  tx_b: 'num',
-  rx_b: 'num',
-  span_us: 'num',
-  laddr: 'addr',
-  raddr: 'addr',
-  comm: 'comm',
-};
+import { KERNEL_KEYS } from '../model/fields.js';
 
 /** Past these, a set is checked in userspace (ports use a bitmap instead). */
 export const MAX_KERNEL_RANGES = 32;
@@ -42,7 +28,7 @@ function atom(p: Pred, dir: 'weaken' | 'strengthen'): Part {
   const inexact = (): Part => ({ p: dir === 'weaken' ? IR.TRUE : IR.FALSE, exact: false });
   if (p.k === 'const') return { p, exact: true };
   if (!('key' in p)) throw new Error('not an atom');
-  const kind = KERNEL_KEYS[p.key];
+  const kind = KERNEL_KEYS.get(p.key);
   if (!kind) return inexact();
   switch (p.k) {
     case 'num':

@@ -7,10 +7,19 @@
  * Values are checked again by the checker like parsed text (ports in range,
  * units that fit the field), since a type cannot say "0 to 65535".
  */
+
+import type { FilterNames } from '../model/fields.js';
+import { tcplifeSchema } from '../model/fields.js';
 import { parseAddr } from './addr.js';
 import type { CompareOp, Expr, Ident, ListItem, Literal } from './ast.js';
 import type { Span } from './diagnostic.js';
-import { DURATION_UNITS, type DurationUnit, SIZE_UNITS, type SizeUnit } from './schema.js';
+import {
+  DURATION_UNITS,
+  type DurationUnit,
+  type FieldDef,
+  SIZE_UNITS,
+  type SizeUnit,
+} from './schema.js';
 
 const NOWHERE: Span = { source: { name: '<builder>', text: '' }, start: 0, end: 0 };
 
@@ -161,56 +170,44 @@ export class AddrField extends Field<string> {
   }
 }
 
-/** The tcplife fields, typed. */
-export interface TcplifeFields {
-  readonly pid: NumberField;
-  readonly uid: NumberField;
-  readonly comm: StringField;
-  readonly family: NumberField<4 | 6>;
-  readonly laddr: AddrField;
-  readonly raddr: AddrField;
-  readonly daddr: AddrField;
-  readonly lport: NumberField;
-  readonly sport: NumberField;
-  readonly rport: NumberField;
-  readonly dport: NumberField;
-  readonly tx_b: NumberField<SizeValue>;
-  readonly rx_b: NumberField<SizeValue>;
-  readonly tx: NumberField<SizeValue>;
-  readonly rx: NumberField<SizeValue>;
-  readonly tx_kb: NumberField<SizeValue>;
-  readonly rx_kb: NumberField<SizeValue>;
-  readonly span_us: NumberField<DurationValue>;
-  readonly span_ms: NumberField<DurationValue>;
-  readonly ms: NumberField<DurationValue>;
-  readonly span: NumberField<`${number}${DurationUnit}`>;
+/** The builder field for a registry entry, by its type and units. */
+type BuilderField<F> = F extends { readonly type: 'string' }
+  ? StringField
+  : F extends { readonly type: 'addr' }
+    ? AddrField
+    : F extends { readonly type: 'family' }
+      ? NumberField<4 | 6>
+      : F extends { readonly needsUnit: true; readonly type: 'duration' }
+        ? NumberField<`${number}${DurationUnit}`>
+        : F extends { readonly type: 'size' }
+          ? NumberField<SizeValue>
+          : F extends { readonly type: 'duration' }
+            ? NumberField<DurationValue>
+            : NumberField;
+
+/** The tcplife fields (names and aliases), typed from the field registry. */
+export type TcplifeFields = { readonly [N in keyof FilterNames]: BuilderField<FilterNames[N]> };
+
+function builderField(name: string, f: FieldDef): unknown {
+  switch (f.type) {
+    case 'string':
+      return new StringField(name);
+    case 'addr':
+      return new AddrField(name);
+    case 'size':
+    case 'duration':
+      return new NumberField(name, true);
+    default:
+      return new NumberField(name, false);
+  }
 }
 
-const fields: TcplifeFields = {
-  pid: new NumberField('pid', false),
-  uid: new NumberField('uid', false),
-  comm: new StringField('comm'),
-  family: new NumberField<4 | 6>('family', false),
-  laddr: new AddrField('laddr'),
-  raddr: new AddrField('raddr'),
-  daddr: new AddrField('daddr'),
-  lport: new NumberField('lport', false),
-  sport: new NumberField('sport', false),
-  rport: new NumberField('rport', false),
-  dport: new NumberField('dport', false),
-  tx_b: new NumberField<SizeValue>('tx_b', true),
-  rx_b: new NumberField<SizeValue>('rx_b', true),
-  tx: new NumberField<SizeValue>('tx', true),
-  rx: new NumberField<SizeValue>('rx', true),
-  tx_kb: new NumberField<SizeValue>('tx_kb', true),
-  rx_kb: new NumberField<SizeValue>('rx_kb', true),
-  span_us: new NumberField<DurationValue>('span_us', true),
-  span_ms: new NumberField<DurationValue>('span_ms', true),
-  ms: new NumberField<DurationValue>('ms', true),
-  span: new NumberField<`${number}${DurationUnit}`>('span', true),
-};
+let fields: TcplifeFields | undefined;
 
 /** Build a filter AST with the compiler checking field names and value kinds. */
 export function where(build: (f: TcplifeFields) => Cond): Expr {
+  fields ??= Object.fromEntries(
+    [...tcplifeSchema.byName].map(([name, f]) => [name, builderField(name, f)]),
+  ) as TcplifeFields;
   return build(fields).expr;
 }

@@ -3,13 +3,15 @@
  * diagnostics out. It never throws on user input. The passes, in order:
  * lex+parse → build AST → resolve names and check types.
  */
+
+import { tcplifeSchema } from '../model/fields.js';
 import type { Expr } from './ast.js';
 import { Checker, emptyEnv, type NameEnv } from './check.js';
 import { type Diagnostic, hasErrors } from './diagnostic.js';
 import type { Pred } from './ir.js';
 import { parseFilter } from './parse.js';
 import { printExpr } from './print.js';
-import { type Schema, tcplifeSchema } from './schema.js';
+import type { Schema } from './schema.js';
 
 export interface CompiledFilter {
   readonly ast: Expr | undefined;
@@ -49,6 +51,7 @@ export function compileFilter(input: string | Expr, opts: CompileOptions = {}): 
   return { ast: parsed.ast, pred: hasErrors(all) ? undefined : pred, diagnostics: all };
 }
 
+export { tcplifeSchema } from '../model/fields.js';
 export type { Expr } from './ast.js';
 export { not, where } from './builder.js';
 export type { NameEnv } from './check.js';
@@ -60,4 +63,4 @@ export type { Pred } from './ir.js';
 export { parseFilter, parseRuleFile } from './parse.js';
 export { printExpr, printStatement } from './print.js';
 export type { FieldDef, Schema } from './schema.js';
-export { makeSchema, tcplifeSchema } from './schema.js';
+export { makeSchema } from './schema.js';

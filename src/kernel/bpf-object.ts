@@ -4,6 +4,9 @@
  * counters, and close it — close() is idempotent and frees everything.
  */
 import { existsSync } from 'node:fs';
+import type { ProgramSpec } from '../codegen/program.js';
+import { encodeSettings, SETTINGS_SECTION, type Settings } from '../codegen/settings.js';
+import { COUNTER_NAMES, type KernelCounters } from '../model/counters.js';
 import {
   AttachError,
   BtfMissingError,
@@ -23,8 +26,9 @@ const EACCES = 13;
 export class InterruptedLoadError extends TcplifeError {}
 
 export interface OpenOptions {
-  readonly ringBytes: number;
-  readonly mapEntries: number;
+  readonly maxEntries: ProgramSpec['maxEntries'];
+  /** Read-only settings, written before load. */
+  readonly settings: Settings;
   /** Which attach point: tp_btf (default), or raw_tp as a fallback. */
   readonly attach: 'tp_btf' | 'raw_tp';
 }
@@ -74,26 +78,11 @@ export function summariseVerifierLog(log: string): string {
   return verdict ?? lines.find((l) => /processed \d+ insns/.test(l)) ?? lines.at(-1) ?? 'no log';
 }
 
-export interface KernelCounters {
-  closed: number;
-  passed: number;
-  ringbuf_drops: number;
-  missed_start: number;
-  map_full: number;
-  owner_unknown: number;
-}
-export const COUNTER_NAMES: readonly (keyof KernelCounters)[] = [
-  'closed',
-  'passed',
-  'ringbuf_drops',
-  'missed_start',
-  'map_full',
-  'owner_unknown',
-];
-
 /** offsetof(struct bpf_prog_info, recursion_misses) in uapi/linux/bpf.h (checked by a test). */
 export const RECURSION_MISSES_OFFSET = 208;
 const PROG_INFO_SIZE = 256;
+
+export type { KernelCounters };
 
 export class BpfObject {
   private obj: Ptr | null;
@@ -153,12 +142,13 @@ export class BpfObject {
       if (!p) throw new TcplifeError(`BPF program ${name} not found`);
       b.bpf_program__set_autoload(p, want);
     }
-    if (b.bpf_map__set_max_entries(this.map('events'), opts.ringBytes) !== 0) {
-      throw new TcplifeError(`cannot set the ring buffer size to ${opts.ringBytes}`);
+    for (const [name, n] of Object.entries(opts.maxEntries)) {
+      if (b.bpf_map__set_max_entries(this.map(name), n) !== 0)
+        throw new TcplifeError(`cannot set the size of BPF map ${name} to ${n}`);
     }
-    if (b.bpf_map__set_max_entries(this.map('starts'), opts.mapEntries) !== 0) {
-      throw new TcplifeError(`cannot set the socket map size to ${opts.mapEntries}`);
-    }
+    const data = encodeSettings(opts.settings);
+    if (b.bpf_map__set_initial_value(this.map(SETTINGS_SECTION), data, data.length) !== 0)
+      throw new TcplifeError(`cannot set the program's settings (${SETTINGS_SECTION})`);
   }
 
   load(): void {

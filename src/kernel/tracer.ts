@@ -11,24 +11,18 @@
  * a steady stream cannot turn it into a busy loop.
  */
 import { Observable } from 'rxjs';
-import { type GeneratedProgram, generateProgram } from '../codegen/program.js';
-import type { Pred } from '../dsl/ir.js';
+import type { ProgramSpec } from '../codegen/program.js';
+import type { DecodedSession } from '../model/fields.js';
 import { BpfObject, InterruptedLoadError, type KernelCounters } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
+import { decodeEvent } from './decode.js';
 import { AttachError, TcplifeError } from './errors.js';
-import { decodeEvent, type Session } from './layout.js';
 import { koffi } from './libbpf.js';
 import { RingReader } from './ringbuf.js';
 
-export const DEFAULT_RING_BYTES = 16 << 20;
-export const DEFAULT_MAP_ENTRIES = 131_072;
 const BATCH = 8192;
 
 export interface TracerOptions {
-  /** The kernel part is taken from this checked filter (split by codegen). */
-  readonly filter: Pred;
-  readonly ringBytes?: number;
-  readonly mapEntries?: number;
   /** Where compiled objects are cached; null disables the cache. */
   readonly cacheDir?: string | null;
   readonly attach?: 'auto' | 'tp_btf' | 'raw_tp';
@@ -52,12 +46,6 @@ export interface StartupTimes {
   readonly attachMs: number;
 }
 
-export function roundRingSize(bytes: number): number {
-  let n = 4096;
-  while (n < bytes) n *= 2;
-  return n;
-}
-
 export class Tracer {
   private delivered = 0;
   private closed = false;
@@ -67,24 +55,20 @@ export class Tracer {
 
   private constructor(
     private readonly obj: BpfObject,
-    readonly program: GeneratedProgram,
+    readonly program: ProgramSpec,
     readonly build: BuildResult,
     readonly attachedWith: 'tp_btf' | 'raw_tp',
     readonly times: StartupTimes,
-    private readonly opts: TracerOptions & { ringBytes: number },
+    private readonly opts: TracerOptions,
   ) {
     // bpf_ktime_get_ns and process.hrtime both read CLOCK_MONOTONIC.
     this.monoOffsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-    this.reader = new RingReader(obj.mapFd('events'), opts.ringBytes);
+    this.reader = new RingReader(obj.mapFd('events'), program.maxEntries.events);
   }
 
-  static async start(options: TracerOptions): Promise<Tracer> {
-    const ringBytes = roundRingSize(options.ringBytes ?? DEFAULT_RING_BYTES);
-    const mapEntries = options.mapEntries ?? DEFAULT_MAP_ENTRIES;
-    if (!Number.isSafeInteger(mapEntries) || mapEntries < 1)
-      throw new TcplifeError(`bad map size ${mapEntries}`);
+  /** Builds (or takes from the cache), loads and attaches a program spec. */
+  static async start(program: ProgramSpec, options: TracerOptions = {}): Promise<Tracer> {
     const t0 = performance.now();
-    const program = generateProgram(options.filter, { ringBytes });
     const build = await buildObject(
       program.source,
       options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir },
@@ -102,7 +86,11 @@ export class Tracer {
       const which = attempts[i]!;
       if (i > 0 && attempts[i - 1] === which && !(lastError instanceof InterruptedLoadError))
         continue;
-      const obj = BpfObject.open(build.object, { ringBytes, mapEntries, attach: which });
+      const obj = BpfObject.open(build.object, {
+        maxEntries: program.maxEntries,
+        settings: program.settings,
+        attach: which,
+      });
       try {
         obj.load();
         const t2 = performance.now();
@@ -115,10 +103,7 @@ export class Tracer {
           build,
           which,
           { buildMs: t1 - t0, loadMs: t2 - t1, attachMs: t3 - t2 },
-          {
-            ...options,
-            ringBytes,
-          },
+          options,
         );
       } catch (e) {
         for (const l of obj.log) options.onLog?.(l.trimEnd());
@@ -134,8 +119,8 @@ export class Tracer {
   }
 
   /** Sessions as they close. Subscribing starts the drain; unsubscribing closes the tracer. */
-  sessions(): Observable<Session> {
-    return new Observable<Session>((subscriber) => {
+  sessions(): Observable<DecodedSession> {
+    return new Observable<DecodedSession>((subscriber) => {
       const reader = this.reader;
       if (!reader || this.closed) {
         subscriber.error(new TcplifeError('tracer is closed'));
@@ -183,7 +168,7 @@ export class Tracer {
   }
 
   /** Drain what is left in the ring right now (at exit, before printing stats). */
-  flush(fn: (s: Session) => void): number {
+  flush(fn: (s: DecodedSession) => void): number {
     if (!this.reader) return 0;
     const mono = this.monoOffsetMs;
     let total = 0;

@@ -1,9 +1,11 @@
 /**
  * Formatters over one row type: a header line (or none) and one line per
  * row. The table with no --fields keeps the original tool's columns and
- * widths (and its wide variant); CSV follows RFC 4180.
+ * widths (and its wide variant); CSV follows RFC 4180; a JSON line is built
+ * by a function generated for its field list from the output fields.
  */
-import { isoTime, OUT_FIELDS, type Row } from './fields.js';
+import { SESSION_KEYS } from '../model/fields.js';
+import { type JsonKind, OUT_FIELDS, type Row } from './fields.js';
 
 export type OutputFormat = 'table' | 'jsonl' | 'csv';
 
@@ -30,128 +32,139 @@ export function csvQuote(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function padL(s: string, w: number): string {
-  return s.length >= w ? s : s + ' '.repeat(w - s.length);
-}
-function padR(s: string, w: number): string {
-  return s.length >= w ? s : ' '.repeat(w - s.length) + s;
-}
-
-/** Columns of the original: its default, wide and CSV layouts. */
-function classicColumns(o: FormatOptions): string[] {
-  const cols: string[] = [];
-  if (o.time) cols.push('time');
-  if (o.timestamp) cols.push('ts');
-  cols.push('pid', 'comm');
-  if (o.wide || o.format === 'csv') cols.push('family');
-  cols.push('laddr', 'lport', 'raddr', 'rport', 'tx_kb', 'rx_kb', 'span_ms');
-  if (o.rules) cols.push('rules');
-  return cols;
+function field(name: string) {
+  const f = OUT_FIELDS[name];
+  if (!f) throw new Error(`unknown output field ${name}`);
+  return f;
 }
 
+/** A table cell: width > 0 right-aligned, < 0 left-aligned, 0 as it is; maxLen truncates. */
+interface Column {
+  readonly name: string;
+  readonly width: number;
+  readonly maxLen?: number;
+}
+
+function cell(s: string, width: number): string {
+  if (width > 0) return s.padStart(width);
+  if (width < 0) return s.padEnd(-width);
+  return s;
+}
+
+function table(cols: readonly Column[]): Formatter {
+  const fs = cols.map((c) => ({ ...c, f: field(c.name) }));
+  return {
+    header: () => fs.map((c) => cell(c.f.header, c.width)).join(' '),
+    row: (r) =>
+      fs
+        .map((c) => {
+          const t = c.f.text(r);
+          return cell(c.maxLen !== undefined ? t.slice(0, c.maxLen) : t, c.width);
+        })
+        .join(' '),
+  };
+}
+
+/** The original's table: its columns, widths and wide variant (-w). */
 function classicTable(o: FormatOptions): Formatter {
   const wide = o.wide === true;
   const commW = wide ? 16 : 10;
   const addrW = wide ? 26 : 15;
   const kbW = wide ? 6 : 5;
-  const prefixH =
-    (o.time ? `${padL('TIME', 8)} ` : '') + (o.timestamp ? `${padL('TIME(s)', 9)} ` : '');
-  const tail = o.rules ? ' RULES' : '';
-  return {
-    header: () =>
-      `${prefixH}${padL('PID', 5)} ${padL('COMM', commW)} ${wide ? `${padL('IP', 2)} ` : ''}${padL('LADDR', addrW)} ${padL('LPORT', 5)} ${padL('RADDR', addrW)} ${padL('RPORT', 5)} ${padR('TX_KB', kbW)} ${padR('RX_KB', kbW)} MS${tail}`,
-    row: (r) => {
-      let pre = '';
-      if (o.time) pre += `${padL(OUT_FIELDS.time!.text(r), 8)} `;
-      if (o.timestamp) pre += `${padL(OUT_FIELDS.ts!.text(r), 9)} `;
-      return (
-        `${pre}${padL(String(r.pid), 5)} ${padL(r.comm.slice(0, commW), commW)} ${wide ? `${padL(String(r.family), 2)} ` : ''}` +
-        `${padL(r.laddr, addrW)} ${padL(String(r.lport), 5)} ${padL(r.raddr, addrW)} ${padL(String(r.rport), 5)} ` +
-        `${padR(String(Math.floor(r.tx_b / 1024)), kbW)} ${padR(String(Math.floor(r.rx_b / 1024)), kbW)} ${(r.span_us / 1000).toFixed(2)}` +
-        (o.rules ? ` ${(r.rules ?? []).join(',')}` : '')
-      );
-    },
-  };
+  const cols: Column[] = [];
+  if (o.time) cols.push({ name: 'time', width: -8 });
+  if (o.timestamp) cols.push({ name: 'ts', width: -9 });
+  cols.push({ name: 'pid', width: -5 }, { name: 'comm', width: -commW, maxLen: commW });
+  if (wide) cols.push({ name: 'family', width: -2 });
+  cols.push(
+    { name: 'laddr', width: -addrW },
+    { name: 'lport', width: -5 },
+    { name: 'raddr', width: -addrW },
+    { name: 'rport', width: -5 },
+    { name: 'tx_kb', width: kbW },
+    { name: 'rx_kb', width: kbW },
+    { name: 'span_ms', width: 0 },
+  );
+  if (o.rules) cols.push({ name: 'rules', width: 0 });
+  return table(cols);
 }
 
+/** The original's CSV columns. */
+function classicColumns(o: FormatOptions): string[] {
+  const cols: string[] = [];
+  if (o.time) cols.push('time');
+  if (o.timestamp) cols.push('ts');
+  cols.push(
+    'pid',
+    'comm',
+    'family',
+    'laddr',
+    'lport',
+    'raddr',
+    'rport',
+    'tx_kb',
+    'rx_kb',
+    'span_ms',
+  );
+  if (o.rules) cols.push('rules');
+  return cols;
+}
+
+/** --fields in a table: each field's own width, the last column unpadded. */
 function fieldTable(fields: readonly string[], wide: boolean): Formatter {
-  const cols = fields.map((n) => OUT_FIELDS[n]!);
-  const width = (n: string, w: number) => (wide && (n === 'laddr' || n === 'raddr') ? -39 : w);
-  const cell = (n: string, w: number, s: string, last: boolean) => {
-    const ww = width(n, w);
-    if (ww < 0) return last ? s : padL(s, -ww);
-    return padR(s, ww);
-  };
-  return {
-    header: () =>
-      cols.map((c, i) => cell(c.name, c.width, c.header, i === cols.length - 1)).join(' '),
-    row: (r) =>
-      cols.map((c, i) => cell(c.name, c.width, c.text(r), i === cols.length - 1)).join(' '),
-  };
+  return table(
+    fields.map((name, i) => {
+      let width = field(name).width;
+      if (wide && (name === 'laddr' || name === 'raddr')) width = -39;
+      if (i === fields.length - 1 && width < 0) width = 0;
+      return { name, width };
+    }),
+  );
 }
 
 function csv(fields: readonly string[]): Formatter {
-  const cols = fields.map((n) => OUT_FIELDS[n]!);
+  const cols = fields.map(field);
   return {
     header: () => cols.map((c) => c.header).join(','),
     row: (r) => cols.map((c) => csvQuote(c.text(r))).join(','),
   };
 }
 
-/**
- * The default JSON line, written out by hand: one template per session
- * instead of a call per field. Must equal the generic path for DEFAULT_JSON
- * (a test compares them on the shared fixtures).
- */
-function defaultJsonRow(r: Row): string {
-  return `{"time":"${isoTime(r.time_ms)}","pid":${r.pid},"uid":${r.uid},"comm":${JSON.stringify(r.comm)},"family":${r.family},"laddr":"${r.laddr}","lport":${r.lport},"raddr":"${r.raddr}","rport":${r.rport},"tx_b":${r.tx_b},"rx_b":${r.rx_b},"tx_kb":${r.tx_b / 1024},"rx_kb":${r.rx_b / 1024},"span_us":${r.span_us},"span_ms":${r.span_us / 1000},"owner":${r.owner}}`;
-}
-
-export function genericJsonl(fields: readonly string[]): Formatter {
-  return jsonl(fields);
-}
-
-function jsonl(fields: readonly string[]): Formatter {
-  if (fields.length === DEFAULT_JSON.length && fields.every((f, i) => f === DEFAULT_JSON[i])) {
-    return { header: () => undefined, row: defaultJsonRow };
+/** A JS expression for a field's JSON text, reading row `r` (names are registry identifiers). */
+function jsonExpr(name: string, kind: JsonKind): string {
+  const v = `r[${JSON.stringify(name)}]`;
+  switch (kind) {
+    case 'num':
+      return name === 'ts' ? `(${v} ?? 0)` : v;
+    case 'plain':
+      return `'"' + ${v} + '"'`;
+    case 'str':
+      return `q(${v})`;
+    case 'bool':
+      return `(${v} ? 'true' : 'false')`;
+    case 'list':
+      return `q(${v} ?? [])`;
   }
-  // The object's text is built directly (keys are fixed; each field knows
-  // its JSON text): JSON.stringify of a fresh object per session cost several
-  // times more. Tests parse the result back.
-  const parts = fields.map((n, i) => {
-    const c = OUT_FIELDS[n]!;
-    const key = `${i === 0 ? '{' : ','}"${c.name}":`;
-    const val = c.jsonText ?? ((r: Row) => JSON.stringify(c.json(r)));
-    return { key, val };
-  });
-  return {
-    header: () => undefined,
-    row: (r) => {
-      let s = '';
-      for (const p of parts) s += p.key + p.val(r);
-      return `${s}}`;
-    },
-  };
 }
 
-export const DEFAULT_JSON = [
-  'time',
-  'pid',
-  'uid',
-  'comm',
-  'family',
-  'laddr',
-  'lport',
-  'raddr',
-  'rport',
-  'tx_b',
-  'rx_b',
-  'tx_kb',
-  'rx_kb',
-  'span_us',
-  'span_ms',
-  'owner',
-];
+/**
+ * One JSON object per row, written by a function generated for the field
+ * list: one concatenation per session instead of a call per field or a
+ * JSON.stringify of a fresh object (several times the cost). Tests parse
+ * every format back and compare it with the session.
+ */
+function jsonl(fields: readonly string[]): Formatter {
+  const terms = fields.map((name, i) => {
+    const key = JSON.stringify(`${i === 0 ? '{' : ','}"${name}":`);
+    return `${key} + ${jsonExpr(name, field(name).json)}`;
+  });
+  const body = `return function row(r) { return ${terms.join(' + ')} + '}'; };`;
+  const row = new Function('q', body)(JSON.stringify) as (r: Row) => string;
+  return { header: () => undefined, row };
+}
+
+/** JSON lines carry every session key by default, in registry order. */
+export const DEFAULT_JSON: readonly string[] = SESSION_KEYS;
 
 export function createFormatter(o: FormatOptions): Formatter {
   switch (o.format) {

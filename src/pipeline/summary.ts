@@ -4,7 +4,7 @@
  * (nearest rank). What the original's usage line promised and never had.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { OUT_FIELDS, type Row } from './fields.js';
+import { hhmmss, OUT_FIELDS, type Row } from './fields.js';
 import { csvQuote, type OutputFormat } from './formatters.js';
 
 export interface SummaryRow {
@@ -46,7 +46,7 @@ export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow
       let groups = new Map<string, Acc>();
       let start = Date.now();
       let emitted = 0;
-      const getters = o.groupBy.map((n) => OUT_FIELDS[n]!.json);
+      const getters = o.groupBy.map((n) => OUT_FIELDS[n]!.value);
 
       const flush = () => {
         const end = Date.now();
@@ -126,10 +126,7 @@ export function createSummaryFormatter(
   format: OutputFormat,
   groupBy: readonly string[],
 ): SummaryFormatter {
-  const groupText = (r: SummaryRow, n: string) => {
-    const v = r.group[n];
-    return n === 'span_ms' || n === 'tx_kb' || n === 'rx_kb' ? String(v) : String(v ?? '');
-  };
+  const groupText = (r: SummaryRow, n: string) => String(r.group[n] ?? '');
   const json = (r: SummaryRow) => ({
     time: new Date(r.end_ms).toISOString(),
     interval_s: Math.round(r.end_ms - r.start_ms) / 1000,
@@ -152,7 +149,7 @@ export function createSummaryFormatter(
     'P99_MS',
   ];
   const cells = (r: SummaryRow) => [
-    OUT_FIELDS.time!.text({ time_ms: r.end_ms } as never),
+    hhmmss(r.end_ms),
     ...groupBy.map((n) => groupText(r, n)),
     String(r.sessions),
     String(Math.floor(r.tx_b / 1024)),

@@ -1,70 +1,71 @@
 /**
  * The library entry: sessions for a filter given as text or as the typed
- * builder, as an Observable of typed sessions. The kernel half of the filter
- * runs in the BPF program; the rest is an RxJS filter here.
+ * builder, with rule files as on the command line, as an Observable of typed
+ * sessions. The planner splits the filter; its kernel half runs in the BPF
+ * program, the rest is an RxJS filter here.
  */
-import { filter, type MonoTypeOperatorFunction, Observable, type Subscription } from 'rxjs';
-import { splitFilter } from '../codegen/split.js';
+import { filter, type MonoTypeOperatorFunction, map, Observable, type Subscription } from 'rxjs';
+import { type GenerateOptions, generateProgram } from '../codegen/program.js';
 import type { Expr } from '../dsl/ast.js';
-import type { NameEnv } from '../dsl/check.js';
 import { compilePredicate } from '../dsl/compile.js';
-import { compileFilter, renderDiagnostics } from '../dsl/index.js';
+import { renderDiagnostics } from '../dsl/diagnostic.js';
 import type { Pred } from '../dsl/ir.js';
-import * as IR from '../dsl/ir.js';
 import { TcplifeError } from '../kernel/errors.js';
-import type { Session } from '../kernel/layout.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
+import type { DecodedSession } from '../model/fields.js';
+import { makePlan } from '../plan/plan.js';
 
 export class FilterError extends TcplifeError {}
 
-export interface SessionsOptions extends Omit<TracerOptions, 'filter'> {
-  readonly env?: NameEnv;
+export interface SessionsOptions extends TracerOptions, GenerateOptions {
+  /** Rule files: only sessions matching a selected rule, tagged with the rules they match. */
+  readonly rules?: readonly string[];
+  /** With rules: keep only these rules. */
+  readonly rule?: readonly string[];
   /** Called once the program is attached (for stats, or to know tracing started). */
   readonly onTracer?: (t: Tracer) => void;
 }
 
-export function checkedFilter(input: string | Expr | undefined, env?: NameEnv): Pred {
-  if (input === undefined || (typeof input === 'string' && input.trim() === '')) return IR.TRUE;
-  const r = compileFilter(input, env ? { env } : {});
-  if (!r.pred) throw new FilterError(`bad filter:\n${renderDiagnostics(r.diagnostics)}`);
-  return r.pred;
-}
-
-/** Userspace half of a checked filter, as an RxJS operator. */
-export function userFilter(pred: Pred): MonoTypeOperatorFunction<Session> {
-  return userspacePart(splitFilter(pred).user);
-}
+/** A session, with the names of the rules it matched when rule files were given. */
+export type TracedSession = DecodedSession & { readonly rules?: readonly string[] };
 
 /** The userspace half of a split filter (Split.user), as an RxJS operator. */
-export function userspacePart(user: Pred): MonoTypeOperatorFunction<Session> {
+export function userspacePart<T extends DecodedSession>(user: Pred): MonoTypeOperatorFunction<T> {
   // The kernel decided exactly: no per-session work here.
   if (user.k === 'const' && user.value) return (source) => source;
   const test = compilePredicate(user);
-  return filter<Session>((s) => test(s as never));
+  return filter<T>((s) => test(s as never));
 }
 
-/** Sessions matching `input`, from the kernel. Unsubscribing detaches the program. */
+/** Sessions matching `input` (and `opts.rules`), from the kernel. Unsubscribing detaches the program. */
 export function sessions(
   input: string | Expr | undefined,
   opts: SessionsOptions = {},
-): Observable<Session> {
-  return new Observable<Session>((sub) => {
-    let pred: Pred;
-    try {
-      pred = checkedFilter(input, opts.env);
-    } catch (e) {
-      sub.error(e);
+): Observable<TracedSession> {
+  return new Observable<TracedSession>((sub) => {
+    const planned = makePlan({
+      filter: input,
+      ...(opts.rules ? { rules: opts.rules } : {}),
+      ...(opts.rule ? { only: opts.rule } : {}),
+    });
+    const plan = planned.plan;
+    if (!plan) {
+      sub.error(new FilterError(`bad filter:\n${renderDiagnostics(planned.diagnostics)}`));
       return;
     }
     let cancelled = false;
     let tracer: Tracer | undefined;
     let inner: Subscription | undefined;
-    Tracer.start({ ...opts, filter: pred }).then(
+    Tracer.start(generateProgram(plan.split, opts), opts).then(
       (t) => {
         if (cancelled) return t.close();
         tracer = t;
         opts.onTracer?.(t);
-        inner = t.sessions().pipe(userFilter(pred)).subscribe(sub);
+        const rules = plan.rules;
+        const matched = t.sessions().pipe(userspacePart(plan.split.user));
+        inner = (
+          rules ? matched.pipe(map((s): TracedSession => ({ ...s, rules: rules.tag(s) }))) : matched
+        ).subscribe(sub);
       },
       (e) => sub.error(e),
     );

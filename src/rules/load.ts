@@ -15,8 +15,7 @@ import { evaluate } from '../dsl/evaluate.js';
 import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
 import { parseRuleFile } from '../dsl/parse.js';
-import { tcplifeSchema } from '../dsl/schema.js';
-import type { Session } from '../kernel/layout.js';
+import { type DecodedSession, sampleDefaults, tcplifeSchema } from '../model/fields.js';
 
 type Def =
   | { kind: 'list'; name: Ident; list: ListLit }
@@ -53,7 +52,7 @@ export interface RuleSet {
     samplesPassed: number;
   };
   /** names of the selected rules a session matches */
-  tag(s: Session): string[];
+  tag(s: DecodedSession): string[];
 }
 
 function displayName(path: string): string {
@@ -202,19 +201,8 @@ function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
 
 /** A sample's fields → a session, through the checker (aliases, units, ranges). */
 function sampleSession(s: SampleStmt, diags: Diagnostic[]): Record<string, unknown> | undefined {
-  const session: Record<string, unknown> = {
-    pid: 0,
-    uid: 0,
-    comm: '',
-    family: 4,
-    laddr: '0.0.0.0',
-    lport: 0,
-    raddr: '0.0.0.0',
-    rport: 0,
-    tx_b: 0,
-    rx_b: 0,
-    span_us: 0,
-  };
+  const session = sampleDefaults();
+
   let ok = true;
   let family: number | undefined;
   for (const f of s.fields) {

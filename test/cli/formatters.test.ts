@@ -1,7 +1,9 @@
 import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Row } from '../../src/pipeline/fields.js';
+import { SESSION_KEYS, sessionOf } from '../../src/model/fields.js';
+import { OUT_FIELDS, type Row } from '../../src/pipeline/fields.js';
 import { createFormatter, type FormatOptions } from '../../src/pipeline/formatters.js';
 import { createSummaryFormatter, percentile, summarize } from '../../src/pipeline/summary.js';
 import { FIXTURES } from '../fixtures/sessions.js';
@@ -164,18 +166,44 @@ describe('interval summaries', () => {
   });
 });
 
-describe('the hand-written default JSON line', () => {
-  it('equals the generic field-by-field one', async () => {
-    const { genericJsonl, DEFAULT_JSON } = await import('../../src/pipeline/formatters.js');
-    const fast = createFormatter({ format: 'jsonl' });
-    const slow = genericJsonl([...DEFAULT_JSON]);
-    for (const r of [
-      ...FIXTURES,
-      { ...FIXTURES[0]!, comm: 'é"\\\n', tx_b: 2 ** 40 + 3, span_us: 0 },
-    ]) {
-      expect(fast.row(r)).toBe(slow.row(r));
-      expect(JSON.parse(fast.row(r)).comm).toBe(r.comm);
+describe('the generated JSON line', () => {
+  // The oracle is JSON.stringify of the session itself: a Session has
+  // exactly the keys of a JSON line, in the same order.
+  const tricky = [
+    ...FIXTURES,
+    sessionOf({
+      ...FIXTURES[0]!,
+      time: Date.UTC(2026, 0, 2, 3, 4, 5, 6.75),
+      comm: 'é"\\\n\u0001x',
+      tx_b: 2 ** 40 + 3,
+      rx_b: 0,
+      span_us: 0,
+    }),
+  ];
+
+  it('is byte for byte JSON.stringify of the session, whose keys are every session key', () => {
+    const f = createFormatter({ format: 'jsonl' });
+    for (const s of tricky) {
+      expect(Object.keys(s)).toEqual(SESSION_KEYS);
+      expect(f.row(s)).toBe(JSON.stringify(s));
     }
+  });
+
+  it('for any field list, parses back to the values the output fields give', () => {
+    fc.assert(
+      fc.property(
+        fc.subarray([...SESSION_KEYS, 'ts', 'rules'], { minLength: 1 }),
+        fc.constantFrom(...tricky),
+        (fields, s) => {
+          const row = { ...s, ts: 1.25, rules: ['a', 'b"c'] };
+          const line = createFormatter({ format: 'jsonl', fields }).row(row);
+          expect(JSON.parse(line)).toEqual(
+            Object.fromEntries(fields.map((n) => [n, OUT_FIELDS[n]!.value(row)])),
+          );
+          expect(Object.keys(JSON.parse(line))).toEqual(fields);
+        },
+      ),
+    );
   });
 });
 

@@ -1,7 +1,8 @@
 /** Runs a Tracer around a workload and collects what it delivered. */
-import { compileFilter } from '../../src/dsl/index.js';
-import type { Session } from '../../src/kernel/layout.js';
+import { generateProgram } from '../../src/codegen/program.js';
 import { Tracer, type TracerStats } from '../../src/kernel/tracer.js';
+import type { DecodedSession as Session } from '../../src/model/fields.js';
+import { makePlan } from '../../src/plan/plan.js';
 import { sleep } from './tcpgen.js';
 
 export interface Collected {
@@ -11,14 +12,14 @@ export interface Collected {
 }
 
 export async function startCollecting(filter: string, ringBytes = 1 << 20) {
-  const r = compileFilter(filter);
-  if (!r.pred) throw new Error(`bad filter ${filter}: ${r.diagnostics.map((d) => d.message)}`);
-  const tracer = await Tracer.start({ filter: r.pred, pollMs: 20, ringBytes });
+  const { plan, diagnostics } = makePlan({ filter });
+  if (!plan) throw new Error(`bad filter ${filter}: ${diagnostics.map((d) => d.message)}`);
+  const tracer = await Tracer.start(generateProgram(plan.split, { ringBytes }), { pollMs: 20 });
   const sessions: Session[] = [];
   const sub = tracer.sessions().subscribe((s) => sessions.push(s));
   return {
     tracer,
-    pred: r.pred,
+    pred: plan.pred,
     async stop(): Promise<Collected> {
       await sleep(150); // two drain periods: everything closed is delivered
       tracer.flush((s) => sessions.push(s));

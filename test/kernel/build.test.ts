@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
+import { splitFilter } from '../../src/codegen/split.js';
 import * as IR from '../../src/dsl/ir.js';
 import { summariseVerifierLog } from '../../src/kernel/bpf-object.js';
 import { buildObject, cacheDirProblem } from '../../src/kernel/build.js';
 import { ClangMissingError } from '../../src/kernel/errors.js';
 import { describeKernel } from '../helpers/kernel.js';
 
-const source = () => generateProgram(IR.TRUE, { ringBytes: 1 << 16 }).source;
+const source = () => generateProgram(splitFilter(IR.TRUE), { ringBytes: 1 << 16 }).source;
 
 describeKernel('building with clang, and the object cache', () => {
   it('the second start takes the cached object; the file is private', async () => {

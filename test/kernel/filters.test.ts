@@ -17,7 +17,7 @@ import { compileFilter, compilePredicate, evaluate } from '../../src/dsl/index.j
 import { BpfObject, RECURSION_MISSES_OFFSET } from '../../src/kernel/bpf-object.js';
 import { buildObject } from '../../src/kernel/build.js';
 import { TcplifeError } from '../../src/kernel/errors.js';
-import type { Session } from '../../src/kernel/layout.js';
+import type { DecodedSession as Session } from '../../src/model/fields.js';
 import { validFilterArb } from '../dsl/arbitraries.js';
 import { ofPorts, startCollecting } from '../helpers/collect.js';
 import { describeKernel } from '../helpers/kernel.js';
@@ -80,14 +80,13 @@ describeKernel('the kernel part of filters, on real sessions', () => {
           r.diagnostics.map((d) => d.message),
           text,
         ).toEqual([]);
-        const prog = generateProgram(r.pred, { ringBytes: 1 << 16 });
+        const prog = generateProgram(splitFilter(r.pred!), {
+          ringBytes: 1 << 16,
+          mapEntries: 1024,
+        });
         try {
           const built = await buildObject(prog.source, { cacheDir: null });
-          const obj = BpfObject.open(built.object, {
-            ringBytes: 1 << 16,
-            mapEntries: 1024,
-            attach: 'tp_btf',
-          });
+          const obj = BpfObject.open(built.object, { ...prog, attach: 'tp_btf' });
           try {
             obj.load();
           } finally {

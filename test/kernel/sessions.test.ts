@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Session } from '../../src/kernel/layout.js';
+import type { DecodedSession as Session } from '../../src/model/fields.js';
 import { ofPorts, startCollecting } from '../helpers/collect.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { runClient, startServer } from '../helpers/tcpgen.js';

@@ -1,0 +1,28 @@
+/**
+ * The kernel's per-CPU counters, declared once: this list generates the C
+ * `struct stats` of the BPF template (in this order, one __u64 each) and
+ * the names under which userspace sums and reports them.
+ */
+export const COUNTERS = [
+  { name: 'closed', c: 'sessions that closed with a known start' },
+  { name: 'passed', c: '... and passed the kernel filter' },
+  { name: 'ringbuf_drops', c: '... but found the ring buffer full' },
+  { name: 'missed_start', c: 'closes of sockets whose start was not seen' },
+  { name: 'map_full', c: 'starts not recorded: the socket map was full' },
+  { name: 'owner_unknown', c: 'sessions reported with the task at close, not the owner' },
+] as const;
+
+export type CounterName = (typeof COUNTERS)[number]['name'];
+export type KernelCounters = Record<CounterName, number>;
+
+export const COUNTER_NAMES: readonly CounterName[] = COUNTERS.map((c) => c.name);
+
+/** The C declaration of struct stats, for the BPF template. */
+export function statsStructC(): string {
+  return [
+    'struct stats {',
+    ...COUNTERS.map((c) => `  __u64 ${c.name}; /* ${c.c} */`),
+    '};',
+    `_Static_assert(sizeof(struct stats) == ${COUNTERS.length * 8}, "stats layout differs from src/model/counters.ts");`,
+  ].join('\n');
+}

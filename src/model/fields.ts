@@ -1,0 +1,400 @@
+/**
+ * The field registry: every field of a session, declared once. Everything
+ * else is derived from it — the kernel's record (struct event) and its
+ * decoder, the Session type, the filter language's schema, the typed
+ * builder, the set of fields the kernel can decide, the output columns of
+ * every format, and the defaults of a rule file's samples.
+ *
+ * Adding a field: one entry here (its order is the JSON key order), plus,
+ * for a stored field, the line of bpf/templates/tcplife.bpf.c that fills it.
+ * See docs/ARCHITECTURE.md.
+ */
+import { type FieldDef, type FieldType, makeSchema, type Schema } from './schema.js';
+
+/** A stored field's member in the kernel's record. */
+export type CType = 'u8' | 'u16' | 'u32' | 'u64' | 'u8[16]' | 'char[16]';
+
+/** A field's type: the language's types, plus two that are output only. */
+export type ValueType = FieldType | 'bool' | 'time';
+
+/**
+ * How a value is shown in the table and CSV (JSON always has the value):
+ * floor: its integer part (KiB, as the original printed them); fixed2: two
+ * decimals; yesno: a boolean as yes/no; clock: local HH:MM:SS.
+ */
+export type TextStyle = 'floor' | 'fixed2' | 'yesno' | 'clock';
+
+interface BaseSpec {
+  readonly type: ValueType;
+  readonly description: string;
+  readonly aliases?: readonly string[];
+  /** Table and CSV header. */
+  readonly header: string;
+  /** Table width; negative: left-aligned. */
+  readonly width: number;
+  readonly text?: TextStyle;
+}
+
+/** A value the kernel puts in the record. */
+export interface StoredSpec extends BaseSpec {
+  readonly c: CType;
+  /** The record member's name, when it is not the field's. */
+  readonly member?: string;
+  /** The kernel part of a filter can compare it. */
+  readonly kernel: boolean;
+}
+
+/** A value computed from a stored one: from / scale (compared exactly by the filter). */
+export interface DerivedSpec extends BaseSpec {
+  readonly from: string;
+  readonly scale: number;
+  /** A bare number is refused: a unit must be written (span > 2s). */
+  readonly needsUnit?: boolean;
+  /** A view for the filter only, not a session key; --fields shows this field instead. */
+  readonly shownAs?: string;
+}
+
+export type FieldSpec = StoredSpec | DerivedSpec;
+
+export const FIELDS = {
+  time: {
+    type: 'time',
+    c: 'u64',
+    member: 'ts_ns',
+    kernel: false,
+    header: 'TIME',
+    width: -8,
+    text: 'clock',
+    description: 'when the session closed: ISO 8601 in UTC (JSON), local HH:MM:SS (table, CSV)',
+  },
+  pid: {
+    type: 'pid',
+    c: 'u32',
+    kernel: true,
+    header: 'PID',
+    width: -7,
+    description: 'process ID of the socket owner',
+  },
+  uid: {
+    type: 'int',
+    c: 'u32',
+    kernel: true,
+    header: 'UID',
+    width: -6,
+    description: 'user ID of the socket owner',
+  },
+  comm: {
+    type: 'string',
+    c: 'char[16]',
+    kernel: true,
+    header: 'COMM',
+    width: -16,
+    description: 'command name of the socket owner (at most 15 bytes)',
+  },
+  family: {
+    type: 'family',
+    c: 'u8',
+    kernel: true,
+    header: 'IP',
+    width: -2,
+    description: 'address family: 4 or 6',
+  },
+  laddr: {
+    type: 'addr',
+    c: 'u8[16]',
+    kernel: true,
+    header: 'LADDR',
+    width: -15,
+    description: 'local address',
+  },
+  lport: {
+    type: 'port',
+    c: 'u16',
+    kernel: true,
+    aliases: ['sport'],
+    header: 'LPORT',
+    width: -5,
+    description: 'local port',
+  },
+  raddr: {
+    type: 'addr',
+    c: 'u8[16]',
+    kernel: true,
+    aliases: ['daddr'],
+    header: 'RADDR',
+    width: -15,
+    description: 'remote address',
+  },
+  rport: {
+    type: 'port',
+    c: 'u16',
+    kernel: true,
+    aliases: ['dport'],
+    header: 'RPORT',
+    width: -5,
+    description: 'remote port',
+  },
+  tx_b: {
+    type: 'size',
+    c: 'u64',
+    kernel: true,
+    aliases: ['tx'],
+    header: 'TX_B',
+    width: 10,
+    description: 'bytes acked by the peer (as the kernel counts: +1 per SYN/FIN)',
+  },
+  rx_b: {
+    type: 'size',
+    c: 'u64',
+    kernel: true,
+    aliases: ['rx'],
+    header: 'RX_B',
+    width: 10,
+    description: 'bytes received (as the kernel counts: +1 for the FIN)',
+  },
+  tx_kb: {
+    type: 'size',
+    from: 'tx_b',
+    scale: 1024,
+    header: 'TX_KB',
+    width: 6,
+    text: 'floor',
+    description: 'tx_b in KiB (a bare number is KiB; compared exactly)',
+  },
+  rx_kb: {
+    type: 'size',
+    from: 'rx_b',
+    scale: 1024,
+    header: 'RX_KB',
+    width: 6,
+    text: 'floor',
+    description: 'rx_b in KiB (a bare number is KiB; compared exactly)',
+  },
+  span_us: {
+    type: 'duration',
+    c: 'u64',
+    kernel: true,
+    header: 'SPAN_US',
+    width: 10,
+    description: 'session lifespan in microseconds',
+  },
+  span_ms: {
+    type: 'duration',
+    from: 'span_us',
+    scale: 1000,
+    aliases: ['ms'],
+    header: 'MS',
+    width: 9,
+    text: 'fixed2',
+    description: 'session lifespan in milliseconds (compared exactly)',
+  },
+  span: {
+    type: 'duration',
+    from: 'span_us',
+    scale: 1,
+    needsUnit: true,
+    shownAs: 'span_ms',
+    header: 'MS',
+    width: 9,
+    description: 'session lifespan; needs a unit: span > 2s',
+  },
+  owner: {
+    type: 'bool',
+    c: 'u8',
+    kernel: false,
+    header: 'OWNER',
+    width: -5,
+    text: 'yesno',
+    description:
+      "true when pid, comm and uid are the socket owner's; false: the task running at close",
+  },
+} as const satisfies Record<string, FieldSpec>;
+
+type Fields = typeof FIELDS;
+export type FieldName = keyof Fields;
+
+/** Keys of a Session (and of a JSON line): every field but the filter-only views. */
+export type SessionKey = {
+  [K in FieldName]: Fields[K] extends { readonly shownAs: string } ? never : K;
+}[FieldName];
+
+type ValueOf<T extends ValueType> = T extends 'family'
+  ? 4 | 6
+  : T extends 'addr' | 'string' | 'time'
+    ? string
+    : T extends 'bool'
+      ? boolean
+      : number;
+
+/**
+ * A closed TCP session as tcplife reports it: exactly the keys and values of
+ * a JSON line (`time` is the close time in ISO 8601, derived fields carry
+ * their fractions).
+ */
+export type Session = { readonly [K in SessionKey]: ValueOf<Fields[K]['type']> };
+
+/** Fields the filter language can name (time and owner are output only). */
+export type FilterFieldName = {
+  [K in FieldName]: Fields[K]['type'] extends 'time' | 'bool' ? never : K;
+}[FieldName];
+
+/** A filter field's aliases, as a union of literal names. */
+export type AliasOf<K extends FieldName> = Fields[K] extends {
+  readonly aliases: readonly (infer A extends string)[];
+}
+  ? A
+  : never;
+
+/** What the typed builder needs to know of a field's type. */
+export type FilterSpecOf<N extends FilterFieldName> = Fields[N];
+
+/** Every name and alias the filter accepts, mapped to its field. */
+export type FilterNames = {
+  [K in FilterFieldName as K | AliasOf<K>]: Fields[K];
+};
+
+/**
+ * The close time in milliseconds since the epoch, with the fraction the
+ * kernel's clock gave (the ISO `time` keeps milliseconds). Not a JSON key:
+ * a symbol, which JSON and Object.keys skip.
+ */
+export const CLOSE_MS: unique symbol = Symbol('tcplife.closeMs');
+export type DecodedSession = Session & { readonly [CLOSE_MS]?: number };
+
+/** The close time in ms, precise when the session was decoded from the kernel. */
+export function closeMs(s: DecodedSession): number {
+  return s[CLOSE_MS] ?? Date.parse(s.time);
+}
+
+export function isStored(f: FieldSpec): f is StoredSpec {
+  return 'c' in f;
+}
+
+export interface Entry {
+  readonly name: string;
+  readonly spec: FieldSpec;
+}
+
+const NAME = /^[a-z][a-z0-9_]*$/;
+
+/** The registry as a list, in declaration order, with its names checked once. */
+export const ENTRIES: readonly Entry[] = Object.entries(FIELDS as Record<string, FieldSpec>).map(
+  ([name, spec]) => {
+    // Names reach generated C and JS source: they must be plain identifiers.
+    if (!NAME.test(name)) throw new Error(`field registry: bad field name ${name}`);
+    if (isStored(spec) && spec.member && !NAME.test(spec.member))
+      throw new Error(`field registry: bad member name ${spec.member}`);
+    if (!isStored(spec) && !isStored((FIELDS as Record<string, FieldSpec>)[spec.from]!))
+      throw new Error(`field registry: ${name} derives from ${spec.from}, which is not stored`);
+    return { name, spec };
+  },
+);
+
+export const SESSION_KEYS: readonly SessionKey[] = ENTRIES.filter(
+  (e) => isStored(e.spec) || e.spec.shownAs === undefined,
+).map((e) => e.name as SessionKey);
+
+export function fieldSpec(name: string): FieldSpec | undefined {
+  return Object.hasOwn(FIELDS, name) ? (FIELDS as Record<string, FieldSpec>)[name] : undefined;
+}
+
+const MAX: Readonly<Record<CType, number>> = {
+  u8: 0xff,
+  u16: 0xffff,
+  u32: 0xffff_ffff,
+  u64: Number.MAX_SAFE_INTEGER,
+  'u8[16]': Number.MAX_SAFE_INTEGER,
+  'char[16]': Number.MAX_SAFE_INTEGER,
+};
+
+function stored(name: string): StoredSpec {
+  return fieldSpec(name) as StoredSpec;
+}
+
+function isFilterType(t: ValueType): t is FieldType {
+  return t !== 'time' && t !== 'bool';
+}
+
+/** The filter language's schema, derived from the registry. */
+export const tcplifeSchema: Schema = makeSchema(
+  ENTRIES.flatMap(({ name, spec }): FieldDef[] => {
+    if (!isFilterType(spec.type)) return [];
+    const base = isStored(spec) ? { name, spec } : { name: spec.from, spec: stored(spec.from) };
+    return [
+      {
+        name,
+        type: spec.type,
+        key: base.name,
+        scale: isStored(spec) ? 1 : spec.scale,
+        bareNumbers: !(!isStored(spec) && spec.needsUnit),
+        max: MAX[base.spec.c],
+        ...(base.spec.c === 'char[16]' ? { maxBytes: 15 } : {}),
+        aliases: spec.aliases ?? [],
+        description: spec.description,
+      },
+    ];
+  }),
+);
+
+/** How the kernel compares a stored field, if it can. */
+export type KernelKind = 'num' | 'port' | 'addr' | 'comm';
+
+/** Record keys the kernel part of a filter may compare, and how. */
+export const KERNEL_KEYS: ReadonlyMap<string, KernelKind> = new Map(
+  ENTRIES.flatMap(({ name, spec }): [string, KernelKind][] => {
+    if (!isStored(spec) || !spec.kernel) return [];
+    const kind: KernelKind =
+      spec.type === 'port'
+        ? 'port'
+        : spec.type === 'addr'
+          ? 'addr'
+          : spec.type === 'string'
+            ? 'comm'
+            : 'num';
+    return [[name, kind]];
+  }),
+);
+
+/**
+ * A rule file's sample session before its own fields are applied: every
+ * stored filter field at its zero (numbers 0, strings empty, addresses
+ * 0.0.0.0, family 4).
+ */
+export function sampleDefaults(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { name, spec } of ENTRIES) {
+    if (!isStored(spec) || !isFilterType(spec.type)) continue;
+    out[name] =
+      spec.type === 'string'
+        ? ''
+        : spec.type === 'addr'
+          ? '0.0.0.0'
+          : spec.type === 'family'
+            ? 4
+            : 0;
+  }
+  return out;
+}
+
+/** Stored values of a session (the kernel record's fields), with `time` in ms since the epoch. */
+export type StoredValues = {
+  readonly [K in SessionKey as Fields[K] extends StoredSpec ? K : never]: K extends 'time'
+    ? number
+    : Session[K];
+};
+
+/**
+ * A Session from its stored values, derived fields computed as the decoder
+ * computes them (for tests, fixtures and sources other than the kernel).
+ */
+export function sessionOf(v: StoredValues): DecodedSession {
+  const src = v as unknown as Record<string, unknown>;
+  const out: Record<string | symbol, unknown> = {};
+  for (const { name, spec } of ENTRIES) {
+    if (isStored(spec))
+      out[name] = spec.type === 'time' ? new Date(Math.floor(v.time)).toISOString() : src[name];
+    else if (spec.shownAs === undefined) out[name] = (src[spec.from] as number) / spec.scale;
+  }
+  out[CLOSE_MS] = v.time;
+  return out as DecodedSession;
+}
