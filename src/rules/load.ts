@@ -3,6 +3,12 @@
  * the including file, and samples that prove what the rules mean. Read by the
  * same parser as the filter argument; checked by the same checker, with an
  * environment in which macros and rules expand to their checked predicates.
+ *
+ * Loading goes in phases, as Falco's loader does: read every file (includes
+ * followed), collect every definition, then compile lists, macros and rules
+ * in that order, then run the samples. A list has no type of its own: its
+ * items are checked against the field where it is used, and an error there
+ * points back at the item.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
@@ -202,7 +208,6 @@ function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
 /** A sample's fields → a session, through the checker (aliases, units, ranges). */
 function sampleSession(s: SampleStmt, diags: Diagnostic[]): Record<string, unknown> | undefined {
   const session = sampleDefaults();
-
   let ok = true;
   let family: number | undefined;
   for (const f of s.fields) {
@@ -237,9 +242,54 @@ function sampleSession(s: SampleStmt, diags: Diagnostic[]): Record<string, unkno
   return ok ? session : undefined;
 }
 
+/** The kinds of value a list may hold; one list holds one kind (its type comes where it is used). */
+function itemKind(item: ListLit['items'][number]): string {
+  const k = item.kind === 'range' ? item.lo.kind : item.kind;
+  switch (k) {
+    case 'string':
+      return 'strings';
+    case 'addr':
+    case 'cidr':
+      return 'addresses';
+    case 'regex':
+      return 'regexes';
+    default:
+      return 'numbers';
+  }
+}
+
+/** Phase: lists. Items of one list must be of one kind; their type is checked at each use. */
+function compileLists(env: RuleEnv, diags: Diagnostic[]): void {
+  for (const d of env.defs.values()) {
+    if (d.kind !== 'list') continue;
+    const first = d.list.items[0];
+    if (!first) continue;
+    const kind = itemKind(first);
+    for (const item of d.list.items) {
+      const k = itemKind(item);
+      if (k === 'regexes' || k !== kind) {
+        diags.push(
+          error(
+            'list-kind',
+            item.span,
+            k === 'regexes'
+              ? `in list '${d.name.name}': a list holds values, not regexes`
+              : `in list '${d.name.name}': this item is one of ${k}, the list's first is one of ${kind}`,
+            ['a list holds numbers (sizes, durations, ranges), strings or addresses'],
+          ),
+        );
+        break;
+      }
+    }
+  }
+}
+
 export function loadRuleSet(files: readonly string[], only: readonly string[] = []): RuleSet {
   const diags: Diagnostic[] = [];
+  // Phase: read.
   const loaded = loadFiles(files, diags);
+  // Phase: collect every name before compiling anything, so that order in
+  // the files does not matter.
   const env = new RuleEnv(diags);
   const samples: SampleStmt[] = [];
   for (const { stmt } of loaded.statements) {
@@ -260,50 +310,22 @@ export function loadRuleSet(files: readonly string[], only: readonly string[] = 
         break;
     }
   }
-  // Check every definition once, in file order, so errors inside a macro are
-  // reported at the macro even if nothing uses it.
+  // Phases: lists, then macros, then rules. Every macro is compiled even if
+  // nothing uses it, so its errors are reported at the macro.
+  compileLists(env, diags);
+  for (const d of env.defs.values()) {
+    if (d.kind === 'macro') env.ref(d.name.name, d.name.span);
+  }
   const rules: Rule[] = [];
   for (const d of env.defs.values()) {
-    if (d.kind === 'list') {
-      // A list is checked where it is used (its items' types depend on the field).
-      continue;
-    }
-    const pred = env.ref(d.name.name, d.name.span) ?? IR.TRUE;
-    if (d.kind === 'rule') {
-      rules.push({
-        name: d.name.name,
-        pred,
-        tags: d.stmt.tags.map((t) => t.name),
-        ...(d.stmt.desc !== undefined ? { desc: d.stmt.desc } : {}),
-        span: d.name.span,
-      });
-    }
-  }
-  for (const d of env.defs.values()) {
-    if (d.kind !== 'list') continue;
-    const checker = new Checker(tcplifeSchema, env);
-    // Items must at least agree with one another: check them against a field of their kind.
-    const first = d.list.items[0];
-    const kind = first?.kind === 'range' ? first.lo.kind : first?.kind;
-    const field =
-      kind === 'string'
-        ? 'comm'
-        : kind === 'addr' || kind === 'cidr'
-          ? 'raddr'
-          : kind === 'size'
-            ? 'tx_b'
-            : kind === 'duration'
-              ? 'span_us'
-              : 'lport';
-    checker.check({
-      kind: 'in',
-      field: { kind: 'ident', name: field, span: d.name.span },
-      negated: false,
-      list: d.list,
+    if (d.kind !== 'rule') continue;
+    rules.push({
+      name: d.name.name,
+      pred: env.ref(d.name.name, d.name.span) ?? IR.TRUE,
+      tags: d.stmt.tags.map((t) => t.name),
+      ...(d.stmt.desc !== undefined ? { desc: d.stmt.desc } : {}),
       span: d.name.span,
     });
-    for (const x of checker.diagnostics)
-      diags.push({ ...x, message: `in list '${d.name.name}': ${x.message}` });
   }
 
   let samplesPassed = 0;

@@ -68,20 +68,39 @@ describe('rule files: diagnostics', () => {
     expect(out).toContain("main.rules:1:7: note: 'a' is defined here");
   });
 
-  it('type errors inside rules and lists', () => {
+  it('type errors inside rules, and lists typed where they are used', () => {
     const out = errorsOf({
-      'main.rules': 'list ports = (80, 70000)\nrule r: span_ms > 10KiB\nrule s: raddr in ports\n',
+      'main.rules':
+        'list ports = (80, 70000)\nrule r: span_ms > 10KiB\nrule s: raddr in ports\nrule t: uid in ports\nrule u: lport in ports\n',
     });
     expect(out).toContain(
       'main.rules:2:19: error: span_ms is a duration; a size unit does not apply',
     );
     expect(out).toContain(
-      "main.rules:1:19: error: in list 'ports': 70000 is out of range: a port is 0-65535",
-    );
-    expect(out).toContain(
       "main.rules:3:18: error: list 'ports' does not fit raddr: raddr is an address; a number cannot be compared with it",
     );
     expect(out).toContain('main.rules:1:15: note: this item');
+    // 70000 is a fine uid; as a port it is out of range, reported where the list is used as one.
+    expect(out).not.toMatch(/main\.rules:4:/);
+    expect(out).toContain(
+      "main.rules:5:18: error: list 'ports' does not fit lport: 70000 is out of range: a port is 0-65535",
+    );
+    expect(out).toContain('main.rules:1:19: note: this item');
+  });
+
+  it('a list is not typed by its first item: (70000) serves uid', () => {
+    const dir = files({ 'main.rules': 'list big = (70000)\nrule r: uid in big\n' });
+    const set = loadRuleSet([join(dir, 'main.rules')]);
+    expect(set.diagnostics).toEqual([]);
+    expect(set.tag({ uid: 70000 } as never)).toEqual(['r']);
+    expect(set.tag({ uid: 7 } as never)).toEqual([]);
+  });
+
+  it('a list mixing kinds of values is an error at the item', () => {
+    const out = errorsOf({ 'main.rules': 'list m = (80, "x")\n' });
+    expect(out).toContain(
+      "main.rules:1:15: error: in list 'm': this item is one of strings, the list's first is one of numbers",
+    );
   });
 
   it('a syntax error in a rule file', () => {
