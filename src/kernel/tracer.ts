@@ -10,7 +10,7 @@
  * the ring's fd — disarmed after each wake-up and re-armed by the timer, so
  * a steady stream cannot turn it into a busy loop.
  */
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { ProgramSpec } from '../codegen/program.js';
 import type { DecodedSession } from '../model/fields.js';
 import { BpfObject, InterruptedLoadError, type KernelCounters } from './bpf-object.js';
@@ -52,6 +52,8 @@ export class Tracer {
   private reader: RingReader | undefined;
   private finalStats: TracerStats | undefined;
   private readonly monoOffsetMs: number;
+  private readonly subscribers = new Set<Subscriber<DecodedSession>>();
+  private stopDraining: (() => void) | undefined;
 
   private constructor(
     private readonly obj: BpfObject,
@@ -118,53 +120,66 @@ export class Tracer {
     throw lastError;
   }
 
-  /** Sessions as they close. Subscribing starts the drain; unsubscribing closes the tracer. */
+  /**
+   * Sessions as they close. Every subscriber gets every session (the same
+   * readonly object); the ring is drained while at least one is
+   * subscribed, and the tracer closes when the last one unsubscribes.
+   */
   sessions(): Observable<DecodedSession> {
     return new Observable<DecodedSession>((subscriber) => {
-      const reader = this.reader;
-      if (!reader || this.closed) {
+      if (!this.reader || this.closed) {
         subscriber.error(new TcplifeError('tracer is closed'));
         return;
       }
-      const mono = this.monoOffsetMs;
-      const emit = (dv: DataView, off: number, len: number) =>
-        subscriber.next(decodeEvent(dv, off, len, mono));
-      let immediate: NodeJS.Immediate | undefined;
-      let armed = true;
-
-      const drain = () => {
-        immediate = undefined;
-        if (this.closed || subscriber.closed) return;
-        if (this.opts.isPaused?.()) return; // the timer looks again
-        const n = reader.drain(BATCH, emit);
-        this.delivered += n;
-        if (n === BATCH) immediate = setImmediate(drain);
-      };
-      const fd = this.obj.mapFd('events');
-      const poll = koffi.node.poll(fd, { readable: true }, () => {
-        poll.stop();
-        armed = false;
-        drain();
-      });
-      const timer = setInterval(() => {
-        if (!armed && !this.closed) {
-          poll.start({ readable: true }, () => {
-            poll.stop();
-            armed = false;
-            drain();
-          });
-          armed = true;
-        }
-        if (!immediate) drain();
-      }, this.opts.pollMs ?? 25);
-
+      this.subscribers.add(subscriber);
+      if (this.subscribers.size === 1) this.startDraining();
       return () => {
-        clearInterval(timer);
-        if (immediate) clearImmediate(immediate);
-        poll.close();
-        this.close();
+        this.subscribers.delete(subscriber);
+        if (this.subscribers.size === 0) this.close();
       };
     });
+  }
+
+  private emit(s: DecodedSession): void {
+    // A subscriber may unsubscribe (or subscribe another) from inside next().
+    for (const sub of this.subscribers.size === 1 ? this.subscribers : [...this.subscribers])
+      sub.next(s);
+  }
+
+  private startDraining(): void {
+    const reader = this.reader!;
+    const mono = this.monoOffsetMs;
+    const emit = (dv: DataView, off: number, len: number) =>
+      this.emit(decodeEvent(dv, off, len, mono));
+    let immediate: NodeJS.Immediate | undefined;
+    let armed = true;
+
+    const drain = () => {
+      immediate = undefined;
+      if (this.closed || this.subscribers.size === 0) return;
+      if (this.opts.isPaused?.()) return; // the timer looks again
+      const n = reader.drain(BATCH, emit);
+      this.delivered += n;
+      if (n === BATCH) immediate = setImmediate(drain);
+    };
+    const woken = () => {
+      poll.stop();
+      armed = false;
+      drain();
+    };
+    const poll = koffi.node.poll(this.obj.mapFd('events'), { readable: true }, woken);
+    const timer = setInterval(() => {
+      if (!armed && !this.closed) {
+        poll.start({ readable: true }, woken);
+        armed = true;
+      }
+      if (!immediate) drain();
+    }, this.opts.pollMs ?? 25);
+    this.stopDraining = () => {
+      clearInterval(timer);
+      if (immediate) clearImmediate(immediate);
+      poll.close();
+    };
   }
 
   /** Drain what is left in the ring right now (at exit, before printing stats). */
@@ -199,6 +214,10 @@ export class Tracer {
     if (this.closed) return;
     this.finalStats = this.stats();
     this.closed = true;
+    this.stopDraining?.();
+    this.stopDraining = undefined;
+    for (const sub of [...this.subscribers]) sub.complete();
+    this.subscribers.clear();
     this.reader?.close();
     this.reader = undefined;
     this.obj.close();

@@ -1,8 +1,11 @@
 /** The library entry: sessions(filter) as an Observable of typed sessions. */
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { expect, it } from 'vitest';
+import { generateProgram } from '../../src/codegen/program.js';
 import { sessions, where } from '../../src/index.js';
-import type { Tracer } from '../../src/kernel/tracer.js';
+import { Tracer } from '../../src/kernel/tracer.js';
+import type { Session } from '../../src/model/fields.js';
+import { makePlan } from '../../src/plan/plan.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { runClient, sleep, startServer } from '../helpers/tcpgen.js';
 
@@ -37,6 +40,55 @@ describeKernel('library use', () => {
     // take(2) unsubscribed: the tracer is closed and reports its final counters.
     expect(tracer.socketsTracked()).toBe(0);
     expect(tracer.stats().passed).toBeGreaterThanOrEqual(2);
+  });
+
+  it('one tracer serves two subscribers: each gets every session; it closes when the last leaves', async () => {
+    const { plan } = makePlan({ filter: 'comm == "tl_twocli"' });
+    const tracer = await Tracer.start(generateProgram(plan!.split, { ringBytes: 1 << 16 }), {
+      pollMs: 10,
+    });
+    const first: Session[] = [];
+    const second: Session[] = [];
+    const subA = tracer.sessions().subscribe((s) => first.push(s));
+    const subB = tracer.sessions().subscribe((s) => second.push(s));
+    const srv = await startServer('tl_twosrv', '127.0.0.1');
+    await runClient('tl_twocli', '127.0.0.1', srv.port, { count: 4 });
+    await sleep(100);
+    expect(first).toHaveLength(4);
+    expect(second).toEqual(first);
+    // The first to leave does not end the other's stream.
+    subA.unsubscribe();
+    await runClient('tl_twocli', '127.0.0.1', srv.port, { count: 3 });
+    await sleep(100);
+    srv.stop();
+    expect(first).toHaveLength(4);
+    expect(second).toHaveLength(7);
+    expect(tracer.socketsTracked()).toBeGreaterThanOrEqual(0);
+    subB.unsubscribe();
+    // The last one gone: the program is detached and a new subscriber is refused.
+    await expect(firstValueFrom(tracer.sessions())).rejects.toThrow(/tracer is closed/);
+    expect(tracer.stats().passed).toBe(7);
+  });
+
+  it('sessions() takes rule files as the command line does, and tags each session', async () => {
+    const srv = await startServer('tl_rulsrv', '127.0.0.1');
+    const rules = `${process.cwd()}/test/rules/fixtures/lib.rules`;
+    let tracer: Tracer | undefined;
+    const got = firstValueFrom(
+      sessions(`rport == ${srv.port} or lport == ${srv.port}`, {
+        rules: [rules],
+        onTracer: (t) => (tracer = t),
+      }).pipe(take(2), toArray()),
+    );
+    while (!tracer) await sleep(20);
+    await runClient('tl_rulcli', '127.0.0.1', srv.port, { count: 1, send: 2000 });
+    const all = await got;
+    srv.stop();
+    const byComm = Object.fromEntries(all.map((s) => [s.comm, s.rules]));
+    expect(byComm).toEqual({
+      tl_rulcli: ['lib_client', 'lib_big_sender'],
+      tl_rulsrv: ['lib_server'],
+    });
   });
 
   it('a bad filter errors the Observable with the rendered diagnostic', async () => {
