@@ -138,7 +138,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     if (e instanceof TcplifeError) {
       io.stderr(`tcplife: ${e.message}\n`);
       if (e.hint) io.stderr(`tcplife: ${e.hint}\n`);
-      if (e.detail && process.argv.includes('--verbose')) io.stderr(`${e.detail}\n`);
+      if (e.detail && p.opts().verbose) io.stderr(`${e.detail}\n`);
       return 1;
     }
     io.stderr(`tcplife: internal error (a bug; please report it): ${(e as Error)?.stack ?? e}\n`);

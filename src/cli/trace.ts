@@ -140,7 +140,8 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   const tracer = await Tracer.start(spec, {
     cacheDir: o.cache ? undefined : null,
     attach: o.attach,
-    ...(o.verbose ? { onLog: (l: string) => io.stderr(`libbpf: ${l}\n`) } : {}),
+    // libbpf's lines say 'libbpf:' themselves.
+    ...(o.verbose ? { onLog: (l: string) => io.stderr(`${l}\n`) } : {}),
   });
   if (o.verbose) {
     const b = tracer.build;

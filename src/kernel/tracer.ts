@@ -108,13 +108,14 @@ export class Tracer {
           options,
         );
       } catch (e) {
-        for (const l of obj.log) options.onLog?.(l.trimEnd());
         obj.close();
         lastError = e;
         // A load interrupted by a signal is tried again; an attach failure
         // is worth the raw_tp fallback; a verifier or permission error would
-        // be the same with raw_tp.
+        // be the same with raw_tp. The error that ends the start carries its
+        // log as its detail; only a retried attempt's log is passed on here.
         if (!(e instanceof AttachError) && !(e instanceof InterruptedLoadError)) throw e;
+        for (const l of obj.log) options.onLog?.(l.trimEnd());
       }
     }
     throw lastError;

@@ -228,6 +228,17 @@ describeKernel('tcplife on real sessions', () => {
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('-v, like --verbose, adds the full log to an error', async () => {
+    for (const flag of ['-v', '--verbose']) {
+      const r = await runCli([flag, '-j', '--duration', '1'], { asUser: 'nobody' });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('tcplife: not permitted to load BPF programs');
+      expect(r.stderr, flag).toMatch(/^libbpf: .*(Operation not permitted|failed to load)/m);
+    }
+    const quiet = await runCli(['-j', '--duration', '1'], { asUser: 'nobody' });
+    expect(quiet.stderr).not.toMatch(/^libbpf:/m);
+  });
+
   it('a slow reader: bursts wait in the kernel ring, drops are counted and reported, memory stays bounded', async () => {
     const cli = startCli(['--verbose', '-j', '--ring-size', '64KiB', 'comm ~ "tl_slow*"']);
     await cli.ready;
