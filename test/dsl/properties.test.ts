@@ -5,8 +5,10 @@ import {
   compileFilter,
   compilePredicate,
   evaluate,
+  hasErrors,
   parseFilter,
   printExpr,
+  renderDiagnostics,
   where,
 } from '../../src/dsl/index.js';
 import { addrArb, cidrArb, exprArb, sessionArb, stripSpans } from './arbitraries.js';
@@ -49,7 +51,16 @@ describe('printer and parser', () => {
         ),
         (text) => {
           const r = compileFilter(text);
-          expect(r.pred === undefined || r.diagnostics.length === 0).toBe(true);
+          // A predicate exactly when there is no error; every diagnostic
+          // points inside the text and renders.
+          expect(r.pred === undefined, text).toBe(hasErrors(r.diagnostics));
+          for (const d of r.diagnostics) {
+            expect(d.message.length).toBeGreaterThan(0);
+            expect(d.span.start).toBeGreaterThanOrEqual(0);
+            expect(d.span.end).toBeGreaterThanOrEqual(d.span.start);
+            expect(d.span.end).toBeLessThanOrEqual(text.length);
+          }
+          expect(renderDiagnostics(r.diagnostics)).toBeTypeOf('string');
         },
       ),
       { numRuns: 2000 },
