@@ -28,3 +28,13 @@ export function describeKernel(name: string, fn: () => void): void {
   if (kernelMissing) describe.skip(`${name} (skipped: ${kernelMissing})`, fn);
   else describe(name, fn);
 }
+
+/** Tests that switch users with setpriv need root, not the kernel: they skip (saying why) elsewhere. */
+export function describeAsRoot(name: string, fn: () => void): void {
+  const why = process.geteuid?.() === 0 ? undefined : 'not root (setpriv needs it)';
+  if (why && process.env.TCPLIFE_REQUIRE_KERNEL === '1') {
+    throw new Error(`root tests required but cannot run: ${why}`);
+  }
+  if (why) describe.skip(`${name} (skipped: ${why})`, fn);
+  else describe(name, fn);
+}
