@@ -201,6 +201,7 @@ function configs(ports) {
     tool: 'tcplife',
     note,
   });
+  /** @type {any[]} configurations: a tracer to run, or none */
   const list = [
     { name: 'no tracer', none: true },
     tcplife('tcplife -j (JSON lines) > file', ['-j'], 'jsonl', both),
@@ -372,8 +373,8 @@ async function runOne(cfg, dir, ports, round) {
 
 async function timeToFirst(cmd, args, env = {}) {
   const srv = net.createServer((c) => c.resume().on('end', () => c.end()));
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const port = srv.address().port;
+  await new Promise((r) => srv.listen(0, '127.0.0.1', () => r(undefined)));
+  const port = /** @type {import('node:net').AddressInfo} */ (srv.address()).port;
   const t0 = performance.now();
   const p = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'ignore'],
