@@ -3,64 +3,31 @@
  * (every one found, thanks to Chevrotain's error recovery), with the tokens
  * that were expected as a hint.
  */
-import type { IRecognitionException, IToken } from 'chevrotain';
+import { type IRecognitionException, type IToken, tokenLabel } from 'chevrotain';
 import type { Expr, Statement } from './ast.js';
 import { AstBuilder } from './build-ast.js';
 import { type Diagnostic, error, type SourceText } from './diagnostic.js';
 import { tokenSpan } from './literals.js';
-import { type FilterParser, parser } from './parser.js';
-import { lexer } from './tokens.js';
-
-const LABELS: Record<string, string> = {
-  NumberLit: 'a number',
-  HexLit: 'a number',
-  UnitLit: 'a size or duration (10KiB, 250ms)',
-  StringLit: 'a string',
-  RegexLit: 'a /regex/',
-  IPv4Lit: 'an IPv4 address or CIDR',
-  IPv6Lit: 'an IPv6 address or CIDR',
-  Identifier: 'a field name',
-  AndAnd: "'&&'",
-  OrOr: "'||'",
-  Eq: "'=='",
-  Ne: "'!='",
-  RegexMatch: "'=~'",
-  Le: "'<='",
-  Ge: "'>='",
-  Lt: "'<'",
-  Gt: "'>'",
-  Bang: "'!'",
-  Tilde: "'~'",
-  Assign: "'='",
-  LParen: "'('",
-  RParen: "')'",
-  LBrace: "'{'",
-  RBrace: "'}'",
-  Comma: "','",
-  Colon: "':'",
-  DotDot: "'..'",
-  EOF: 'end of input',
-};
+import { type Expected, type FilterParser, parser } from './parser.js';
+import * as T from './tokens.js';
 
 function found(t: IToken): string {
   return t.tokenType.name === 'EOF' ? 'end of input' : `'${t.image}'`;
 }
 
-function expectedOf(e: IRecognitionException): string[] {
-  // Chevrotain puts the expected paths in the message only; recompute them
-  // from the parser's view of this point in the grammar.
-  const m = /Expecting:?\s*(?:one of these possible Token sequences:)?([\s\S]*?)but found/.exec(
-    e.message,
-  );
-  if (!m) return [];
-  const names = [...m[1]!.matchAll(/\[?([A-Za-z][A-Za-z0-9]*)\]?/g)].map((x) => x[1]!);
-  const seen = new Set<string>();
-  for (const n of names) {
-    if (n === 'token' || n === 'of' || n === 'type' || n === 'Expecting') continue;
-    seen.add(LABELS[n] ?? (/^[A-Z]/.test(n) ? `'${n.toLowerCase()}'` : n));
+/** The labels of what could have come next, as the parser's message provider gave them. */
+function expectedOf(e: IRecognitionException): readonly string[] {
+  try {
+    return (JSON.parse(e.message) as Expected).expected;
+  } catch {
+    return [];
   }
-  return [...seen];
 }
+
+/** Labels of the tokens that are values, for "expected a value". */
+const VALUES: ReadonlySet<string> = new Set(
+  [T.NumberLit, T.HexLit, T.UnitLit, T.StringLit, T.RegexLit, T.IPv4Lit, T.IPv6Lit].map(tokenLabel),
+);
 
 function syntaxDiagnostic(source: SourceText, e: IRecognitionException): Diagnostic {
   const t = e.token;
@@ -74,15 +41,10 @@ function syntaxDiagnostic(source: SourceText, e: IRecognitionException): Diagnos
   if (t.tokenType.name === 'UnterminatedString') {
     return error('syntax', span, 'unterminated string', ['close it with a double quote']);
   }
-  const values = new Set(
-    ['NumberLit', 'HexLit', 'UnitLit', 'StringLit', 'RegexLit', 'IPv4Lit', 'IPv6Lit'].map(
-      (n) => LABELS[n],
-    ),
-  );
   const what =
     expected.length === 1
       ? expected[0]
-      : expected.every((x) => values.has(x))
+      : expected.every((x) => VALUES.has(x))
         ? 'a value'
         : 'one of these';
   const hints = expected.length > 1 ? [`expected one of: ${expected.join(', ')}`] : [];
@@ -100,7 +62,7 @@ function run<T>(
   build: (b: AstBuilder, cst: never) => T,
 ): Parsed<T> {
   const diagnostics: Diagnostic[] = [];
-  const lexed = lexer().tokenize(source.text);
+  const lexed = T.lexer().tokenize(source.text);
   for (const e of lexed.errors) {
     const span = { source, start: e.offset, end: e.offset + Math.max(1, e.length) };
     const ch = source.text.slice(e.offset, e.offset + 1);

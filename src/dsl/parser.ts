@@ -4,12 +4,48 @@
  * `not` binds tighter than `and`, which binds tighter than `or` — as in C and
  * SQL (pcap-filter gives `and` and `or` equal precedence; we do not).
  */
-import { CstParser } from 'chevrotain';
+import {
+  CstParser,
+  type IParserErrorMessageProvider,
+  type TokenType,
+  tokenLabel,
+} from 'chevrotain';
 import * as T from './tokens.js';
+
+/**
+ * What a syntax error expected, as data: the labels of the tokens that could
+ * have come next (each token's LABEL). Chevrotain hands us these through its
+ * error message provider; the "message" we give back is this JSON, which
+ * parse.ts reads back, so no English text of Chevrotain's is ever parsed.
+ */
+export interface Expected {
+  readonly expected: readonly string[];
+}
+
+function expectedOf(tokens: readonly TokenType[]): string {
+  const labels = [
+    ...new Set(tokens.map((t) => (t.name === 'EOF' ? 'end of input' : tokenLabel(t)))),
+  ];
+  return JSON.stringify({ expected: labels } satisfies Expected);
+}
+
+const messages: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage: ({ expected }) => expectedOf([expected]),
+  buildNotAllInputParsedMessage: () => expectedOf([]),
+  buildNoViableAltMessage: ({ expectedPathsPerAlt }) =>
+    expectedOf(expectedPathsPerAlt.flatMap((alt) => alt.flatMap((path) => path.slice(0, 1)))),
+  buildEarlyExitMessage: ({ expectedIterationPaths }) =>
+    expectedOf(expectedIterationPaths.flatMap((path) => path.slice(0, 1))),
+};
 
 export class FilterParser extends CstParser {
   constructor(validate = T.VALIDATE_GRAMMAR) {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, skipValidations: !validate });
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      skipValidations: !validate,
+      errorMessageProvider: messages,
+    });
     this.performSelfAnalysis();
   }
 

@@ -14,10 +14,19 @@ export const WhiteSpace = createToken({
 });
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: Lexer.SKIPPED });
 
-export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
+export const Identifier = createToken({
+  name: 'Identifier',
+  label: 'a field name',
+  pattern: /[A-Za-z_][A-Za-z0-9_]*/,
+});
 
 const kw = (name: string, word: string): TokenType =>
-  createToken({ name, pattern: new RegExp(`${word}\\b`), longer_alt: Identifier });
+  createToken({
+    name,
+    label: `'${word}'`,
+    pattern: new RegExp(`${word}\\b`),
+    longer_alt: Identifier,
+  });
 
 export const And = kw('And', 'and');
 export const Or = kw('Or', 'or');
@@ -34,33 +43,38 @@ export const Sample = kw('Sample', 'sample');
 export const Matches = kw('Matches', 'matches');
 export const Rejects = kw('Rejects', 'rejects');
 
-export const AndAnd = createToken({ name: 'AndAnd', pattern: /&&/ });
-export const OrOr = createToken({ name: 'OrOr', pattern: /\|\|/ });
-export const Eq = createToken({ name: 'Eq', pattern: /==/ });
-export const Ne = createToken({ name: 'Ne', pattern: /!=/ });
-export const RegexMatch = createToken({ name: 'RegexMatch', pattern: /=~/ });
-export const Le = createToken({ name: 'Le', pattern: /<=/ });
-export const Ge = createToken({ name: 'Ge', pattern: />=/ });
-export const Lt = createToken({ name: 'Lt', pattern: /</ });
-export const Gt = createToken({ name: 'Gt', pattern: />/ });
-export const Bang = createToken({ name: 'Bang', pattern: /!/ });
-export const Tilde = createToken({ name: 'Tilde', pattern: /~/ });
-export const Assign = createToken({ name: 'Assign', pattern: /=/ });
-export const LParen = createToken({ name: 'LParen', pattern: /\(/ });
-export const RParen = createToken({ name: 'RParen', pattern: /\)/ });
-export const LBrace = createToken({ name: 'LBrace', pattern: /\{/ });
-export const RBrace = createToken({ name: 'RBrace', pattern: /\}/ });
-export const Comma = createToken({ name: 'Comma', pattern: /,/ });
-export const Colon = createToken({ name: 'Colon', pattern: /:/ });
-export const DotDot = createToken({ name: 'DotDot', pattern: /\.\./ });
+export const AndAnd = createToken({ name: 'AndAnd', label: "'&&'", pattern: /&&/ });
+export const OrOr = createToken({ name: 'OrOr', label: "'||'", pattern: /\|\|/ });
+export const Eq = createToken({ name: 'Eq', label: "'=='", pattern: /==/ });
+export const Ne = createToken({ name: 'Ne', label: "'!='", pattern: /!=/ });
+export const RegexMatch = createToken({ name: 'RegexMatch', label: "'=~'", pattern: /=~/ });
+export const Le = createToken({ name: 'Le', label: "'<='", pattern: /<=/ });
+export const Ge = createToken({ name: 'Ge', label: "'>='", pattern: />=/ });
+export const Lt = createToken({ name: 'Lt', label: "'<'", pattern: /</ });
+export const Gt = createToken({ name: 'Gt', label: "'>'", pattern: />/ });
+export const Bang = createToken({ name: 'Bang', label: "'!'", pattern: /!/ });
+export const Tilde = createToken({ name: 'Tilde', label: "'~'", pattern: /~/ });
+export const Assign = createToken({ name: 'Assign', label: "'='", pattern: /=/ });
+export const LParen = createToken({ name: 'LParen', label: "'('", pattern: /\(/ });
+export const RParen = createToken({ name: 'RParen', label: "')'", pattern: /\)/ });
+export const LBrace = createToken({ name: 'LBrace', label: "'{'", pattern: /\{/ });
+export const RBrace = createToken({ name: 'RBrace', label: "'}'", pattern: /\}/ });
+export const Comma = createToken({ name: 'Comma', label: "','", pattern: /,/ });
+export const Colon = createToken({ name: 'Colon', label: "':'", pattern: /:/ });
+export const DotDot = createToken({ name: 'DotDot', label: "'..'", pattern: /\.\./ });
 
-export const StringLit = createToken({ name: 'StringLit', pattern: /"(?:[^"\\\n]|\\.)*"/ });
+export const StringLit = createToken({
+  name: 'StringLit',
+  label: 'a string',
+  pattern: /"(?:[^"\\\n]|\\.)*"/,
+});
 export const UnterminatedString = createToken({
   name: 'UnterminatedString',
   pattern: /"(?:[^"\\\n]|\\.)*/,
 });
 export const RegexLit = createToken({
   name: 'RegexLit',
+  label: 'a /regex/',
   pattern: /\/(?:[^/\\\n]|\\.)+\/[A-Za-z]*/,
 });
 
@@ -92,18 +106,32 @@ function matchIPv6(text: string, offset: number): RegExpExecArray | null {
 
 export const IPv6Lit = createToken({
   name: 'IPv6Lit',
+  label: 'an IPv6 address or CIDR',
   pattern: { exec: matchIPv6 },
   line_breaks: false,
   start_chars_hint: [...'0123456789abcdefABCDEF:'],
 });
 export const IPv4Lit = createToken({
   name: 'IPv4Lit',
+  label: 'an IPv4 address or CIDR',
   pattern: /\d+\.\d+\.\d+\.\d+(?:\/\d+)?/,
 });
-export const HexLit = createToken({ name: 'HexLit', pattern: /0[xX][0-9A-Fa-f]+/ });
+export const HexLit = createToken({
+  name: 'HexLit',
+  label: 'a number',
+  pattern: /0[xX][0-9A-Fa-f]+/,
+});
 /** A number with a unit glued to it: 10KiB, 1.5s, 250us. */
-export const UnitLit = createToken({ name: 'UnitLit', pattern: /\d+(?:\.\d+)?[A-Za-zµ]+/ });
-export const NumberLit = createToken({ name: 'NumberLit', pattern: /\d+(?:\.\d+)?/ });
+export const UnitLit = createToken({
+  name: 'UnitLit',
+  label: 'a size or duration (10KiB, 250ms)',
+  pattern: /\d+(?:\.\d+)?[A-Za-zµ]+/,
+});
+export const NumberLit = createToken({
+  name: 'NumberLit',
+  label: 'a number',
+  pattern: /\d+(?:\.\d+)?/,
+});
 
 export const allTokens: TokenType[] = [
   WhiteSpace,
