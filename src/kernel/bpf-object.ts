@@ -102,7 +102,7 @@ export class BpfObject {
     if (!existsSync('/sys/kernel/btf/vmlinux')) {
       throw new BtfMissingError(
         'this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing)',
-        'tcplife needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later; most distributions since 2020)',
+        'tcplife needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (and Linux 5.8 or later; most distributions since 2020)',
       );
     }
     const n = native();
