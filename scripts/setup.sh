@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything tcplife needs on a fresh Debian machine (run as root):
 # clang and libbpf (to build and load the BPF program at run time), iproute2
-# (network namespaces in the tests), jq (a test pipes JSON lines through it),
+# (network namespaces in the tests), nftables (fault injection inside them),
+# jq (a test pipes JSON lines through it),
 # then the npm packages and the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ command -v clang >/dev/null || need+=(clang)
 ldconfig -p | grep -q 'libbpf.so.1 ' || need+=(libbpf1)
 command -v ip >/dev/null || need+=(iproute2)
 command -v jq >/dev/null || need+=(jq)
+command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -85,6 +85,7 @@ struct inet_sock {
 struct tcp_sock {
   __u64 bytes_received;
   __u64 bytes_acked;
+  __u32 total_retrans;
 };
 
 #pragma clang attribute pop

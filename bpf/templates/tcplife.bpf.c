@@ -167,6 +167,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
   struct tcp_sock *tp = (struct tcp_sock *)sk;
   e.rx_b = BPF_CORE_READ(tp, bytes_received);
   e.tx_b = BPF_CORE_READ(tp, bytes_acked);
+  e.retrans = BPF_CORE_READ(tp, total_retrans);
   if (s.owner) {
     e.pid = s.pid;
     e.uid = s.uid;

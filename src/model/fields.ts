@@ -198,6 +198,14 @@ export const FIELDS = {
     width: 9,
     description: 'session lifespan; needs a unit: span > 2s',
   },
+  retrans: {
+    type: 'int',
+    c: 'u32',
+    kernel: true,
+    header: 'RETRANS',
+    width: 7,
+    description: 'segments retransmitted (tcp_sock.total_retrans at close)',
+  },
   owner: {
     type: 'bool',
     c: 'u8',

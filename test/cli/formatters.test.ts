@@ -111,6 +111,7 @@ describe('JSON lines', () => {
       rx_kb: 524289 / 1024,
       span_us: 123456,
       span_ms: 123.456,
+      retrans: 0,
       owner: true,
     });
     expect(objs[2].comm).toBe('a,"b');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/util/paths.js';
+import type { Netns } from './netns.js';
 
 const run = promisify(execFile);
 const dir = join(tmpdir(), `tcplife-test-bin-${process.pid}`);
@@ -34,15 +35,11 @@ export interface Server {
 export async function startServer(
   name: string,
   addr: string,
-  opts: { reply?: number; count?: number } = {},
+  opts: { reply?: number; count?: number; netns?: Netns } = {},
 ): Promise<Server> {
-  const proc = spawn(
-    tcpgen(name),
-    ['server', addr, '0', '-r', String(opts.reply ?? 0), '-n', String(opts.count ?? 0)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const argv = ['server', addr, '0', '-r', String(opts.reply ?? 0), '-n', String(opts.count ?? 0)];
+  const [cmd, args] = opts.netns ? opts.netns.wrap(tcpgen(name), argv) : [tcpgen(name), argv];
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: proc.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     rl.once('line', (l) => resolve(Number(/port (\d+)/.exec(l)?.[1])));
@@ -61,7 +58,7 @@ export async function runClient(
   name: string,
   addr: string,
   port: number,
-  opts: { count: number; send?: number; bind?: string; duration?: number },
+  opts: { count: number; send?: number; bind?: string; duration?: number; netns?: Netns },
 ): Promise<ClientRun> {
   const args = [
     'client',
@@ -74,7 +71,8 @@ export async function runClient(
   ];
   if (opts.bind) args.push('-b', opts.bind);
   if (opts.duration) args.push('-d', String(opts.duration));
-  const child = run(tcpgen(name), args);
+  const [cmd, argv] = opts.netns ? opts.netns.wrap(tcpgen(name), args) : [tcpgen(name), args];
+  const child = run(cmd, argv);
   const pid = child.child.pid!;
   const { stdout } = await child;
   const m = /sessions (\d+) seconds ([\d.]+)/.exec(stdout);

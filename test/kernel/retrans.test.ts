@@ -1,0 +1,65 @@
+/**
+ * retrans (tcp_sock.total_retrans at close) on real sessions, with segments
+ * dropped by nftables inside a network namespace the test makes.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ofPorts, startCollecting } from '../helpers/collect.js';
+import { describeKernel } from '../helpers/kernel.js';
+import { Netns } from '../helpers/netns.js';
+import { runClient, startServer } from '../helpers/tcpgen.js';
+
+describeKernel('retransmits', () => {
+  let ns: Netns;
+  beforeAll(() => {
+    // A 1500-byte MTU: a transfer is many segments, so drops are repaired by retransmission.
+    ns = Netns.create('tl_rt', { mtu: 1500 });
+  });
+  afterAll(() => ns.delete());
+
+  it('a lossy transfer counts retransmits on the sender; an orderly one counts none; the kernel filters on them', async () => {
+    const all = await startCollecting('comm ~ "tl_rt*"');
+    const lossy = await startCollecting('retrans > 0 and comm ~ "tl_rt*"');
+    expect(lossy.tracer.program.split.user).toEqual({ k: 'const', value: true });
+
+    const clean = await startServer('tl_rtsrv', '127.0.0.1', { netns: ns });
+    await runClient('tl_rtcli', '127.0.0.1', clean.port, { count: 1, send: 100_000, netns: ns });
+
+    const dropping = await startServer('tl_rtsrv', '127.0.0.1', { netns: ns });
+    // Drop one in four data segments on the way in: the sender must retransmit them.
+    ns.nft(`table inet tl_faults {
+      chain in {
+        type filter hook input priority 0;
+        tcp dport ${dropping.port} meta length > 500 numgen random mod 4 == 0 drop
+      }
+    }`);
+    await runClient('tl_rtcli', '127.0.0.1', dropping.port, { count: 1, send: 300_000, netns: ns });
+    clean.stop();
+    dropping.stop();
+
+    const got = await all.stop();
+    const filtered = await lossy.stop();
+    const orderly = ofPorts(got.sessions, [clean.port]);
+    expect(orderly.map((s) => [s.comm, s.retrans])).toEqual([
+      ['tl_rtcli', 0],
+      ['tl_rtsrv', 0],
+    ]);
+    const lost = ofPorts(got.sessions, [dropping.port]);
+    const sender = lost.find((s) => s.comm === 'tl_rtcli')!;
+    const receiver = lost.find((s) => s.comm === 'tl_rtsrv')!;
+    expect(sender.tx_b).toBe(300_002);
+    expect(sender.retrans).toBeGreaterThan(0);
+    expect(receiver.retrans).toBe(0);
+    // The kernel part alone chose exactly the retransmitting session.
+    // (Two tracers convert the kernel's clock each on its own: compare the rest.)
+    const id = (s: typeof sender) => [
+      s.pid,
+      s.comm,
+      s.lport,
+      s.rport,
+      s.tx_b,
+      s.retrans,
+      s.span_us,
+    ];
+    expect(filtered.sessions.map(id)).toEqual([id(sender)]);
+  });
+});
