@@ -36,3 +36,9 @@ export function encodeSettings(s: Settings): Buffer {
   });
   return buf;
 }
+
+export function decodeSettings(buf: Buffer): Settings {
+  return Object.fromEntries(
+    SETTINGS.map((d, i) => [d.name, Number(buf.readBigUInt64LE(i * 8))]),
+  ) as unknown as Settings;
+}

@@ -5,7 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import type { ProgramSpec } from '../codegen/program.js';
-import { encodeSettings, SETTINGS_SECTION, type Settings } from '../codegen/settings.js';
+import {
+  decodeSettings,
+  encodeSettings,
+  SETTINGS,
+  SETTINGS_SECTION,
+  type Settings,
+} from '../codegen/settings.js';
 import { COUNTER_NAMES, type KernelCounters } from '../model/counters.js';
 import {
   AttachError,
@@ -226,6 +232,14 @@ export class BpfObject {
       });
     }
     return out;
+  }
+
+  /** The read-only settings as the loaded program sees them (for --verbose and tests). */
+  settings(): Settings {
+    const value = Buffer.alloc(SETTINGS.length * 8);
+    if (this.n.bpf.bpf_map_lookup_elem(this.mapFd(SETTINGS_SECTION), Buffer.alloc(4), value) !== 0)
+      throw new TcplifeError(`cannot read the program's settings (${SETTINGS_SECTION})`);
+    return decodeSettings(value);
   }
 
   /** Entries in a hash map keyed by u64 (the per-socket `starts` map). */

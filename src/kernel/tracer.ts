@@ -12,6 +12,7 @@
  */
 import { Observable, type Subscriber } from 'rxjs';
 import type { ProgramSpec } from '../codegen/program.js';
+import type { Settings } from '../codegen/settings.js';
 import type { DecodedSession } from '../model/fields.js';
 import { BpfObject, InterruptedLoadError, type KernelCounters } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
@@ -195,6 +196,11 @@ export class Tracer {
     }
     this.delivered += total;
     return total;
+  }
+
+  /** The read-only settings the running program was given. */
+  settings(): Settings {
+    return this.obj.settings();
   }
 
   /** Sockets whose start is remembered and whose close has not been seen yet. */

@@ -8,6 +8,7 @@ import * as IR from '../../src/dsl/ir.js';
 import { summariseVerifierLog } from '../../src/kernel/bpf-object.js';
 import { buildObject, cacheDirProblem } from '../../src/kernel/build.js';
 import { ClangMissingError } from '../../src/kernel/errors.js';
+import { Tracer } from '../../src/kernel/tracer.js';
 import { describeKernel } from '../helpers/kernel.js';
 
 const source = () => generateProgram(splitFilter(IR.TRUE), { ringBytes: 1 << 16 }).source;
@@ -23,6 +24,25 @@ describeKernel('building with clang, and the object cache', () => {
     expect(second.object.equals(first.object)).toBe(true);
     expect(readdirSync(dir)).toEqual([`${first.hash}.o`]); // no temporary files left
     expect(cacheDirProblem(dir)).toBeUndefined();
+  });
+
+  it('the ring size is a setting, not code: the same object and cache entry, the value read back from the program', async () => {
+    const small = generateProgram(splitFilter(IR.TRUE), { ringBytes: 1 << 16 });
+    const large = generateProgram(splitFilter(IR.TRUE), { ringBytes: 1 << 22 });
+    expect(small.source).toBe(large.source);
+    expect([small.settings.wakeup_bytes, large.settings.wakeup_bytes]).toEqual([8192, 524288]);
+    const dir = join(mkdtempSync(join(tmpdir(), 'tl-cache-')), 'cache');
+    await buildObject(small.source, { cacheDir: dir });
+    const again = await buildObject(large.source, { cacheDir: dir });
+    expect(again.cached).toBe(true);
+    for (const spec of [small, large]) {
+      const t = await Tracer.start(spec, { cacheDir: dir });
+      try {
+        expect(t.settings()).toEqual(spec.settings);
+      } finally {
+        t.close();
+      }
+    }
   });
 
   it('a directory others can write is not used', async () => {
