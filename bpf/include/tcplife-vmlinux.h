@@ -37,6 +37,11 @@ enum { BPF_RB_AVAIL_DATA = 0 };
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define EEXIST 17
+/* errno values a socket's sk_err holds when it ends (uapi/asm-generic/errno*.h) */
+#define EPIPE 32
+#define ECONNRESET 104
+#define ETIMEDOUT 110
+#define ECONNREFUSED 111
 
 /* include/net/tcp_states.h */
 enum {
@@ -62,7 +67,20 @@ struct in6_addr {
   } in6_u;
 };
 
+struct ns_common {
+  unsigned int inum;
+};
+
+struct net {
+  struct ns_common ns;
+};
+
+typedef struct {
+  struct net *net;
+} possible_net_t;
+
 struct sock_common {
+  possible_net_t skc_net;
   __be32 skc_daddr;
   __be32 skc_rcv_saddr;
   __be16 skc_dport;
@@ -75,6 +93,7 @@ struct sock_common {
 struct sock {
   struct sock_common __sk_common;
   __u16 sk_protocol;
+  int sk_err;
 };
 
 struct inet_sock {
@@ -86,6 +105,7 @@ struct tcp_sock {
   __u64 bytes_received;
   __u64 bytes_acked;
   __u32 total_retrans;
+  __u32 srtt_us;
 };
 
 #pragma clang attribute pop

@@ -16,14 +16,20 @@ char LICENSE[] SEC("license") = "GPL";
 /* The event layout, generated from the field registry (src/model) with a size assert. */
 @@EVENT_STRUCT@@
 
+/* Codes of the registry's enum fields (role, outcome): 1 for the first value; 0 is none. */
+@@ENUMS@@
+
 /* What was learnt about a socket before it closed. */
 struct start {
   __u64 ts_ns;
+  __u64 cgroup_id;
   __u32 pid;
   __u32 uid;
   char comm[16];
-  /* 1 when pid/comm/uid came from a transition in the owner's context */
+  /* 1 when pid/comm/uid/cgroup_id came from a transition in the owner's context */
   __u8 owner;
+  /* ROLE_CLIENT when the first state seen was SYN_SENT, ROLE_SERVER for SYN_RECV */
+  __u8 role;
 };
 
 /* Per-CPU counters; userspace sums them. Generated from src/model/counters.ts. */
@@ -71,7 +77,36 @@ static __always_inline void remember_owner(struct start *s)
   s->pid = bpf_get_current_pid_tgid() >> 32;
   s->uid = (__u32)id;
   bpf_get_current_comm(&s->comm, sizeof(s->comm));
+  s->cgroup_id = bpf_get_current_cgroup_id();
   s->owner = 1;
+}
+
+/*
+ * How a session ended, from the state it left and the socket's error, both
+ * as they are at the transition to CLOSE: tcp_reset() sets ECONNREFUSED in
+ * SYN_SENT, EPIPE in CLOSE_WAIT and ECONNRESET elsewhere; tcp_write_err()
+ * sets ETIMEDOUT (or a soft ICMP error) before tcp_done(). With no error, a
+ * close from the end of the FIN exchange is orderly; from any other state
+ * this side aborted (SO_LINGER 0, close with unread data, abort).
+ */
+static __always_inline __u8 outcome_of(int oldstate, int err)
+{
+  switch (err) {
+  case 0:
+    if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_TIME_WAIT || oldstate == TCP_CLOSING ||
+        oldstate == TCP_LAST_ACK)
+      return OUTCOME_CLOSED;
+    return OUTCOME_ABORTED;
+  case ECONNREFUSED:
+    return OUTCOME_REFUSED;
+  case ETIMEDOUT:
+    return OUTCOME_TIMEOUT;
+  case ECONNRESET:
+  case EPIPE:
+    return OUTCOME_RESET;
+  default:
+    return OUTCOME_ERROR;
+  }
 }
 
 /* Address helpers for the generated filter: a is network order bytes. */
@@ -129,6 +164,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
     }
     struct start n = {};
     n.ts_ns = bpf_ktime_get_ns();
+    n.role = newstate == TCP_SYN_SENT ? ROLE_CLIENT : newstate == TCP_SYN_RECV ? ROLE_SERVER : 0;
     /* connect() runs in the owner's context; the server's SYN_RECV does not. */
     if (newstate == TCP_SYN_SENT)
       remember_owner(&n);
@@ -168,10 +204,15 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
   e.rx_b = BPF_CORE_READ(tp, bytes_received);
   e.tx_b = BPF_CORE_READ(tp, bytes_acked);
   e.retrans = BPF_CORE_READ(tp, total_retrans);
+  e.rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+  e.role = s.role;
+  e.outcome = outcome_of(oldstate, BPF_CORE_READ(sk, sk_err));
+  e.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
   if (s.owner) {
     e.pid = s.pid;
     e.uid = s.uid;
     __builtin_memcpy(e.comm, s.comm, sizeof(e.comm));
+    e.cgroup_id = s.cgroup_id;
     e.owner = 1;
   } else {
     /* Best effort, as the original tool: the task running at close. */
@@ -179,6 +220,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
     e.pid = bpf_get_current_pid_tgid() >> 32;
     e.uid = (__u32)id;
     bpf_get_current_comm(&e.comm, sizeof(e.comm));
+    e.cgroup_id = bpf_get_current_cgroup_id();
     st->owner_unknown++;
   }
   /* skc_num is already 0 for ephemeral ports at close: inet_sport is still set. */

@@ -8,7 +8,7 @@ import type { Cidr } from '../dsl/addr.js';
 import { assertNever } from '../dsl/ast.js';
 import { globPrefix } from '../dsl/glob.js';
 import type { Pred } from '../dsl/ir.js';
-import { KERNEL_KEYS } from '../model/fields.js';
+import { ENTRIES, enumCode, KERNEL_KEYS } from '../model/fields.js';
 
 export class CodegenError extends Error {}
 
@@ -150,6 +150,11 @@ export class CEmitter {
       case 'addr':
         return p.cidrs.length ? `(${p.cidrs.map((c) => cidr(p.key, c)).join(' || ')})` : '0';
       case 'str':
+        if (KERNEL_KEYS.get(p.key) === 'enum') {
+          const x = field(p.key);
+          const codes = [...new Set(p.values.map((v) => enumCode(p.key, v)))];
+          return codes.length ? `(${codes.map((c) => `${x} == ${int(c)}`).join(' || ')})` : '0';
+        }
         return p.values.length
           ? `(${p.values.map((v) => bytesMatch(p.key, v, true)).join(' || ')})`
           : '0';
@@ -169,4 +174,18 @@ export class CEmitter {
 
 export function emitFilter(p: Pred): EmittedFilter {
   return new CEmitter().emit(p);
+}
+
+/**
+ * C constants for every enum field's codes, from the registry:
+ * ROLE_CLIENT = 1, ROLE_SERVER = 2, OUTCOME_CLOSED = 1, …
+ */
+export function enumsC(): string {
+  return ENTRIES.flatMap(({ name, spec }) =>
+    spec.values
+      ? [
+          `enum {\n${spec.values.map((v, i) => `  ${name.toUpperCase()}_${v.toUpperCase()} = ${i + 1},`).join('\n')}\n};`,
+        ]
+      : [],
+  ).join('\n');
 }

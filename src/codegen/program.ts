@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { statsStructC } from '../model/counters.js';
 import { eventStructC } from '../model/record.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
-import { emitFilter } from './emit-c.js';
+import { emitFilter, enumsC } from './emit-c.js';
 import { type Settings, settingsC } from './settings.js';
 import type { Split } from './split.js';
 import { fillTemplate } from './template.js';
@@ -56,6 +56,7 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
   template ??= readFileSync(TEMPLATE_PATH, 'utf8');
   const source = fillTemplate(template, {
     EVENT_STRUCT: eventStructC(),
+    ENUMS: enumsC(),
     STATS_STRUCT: statsStructC(),
     SETTINGS: settingsC(),
     FILTER_DATA: emitted.data,

@@ -41,6 +41,8 @@ function atom(p: Pred, dir: 'weaken' | 'strengthen'): Part {
     case 'addr':
       return kind === 'addr' && p.cidrs.length <= MAX_KERNEL_CIDRS ? { p, exact: true } : inexact();
     case 'str':
+      // An enum's values are small codes in the kernel's record.
+      if (kind === 'enum') return { p, exact: true };
       if (kind !== 'comm' || p.values.length > MAX_KERNEL_RANGES) return inexact();
       return p.values.every((v) => Buffer.byteLength(v) <= COMM_BYTES)
         ? { p, exact: true }

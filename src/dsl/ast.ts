@@ -27,6 +27,8 @@ export type Literal =
       readonly span: Span;
     }
   | { readonly kind: 'string'; readonly value: string; readonly span: Span }
+  /** a bare word: a value of an enum field (`role == server`) */
+  | { readonly kind: 'word'; readonly value: string; readonly span: Span }
   | { readonly kind: 'regex'; readonly source: string; readonly flags: string; readonly span: Span }
   | { readonly kind: 'addr'; readonly addr: Addr; readonly span: Span }
   | { readonly kind: 'cidr'; readonly addr: Addr; readonly prefix: number; readonly span: Span };

@@ -125,9 +125,10 @@ export class AstBuilder {
   private listRef(n: CstNode): A.ListLit | A.Ident {
     const lit = nodes(n, 'listLit')[0];
     if (lit) return this.listLit(lit);
-    const item = nodes(n, 'listItem')[0];
-    if (item) return { kind: 'list', items: [this.listItem(item)], span: this.spanOf(n) };
-    return this.ident(tokens(n, 'Identifier')[0]!);
+    const item = this.listItem(node(n, 'listItem'));
+    // A lone word names a list (the checker also takes it as an enum's value).
+    if (item.kind === 'word') return { kind: 'ident', name: item.value, span: item.span };
+    return { kind: 'list', items: [item], span: this.spanOf(n) };
   }
 
   listLit(n: CstNode): A.ListLit {

@@ -157,6 +157,19 @@ export class StringField extends Field<string> {
   }
 }
 
+/** An enum field: one of its values (`f.outcome.in('refused', 'timeout')`). */
+export class EnumField<V extends string> extends Field<V> {
+  protected lit(v: V): Literal {
+    return { kind: 'string', value: v, span: NOWHERE };
+  }
+  in(...items: V[]): Cond {
+    return this.list(false, items);
+  }
+  notIn(...items: V[]): Cond {
+    return this.list(true, items);
+  }
+}
+
 export class AddrField extends Field<string> {
   protected lit(v: string): Literal {
     return addrLit(v);
@@ -171,19 +184,21 @@ export class AddrField extends Field<string> {
 }
 
 /** The builder field for a registry entry, by its type and units. */
-type BuilderField<F> = F extends { readonly type: 'string' }
-  ? StringField
-  : F extends { readonly type: 'addr' }
-    ? AddrField
-    : F extends { readonly type: 'family' }
-      ? NumberField<4 | 6>
-      : F extends { readonly needsUnit: true; readonly type: 'duration' }
-        ? NumberField<`${number}${DurationUnit}`>
-        : F extends { readonly type: 'size' }
-          ? NumberField<SizeValue>
-          : F extends { readonly type: 'duration' }
-            ? NumberField<DurationValue>
-            : NumberField;
+type BuilderField<F> = F extends { readonly type: 'enum'; readonly values: readonly (infer V)[] }
+  ? EnumField<V & string>
+  : F extends { readonly type: 'string' }
+    ? StringField
+    : F extends { readonly type: 'addr' }
+      ? AddrField
+      : F extends { readonly type: 'family' }
+        ? NumberField<4 | 6>
+        : F extends { readonly needsUnit: true; readonly type: 'duration' }
+          ? NumberField<`${number}${DurationUnit}`>
+          : F extends { readonly type: 'size' }
+            ? NumberField<SizeValue>
+            : F extends { readonly type: 'duration' }
+              ? NumberField<DurationValue>
+              : NumberField;
 
 /** The tcplife fields (names and aliases), typed from the field registry. */
 export type TcplifeFields = { readonly [N in keyof FilterNames]: BuilderField<FilterNames[N]> };
@@ -192,6 +207,8 @@ function builderField(name: string, f: FieldDef): unknown {
   switch (f.type) {
     case 'string':
       return new StringField(name);
+    case 'enum':
+      return new EnumField(name);
     case 'addr':
       return new AddrField(name);
     case 'size':

@@ -39,6 +39,8 @@ function describe(l: Literal | ListItem): string {
       return 'a duration';
     case 'string':
       return 'a string';
+    case 'word':
+      return `the bare word '${l.value}'`;
     case 'regex':
       return 'a regex';
     case 'addr':
@@ -177,6 +179,7 @@ export class Checker {
       case 'cidr':
       case 'addr':
       case 'string':
+      case 'word':
       case 'regex':
       case 'range':
         this.err('type', v.span, `${describe(v)} cannot be compared with ${f.name}, a number`);
@@ -212,6 +215,20 @@ export class Checker {
       }
       const n = this.number(f, v);
       return n === undefined ? IR.TRUE : { k: 'num', key, op: op as IR.NumOp, value: n };
+    }
+    if (f.type === 'enum') {
+      if (op !== '==' && op !== '!=') {
+        this.err(
+          'type',
+          span,
+          `${f.name} is one of ${f.values!.join(', ')}: it compares with == and != (or in), not '${op}'`,
+        );
+        return IR.TRUE;
+      }
+      const w = this.enumValue(f, v);
+      if (w === undefined) return IR.TRUE;
+      const p: IR.Pred = { k: 'str', key, values: [w] };
+      return op === '==' ? p : IR.not(p);
     }
     if (f.type === 'addr') {
       if (op !== '==' && op !== '!=') {
@@ -251,13 +268,31 @@ export class Checker {
     return op === '==' ? p : IR.not(p);
   }
 
+  /** A value of an enum field, bare or quoted; an unknown one is reported with a suggestion. */
+  private enumValue(f: FieldDef, v: Literal | ListItem): string | undefined {
+    const values = f.values ?? [];
+    if (v.kind !== 'word' && v.kind !== 'string') {
+      this.err('type', v.span, `${f.name} is one of ${values.join(', ')}; ${describe(v)} is not`);
+      return undefined;
+    }
+    if (values.includes(v.value)) return v.value;
+    const near = suggest(v.value, values);
+    this.err(
+      'unknown-value',
+      v.span,
+      `'${v.value}' is not a value of ${f.name}${near ? `; did you mean '${near}'?` : ''}`,
+      [`${f.name} is one of: ${values.join(', ')}`],
+    );
+    return undefined;
+  }
+
   private str(f: FieldDef, v: Literal | ListItem, glob: boolean): string | undefined {
     if (v.kind !== 'string') {
       this.err(
         'type',
         v.span,
         `${f.name} is a string; ${describe(v)} cannot be compared with it`,
-        v.kind === 'int' ? [`quote it: "${v.value}"`] : [],
+        v.kind === 'int' || v.kind === 'word' ? [`quote it: "${v.value}"`] : [],
       );
       return undefined;
     }
@@ -303,6 +338,15 @@ export class Checker {
     let list: ListLit | undefined;
     if (ref.kind === 'ident') {
       list = this.env.list(ref.name);
+      const ef = list ? undefined : this.schema.byName.get(fid.name);
+      if (!list && ef?.type === 'enum') {
+        // `outcome in refused`: a lone bare word of an enum field is its value.
+        const f = this.field(fid)!;
+        const w = this.enumValue(f, { kind: 'word', value: ref.name, span: ref.span });
+        if (w === undefined) return IR.TRUE;
+        const p: IR.Pred = { k: 'str', key: f.key, values: [w] };
+        return negated ? IR.not(p) : p;
+      }
       if (!list) {
         const near = suggest(ref.name, this.env.names());
         this.err(
@@ -342,6 +386,18 @@ export class Checker {
 
   private members(f: FieldDef, list: ListLit): IR.Pred {
     const key = f.key;
+    if (f.type === 'enum') {
+      const values: string[] = [];
+      for (const item of list.items) {
+        if (item.kind === 'range') {
+          this.err('type', item.span, `${f.name} takes values, not ranges`);
+          continue;
+        }
+        const w = this.enumValue(f, item);
+        if (w !== undefined) values.push(w);
+      }
+      return { k: 'str', key, values };
+    }
     if (NUMERIC.has(f.type)) {
       const ranges: [number, number][] = [];
       for (const item of list.items) {

@@ -94,6 +94,8 @@ export function literalFromToken(source: SourceText, t: IToken, diags: Diagnosti
   const span = tokenSpan(source, t);
   const text = t.image;
   switch (t.tokenType.name) {
+    case 'Identifier':
+      return { kind: 'word', value: text, span };
     case 'NumberLit': {
       const value = numberValue(text, span, diags);
       return text.includes('.') ? { kind: 'decimal', value, span } : { kind: 'int', value, span };

@@ -29,6 +29,8 @@ const VALUES: ReadonlySet<string> = new Set(
   [T.NumberLit, T.HexLit, T.UnitLit, T.StringLit, T.RegexLit, T.IPv4Lit, T.IPv6Lit].map(tokenLabel),
 );
 
+const WORD = 'a bare word (role == server)';
+
 function syntaxDiagnostic(source: SourceText, e: IRecognitionException): Diagnostic {
   const t = e.token;
   const span = tokenSpan(source, t);
@@ -41,13 +43,17 @@ function syntaxDiagnostic(source: SourceText, e: IRecognitionException): Diagnos
   if (t.tokenType.name === 'UnterminatedString') {
     return error('syntax', span, 'unterminated string', ['close it with a double quote']);
   }
+  // Where a value may stand, a bare word is an enum's value, not a field name.
+  const name = tokenLabel(T.Identifier);
+  const isValue = expected.some((x) => VALUES.has(x));
+  const shown = isValue ? expected.map((x) => (x === name ? WORD : x)) : expected;
   const what =
-    expected.length === 1
-      ? expected[0]
-      : expected.every((x) => VALUES.has(x))
+    shown.length === 1
+      ? shown[0]
+      : shown.every((x) => VALUES.has(x) || x === WORD)
         ? 'a value'
         : 'one of these';
-  const hints = expected.length > 1 ? [`expected one of: ${expected.join(', ')}`] : [];
+  const hints = shown.length > 1 ? [`expected one of: ${shown.join(', ')}`] : [];
   return error('syntax', span, `expected ${what}, found ${found(t)}`, hints);
 }
 

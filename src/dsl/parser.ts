@@ -131,8 +131,8 @@ export class FilterParser extends CstParser {
   public listRef = this.RULE('listRef', () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.listLit) },
-      { ALT: () => this.CONSUME(T.Identifier) },
-      // `rport in 8000..8999`: a lone range (or value) needs no parentheses.
+      // `rport in 8000..8999`: a lone range (or value) needs no parentheses;
+      // a lone word is the name of a list (or, for an enum field, a value).
       { ALT: () => this.SUBRULE(this.listItem) },
     ]);
   });
@@ -160,6 +160,8 @@ export class FilterParser extends CstParser {
       { ALT: () => this.CONSUME(T.RegexLit) },
       { ALT: () => this.CONSUME(T.IPv4Lit) },
       { ALT: () => this.CONSUME(T.IPv6Lit) },
+      // A bare word: a value of an enum field (`outcome == refused`).
+      { ALT: () => this.CONSUME(T.Identifier) },
     ]);
   });
 

@@ -36,6 +36,8 @@ export function printLiteral(l: Literal | ListItem): string {
       return `${num(l.value, false)}${l.unit}`;
     case 'string':
       return printString(l.value);
+    case 'word':
+      return l.value;
     case 'regex':
       return `/${l.source}/${l.flags}`;
     case 'addr':

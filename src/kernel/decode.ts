@@ -7,7 +7,15 @@
  * offsets only.
  */
 import { formatAddr } from '../dsl/addr.js';
-import { CLOSE_MS, type DecodedSession, ENTRIES, isStored } from '../model/fields.js';
+import {
+  CLOSE_MS,
+  type DecodedSession,
+  ENTRIES,
+  isDerived,
+  isResolved,
+  isStored,
+  type ResolvedSpec,
+} from '../model/fields.js';
 import { member, RECORD_MEMBERS, RECORD_SIZE } from '../model/record.js';
 
 export type Decoder = (
@@ -73,6 +81,9 @@ function read(name: string): string {
       return `chars(dv, ${at})`;
     case 'bool':
       return `dv.getUint8(${at}) !== 0`;
+    case 'enum':
+      // code 0 (none) and codes this version does not know read as ''
+      return `enums.${name}[dv.getUint8(${at})] ?? ''`;
     case 'time':
       // CLOCK_MONOTONIC ns → wall-clock ms
       return `u64(dv, ${at}) / 1e6 + mono`;
@@ -92,7 +103,14 @@ function read(name: string): string {
   }
 }
 
-function generate(): Decoder {
+/** Userspace lookups for resolved fields (a cgroup's path from its id). */
+export type Resolvers = Readonly<Record<ResolvedSpec['resolve'], (value: number) => string>>;
+
+/** Resolvers that know nothing: every resolved field is ''. */
+export const NO_RESOLVERS: Resolvers = { cgroup: () => '', container: () => '' };
+
+/** The decoder, generated for this registry, with these resolvers. */
+export function makeDecoder(resolvers: Resolvers = NO_RESOLVERS): Decoder {
   // Locals first (family before the addresses that need it), then one object literal.
   const stored = [...RECORD_MEMBERS].sort(
     (a, b) => Number(b.spec.type === 'family') - Number(a.spec.type === 'family'),
@@ -105,23 +123,26 @@ function generate(): Decoder {
       time = `v_${name}`;
       return [`${name}: iso(v_${name})`];
     }
-    if (spec.shownAs !== undefined) return [];
+    if (isResolved(spec)) return [`${name}: resolve.${spec.resolve}(v_${spec.from})`];
+    if (isDerived(spec) && spec.shownAs !== undefined) return [];
     return [`${name}: v_${spec.from} / ${spec.scale}`];
   });
   if (time) props.push(`[CLOSE]: ${time}`);
+  const enums = Object.fromEntries(
+    ENTRIES.flatMap(({ name, spec }) => (spec.values ? [[name, ['', ...spec.values]]] : [])),
+  );
   const body = `return function decode(dv, off, len, mono) {
   if (len !== ${RECORD_SIZE}) throw new Error('event record of ' + len + ' bytes, expected ${RECORD_SIZE}');
   ${lines.join('\n  ')}
   return { ${props.join(', ')} };
 };`;
-  return new Function('u64', 'chars', 'addr', 'iso', 'CLOSE', body)(
+  return new Function('u64', 'chars', 'addr', 'iso', 'CLOSE', 'enums', 'resolve', body)(
     u64,
     chars,
     addr,
     isoTime,
     CLOSE_MS,
+    enums,
+    resolvers,
   ) as Decoder;
 }
-
-/** Decodes one record; `monoOffsetMs` converts CLOCK_MONOTONIC to wall clock. */
-export const decodeEvent: Decoder = generate();

@@ -33,6 +33,7 @@ export interface LibC {
   munmap(addr: Ptr, len: number): number;
   vsnprintf(buf: Buffer, size: number, fmt: string, ap: Ptr): number;
   strerror(errnum: number): string;
+  open_by_handle_at(mountFd: number, handle: Buffer, flags: number): number;
 }
 
 export interface Native {
@@ -88,6 +89,7 @@ export function loadNative(): Native {
     munmap: libc.func('int munmap(void *addr, size_t len)'),
     vsnprintf: libc.func('int vsnprintf(char *buf, size_t size, const char *fmt, void *ap)'),
     strerror: libc.func('const char *strerror(int errnum)'),
+    open_by_handle_at: libc.func('int open_by_handle_at(int mount_fd, void *handle, int flags)'),
   } as LibC;
   native = { bpf, c, printCallback };
   return native;

@@ -16,7 +16,8 @@ import type { Settings } from '../codegen/settings.js';
 import type { DecodedSession } from '../model/fields.js';
 import { BpfObject, InterruptedLoadError, type KernelCounters } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
-import { decodeEvent } from './decode.js';
+import { CgroupResolver } from './cgroups.js';
+import { type Decoder, makeDecoder } from './decode.js';
 import { AttachError, TcplifeError } from './errors.js';
 import { koffi } from './libbpf.js';
 import { RingReader } from './ringbuf.js';
@@ -53,6 +54,12 @@ export class Tracer {
   private reader: RingReader | undefined;
   private finalStats: TracerStats | undefined;
   private readonly monoOffsetMs: number;
+  /** cgroup ids → paths and containers, for the decoder. */
+  readonly cgroups = new CgroupResolver();
+  private readonly decode: Decoder = makeDecoder({
+    cgroup: (id) => this.cgroups.cgroup(id),
+    container: (id) => this.cgroups.container(id),
+  });
   private readonly subscribers = new Set<Subscriber<DecodedSession>>();
   private stopDraining: (() => void) | undefined;
 
@@ -152,7 +159,7 @@ export class Tracer {
     const reader = this.reader!;
     const mono = this.monoOffsetMs;
     const emit = (dv: DataView, off: number, len: number) =>
-      this.emit(decodeEvent(dv, off, len, mono));
+      this.emit(this.decode(dv, off, len, mono));
     let immediate: NodeJS.Immediate | undefined;
     let armed = true;
 
@@ -190,7 +197,7 @@ export class Tracer {
     const mono = this.monoOffsetMs;
     let total = 0;
     for (;;) {
-      const n = this.reader.drain(BATCH, (dv, off, len) => fn(decodeEvent(dv, off, len, mono)));
+      const n = this.reader.drain(BATCH, (dv, off, len) => fn(this.decode(dv, off, len, mono)));
       total += n;
       if (n < BATCH) break;
     }
@@ -227,6 +234,7 @@ export class Tracer {
     this.subscribers.clear();
     this.reader?.close();
     this.reader = undefined;
+    this.cgroups.close();
     this.obj.close();
   }
 }

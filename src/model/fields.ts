@@ -20,9 +20,10 @@ export type ValueType = FieldType | 'bool' | 'time';
 /**
  * How a value is shown in the table and CSV (JSON always has the value):
  * floor: its integer part (KiB, as the original printed them); fixed2: two
- * decimals; yesno: a boolean as yes/no; clock: local HH:MM:SS.
+ * decimals; yesno: a boolean as yes/no; clock: local HH:MM:SS; short12: the
+ * first 12 characters (a container ID, as `docker ps` shows it).
  */
-export type TextStyle = 'floor' | 'fixed2' | 'yesno' | 'clock';
+export type TextStyle = 'floor' | 'fixed2' | 'yesno' | 'clock' | 'short12';
 
 interface BaseSpec {
   readonly type: ValueType;
@@ -33,6 +34,8 @@ interface BaseSpec {
   /** Table width; negative: left-aligned. */
   readonly width: number;
   readonly text?: TextStyle;
+  /** For an enum: its values; the kernel stores 1 for the first, 2 for the next…, 0 for none. */
+  readonly values?: readonly string[];
 }
 
 /** A value the kernel puts in the record. */
@@ -54,7 +57,13 @@ export interface DerivedSpec extends BaseSpec {
   readonly shownAs?: string;
 }
 
-export type FieldSpec = StoredSpec | DerivedSpec;
+/** A string resolved in userspace from a stored value (a cgroup's path from its id). */
+export interface ResolvedSpec extends BaseSpec {
+  readonly from: string;
+  readonly resolve: 'cgroup' | 'container';
+}
+
+export type FieldSpec = StoredSpec | DerivedSpec | ResolvedSpec;
 
 export const FIELDS = {
   time: {
@@ -216,6 +225,77 @@ export const FIELDS = {
     description:
       "true when pid, comm and uid are the socket owner's; false: the task running at close",
   },
+  role: {
+    type: 'enum',
+    values: ['client', 'server'],
+    c: 'u8',
+    kernel: true,
+    header: 'ROLE',
+    width: -6,
+    description:
+      'client: this side connected (first state SYN_SENT); server: it accepted (SYN_RECV)',
+  },
+  outcome: {
+    type: 'enum',
+    values: ['closed', 'aborted', 'reset', 'refused', 'timeout', 'error'],
+    c: 'u8',
+    kernel: true,
+    header: 'OUTCOME',
+    width: -8,
+    description:
+      'how the session ended: closed (orderly), aborted (by this side), reset (by the peer), refused, timeout, error',
+  },
+  rtt_us: {
+    type: 'duration',
+    c: 'u32',
+    kernel: true,
+    header: 'RTT_US',
+    width: 8,
+    description: 'smoothed round-trip time at close in microseconds (0: never measured)',
+  },
+  rtt_ms: {
+    type: 'duration',
+    from: 'rtt_us',
+    scale: 1000,
+    header: 'RTT_MS',
+    width: 8,
+    text: 'fixed2',
+    description: 'smoothed round-trip time in milliseconds (compared exactly)',
+  },
+  cgroup_id: {
+    type: 'int',
+    c: 'u64',
+    kernel: true,
+    header: 'CGROUP_ID',
+    width: 10,
+    description: "the owner's cgroup v2 id: the inode of its directory in the cgroup2 mount",
+  },
+  cgroup: {
+    type: 'string',
+    from: 'cgroup_id',
+    resolve: 'cgroup',
+    header: 'CGROUP',
+    width: -30,
+    description: "the owner's cgroup, relative to the cgroup2 mount (/system.slice/nginx.service)",
+  },
+  container: {
+    type: 'string',
+    from: 'cgroup_id',
+    resolve: 'container',
+    header: 'CONTAINER',
+    width: -12,
+    text: 'short12',
+    description:
+      "the owner's container ID (64 hex digits) from its cgroup: Docker, containerd, CRI-O, Podman",
+  },
+  netns: {
+    type: 'int',
+    c: 'u32',
+    kernel: true,
+    header: 'NETNS',
+    width: 10,
+    description: "the socket's network namespace inode (stat -L /run/netns/NAME)",
+  },
 } as const satisfies Record<string, FieldSpec>;
 
 type Fields = typeof FIELDS;
@@ -228,7 +308,7 @@ export type SessionKey = {
 
 type ValueOf<T extends ValueType> = T extends 'family'
   ? 4 | 6
-  : T extends 'addr' | 'string' | 'time'
+  : T extends 'addr' | 'string' | 'time' | 'enum'
     ? string
     : T extends 'bool'
       ? boolean
@@ -239,7 +319,11 @@ type ValueOf<T extends ValueType> = T extends 'family'
  * a JSON line (`time` is the close time in ISO 8601, derived fields carry
  * their fractions).
  */
-export type Session = { readonly [K in SessionKey]: ValueOf<Fields[K]['type']> };
+export type Session = {
+  readonly [K in SessionKey]: Fields[K] extends { readonly values: readonly (infer V)[] }
+    ? V | ''
+    : ValueOf<Fields[K]['type']>;
+};
 
 /** Fields the filter language can name (time and owner are output only). */
 export type FilterFieldName = {
@@ -278,6 +362,14 @@ export function isStored(f: FieldSpec): f is StoredSpec {
   return 'c' in f;
 }
 
+export function isResolved(f: FieldSpec): f is ResolvedSpec {
+  return 'resolve' in f;
+}
+
+export function isDerived(f: FieldSpec): f is DerivedSpec {
+  return 'scale' in f;
+}
+
 export interface Entry {
   readonly name: string;
   readonly spec: FieldSpec;
@@ -294,12 +386,16 @@ export const ENTRIES: readonly Entry[] = Object.entries(FIELDS as Record<string,
       throw new Error(`field registry: bad member name ${spec.member}`);
     if (!isStored(spec) && !isStored((FIELDS as Record<string, FieldSpec>)[spec.from]!))
       throw new Error(`field registry: ${name} derives from ${spec.from}, which is not stored`);
+    if (spec.type === 'enum' && !(spec.values?.length && isStored(spec) && spec.c === 'u8'))
+      throw new Error(`field registry: enum ${name} needs values and a u8`);
+    for (const v of spec.values ?? [])
+      if (!NAME.test(v)) throw new Error(`field registry: bad value ${v} of ${name}`);
     return { name, spec };
   },
 );
 
 export const SESSION_KEYS: readonly SessionKey[] = ENTRIES.filter(
-  (e) => isStored(e.spec) || e.spec.shownAs === undefined,
+  (e) => !isDerived(e.spec) || e.spec.shownAs === undefined,
 ).map((e) => e.name as SessionKey);
 
 export function fieldSpec(name: string): FieldSpec | undefined {
@@ -327,25 +423,31 @@ function isFilterType(t: ValueType): t is FieldType {
 export const tcplifeSchema: Schema = makeSchema(
   ENTRIES.flatMap(({ name, spec }): FieldDef[] => {
     if (!isFilterType(spec.type)) return [];
+    const common = {
+      name,
+      type: spec.type,
+      aliases: spec.aliases ?? [],
+      description: spec.description,
+      ...(spec.values ? { values: spec.values } : {}),
+    };
+    if (isResolved(spec))
+      return [{ ...common, key: name, scale: 1, bareNumbers: true, max: MAX['char[16]'] }];
     const base = isStored(spec) ? { name, spec } : { name: spec.from, spec: stored(spec.from) };
     return [
       {
-        name,
-        type: spec.type,
+        ...common,
         key: base.name,
-        scale: isStored(spec) ? 1 : spec.scale,
-        bareNumbers: !(!isStored(spec) && spec.needsUnit),
+        scale: isDerived(spec) ? spec.scale : 1,
+        bareNumbers: !(isDerived(spec) && spec.needsUnit),
         max: MAX[base.spec.c],
         ...(base.spec.c === 'char[16]' ? { maxBytes: 15 } : {}),
-        aliases: spec.aliases ?? [],
-        description: spec.description,
       },
     ];
   }),
 );
 
-/** How the kernel compares a stored field, if it can. */
-export type KernelKind = 'num' | 'port' | 'addr' | 'comm';
+/** How the kernel compares a stored field, if it can (an enum as its code). */
+export type KernelKind = 'num' | 'port' | 'addr' | 'comm' | 'enum';
 
 /** Record keys the kernel part of a filter may compare, and how. */
 export const KERNEL_KEYS: ReadonlyMap<string, KernelKind> = new Map(
@@ -358,16 +460,26 @@ export const KERNEL_KEYS: ReadonlyMap<string, KernelKind> = new Map(
           ? 'addr'
           : spec.type === 'string'
             ? 'comm'
-            : 'num';
+            : spec.type === 'enum'
+              ? 'enum'
+              : 'num';
     return [[name, kind]];
   }),
 );
 
 /**
  * A rule file's sample session before its own fields are applied: every
- * stored filter field at its zero (numbers 0, strings empty, addresses
- * 0.0.0.0, family 4).
+ * stored or resolved filter field at its zero (numbers 0, strings and enums
+ * empty, addresses 0.0.0.0, family 4).
  */
+
+/** An enum value's code in the kernel's record: 1 for the first value; 0 is none. */
+export function enumCode(key: string, value: string): number {
+  const values = fieldSpec(key)?.values ?? [];
+  const i = values.indexOf(value);
+  if (i < 0) throw new Error(`${value} is not a value of ${key}`);
+  return i + 1;
+}
 export function sampleDefaults(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { name, spec } of ENTRIES) {
@@ -384,24 +496,29 @@ export function sampleDefaults(): Record<string, unknown> {
   return out;
 }
 
-/** Stored values of a session (the kernel record's fields), with `time` in ms since the epoch. */
+/**
+ * What a session is made from: its stored values (`time` in ms since the
+ * epoch) and its resolved ones (which need the host to compute).
+ */
 export type StoredValues = {
-  readonly [K in SessionKey as Fields[K] extends StoredSpec ? K : never]: K extends 'time'
-    ? number
-    : Session[K];
+  readonly [K in SessionKey as Fields[K] extends StoredSpec | ResolvedSpec
+    ? K
+    : never]: K extends 'time' ? number : Session[K];
 };
 
 /**
- * A Session from its stored values, derived fields computed as the decoder
- * computes them (for tests, fixtures and sources other than the kernel).
+ * A Session from its stored and resolved values, derived fields computed as
+ * the decoder computes them (for tests, fixtures and sources other than the
+ * kernel).
  */
 export function sessionOf(v: StoredValues): DecodedSession {
   const src = v as unknown as Record<string, unknown>;
   const out: Record<string | symbol, unknown> = {};
   for (const { name, spec } of ENTRIES) {
-    if (isStored(spec))
+    if (isDerived(spec)) {
+      if (spec.shownAs === undefined) out[name] = (src[spec.from] as number) / spec.scale;
+    } else
       out[name] = spec.type === 'time' ? new Date(Math.floor(v.time)).toISOString() : src[name];
-    else if (spec.shownAs === undefined) out[name] = (src[spec.from] as number) / spec.scale;
   }
   out[CLOSE_MS] = v.time;
   return out as DecodedSession;

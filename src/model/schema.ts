@@ -19,7 +19,9 @@ export type FieldType =
   /** bytes */
   | 'size'
   /** microseconds */
-  | 'duration';
+  | 'duration'
+  /** one of a fixed set of words (FieldDef.values), written bare or quoted */
+  | 'enum';
 
 export interface FieldDef {
   readonly name: string;
@@ -34,6 +36,8 @@ export interface FieldDef {
   readonly max: number;
   /** For strings: longest value in bytes. */
   readonly maxBytes?: number;
+  /** For enums: the values, in the order of their codes (1, 2, …; 0 is none). */
+  readonly values?: readonly string[];
   readonly aliases: readonly string[];
   readonly description: string;
 }

@@ -9,6 +9,7 @@ import {
   type DecodedSession,
   ENTRIES,
   fieldSpec,
+  isDerived,
   isStored,
   SESSION_KEYS,
   type TextStyle,
@@ -62,6 +63,7 @@ const JSON_KIND: Readonly<Record<ValueType, JsonKind>> = {
   duration: 'num',
   addr: 'plain',
   time: 'plain',
+  enum: 'plain',
   string: 'str',
   bool: 'bool',
 };
@@ -79,6 +81,8 @@ function textOf(name: string, style: TextStyle | undefined): (r: Row) => string 
       return (r) => (get(r) ? 'yes' : 'no');
     case 'clock':
       return (r) => hhmmss(closeMs(r));
+    case 'short12':
+      return (r) => String(get(r)).slice(0, 12);
   }
 }
 
@@ -134,7 +138,7 @@ export function resolveFields(names: readonly string[]): { fields: string[]; unk
     }
     const f = tcplifeSchema.byName.get(n);
     const spec = f && fieldSpec(f.name);
-    const shown = spec && !isStored(spec) && spec.shownAs ? spec.shownAs : f?.name;
+    const shown = spec && isDerived(spec) && spec.shownAs ? spec.shownAs : f?.name;
     if (shown && OUT_FIELDS[shown]) fields.push(shown);
     else unknown.push(n);
   }

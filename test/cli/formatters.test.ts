@@ -113,6 +113,14 @@ describe('JSON lines', () => {
       span_ms: 123.456,
       retrans: 0,
       owner: true,
+      role: 'client',
+      outcome: 'closed',
+      rtt_us: 51,
+      rtt_ms: 0.051,
+      cgroup_id: 1,
+      cgroup: '/',
+      container: '',
+      netns: 4026531840,
     });
     expect(objs[2].comm).toBe('a,"b');
     expect(objs[1].owner).toBe(false);

@@ -70,6 +70,9 @@ export const literalArb: fc.Arbitrary<Literal> = fc.oneof(
     .map((source) => ({ kind: 'regex' as const, source, flags: '', span: S })),
   addrArb.map((addr) => ({ kind: 'addr' as const, addr, span: S })),
   cidrArb.map((c) => ({ kind: 'cidr' as const, addr: c.addr, prefix: c.prefix, span: S })),
+  fc
+    .constantFrom('closed', 'reset', 'refused', 'client', 'server', 'refsued', 'nginx')
+    .map((value) => ({ kind: 'word' as const, value, span: S })),
 );
 
 const itemArb: fc.Arbitrary<ListItem> = fc.oneof(
@@ -77,7 +80,22 @@ const itemArb: fc.Arbitrary<ListItem> = fc.oneof(
   fc.tuple(literalArb, literalArb).map(([lo, hi]) => ({ kind: 'range' as const, lo, hi, span: S })),
 );
 
-const names = ['pid', 'comm', 'dport', 'lport', 'raddr', 'tx_kb', 'span', 'family', 'whatever'];
+const names = [
+  'pid',
+  'comm',
+  'dport',
+  'lport',
+  'raddr',
+  'tx_kb',
+  'span',
+  'family',
+  'outcome',
+  'role',
+  'retrans',
+  'rtt_ms',
+  'cgroup',
+  'whatever',
+];
 const ident = fc.constantFrom(...names).map((name) => ({ kind: 'ident' as const, name, span: S }));
 const ops = ['==', '!=', '<', '<=', '>', '>=', '~', '=~'] as const;
 
@@ -146,6 +164,14 @@ export const sessionArb = fc.record({
     fc.constantFrom(0, 999, 1000, 1001, 100_000, 100_001),
     fc.integer({ min: 0, max: 2 ** 40 }),
   ),
+  retrans: fc.constantFrom(0, 1, 7),
+  role: fc.constantFrom('client', 'server', ''),
+  outcome: fc.constantFrom('closed', 'aborted', 'reset', 'refused', 'timeout', 'error'),
+  rtt_us: fc.constantFrom(0, 33, 999, 1000, 1001, 250_000),
+  cgroup_id: fc.constantFrom(1, 44, 9001),
+  cgroup: fc.constantFrom('/', '/system.slice/x.service', `/docker/${'ab'.repeat(32)}`),
+  container: fc.constantFrom('', 'ab'.repeat(32)),
+  netns: fc.constantFrom(4026531840, 4026532176),
 });
 
 /** Well-typed filters as text, to exercise codegen, clang and the verifier. */
@@ -198,6 +224,22 @@ const atomArb: fc.Arbitrary<string> = fc.oneof(
   fc.stringMatching(/^[a-z_]{0,15}$/).map((s) => `comm == "${s}"`),
   fc.stringMatching(/^[a-z_]{0,6}\*([a-z]{0,3})$/).map((s) => `comm ~ "${s}"`),
   fc.constantFrom('comm =~ /^no/', 'comm =~ /d$/i'),
+  fc
+    .subarray(['closed', 'aborted', 'reset', 'refused', 'timeout', 'error'], { minLength: 1 })
+    .map((vs) => `outcome in (${vs.join(', ')})`),
+  fc.constantFrom(
+    'role == client',
+    'role != server',
+    'retrans > 0',
+    'rtt_ms > 1',
+    'rtt_us <= 1000',
+  ),
+  fc.constantFrom(
+    'netns == 4026531840',
+    'cgroup_id != 1',
+    'cgroup ~ "/docker/*"',
+    'container != ""',
+  ),
 );
 function printCidr(c: {
   addr: { family: 4 | 6; bytes: readonly number[] };

@@ -15,7 +15,7 @@ describe('diagnostics, rendered', () => {
         '  |',
         '1 | dprt == 443',
         '  | ^^^^',
-        '  = hint: fields: pid, uid, comm, family, laddr, lport, raddr, rport, tx_b, rx_b, tx_kb, rx_kb, span_us, span_ms, span, retrans',
+        '  = hint: fields: pid, uid, comm, family, laddr, lport, raddr, rport, tx_b, rx_b, tx_kb, rx_kb, span_us, span_ms, span, retrans, role, outcome, rtt_us, rtt_ms, cgroup_id, cgroup, container, netns',
       ].join('\n'),
     );
   });
@@ -33,7 +33,7 @@ describe('diagnostics, rendered', () => {
         '  |',
         '1 | dport ==',
         '  |         ^',
-        '  = hint: expected one of: a number, a size or duration (10KiB, 250ms), a string, a /regex/, an IPv4 address or CIDR, an IPv6 address or CIDR',
+        '  = hint: expected one of: a number, a size or duration (10KiB, 250ms), a string, a /regex/, an IPv4 address or CIDR, an IPv6 address or CIDR, a bare word (role == server)',
       ].join('\n'),
     );
   });
@@ -90,12 +90,58 @@ describe('diagnostics, rendered', () => {
     ['lport in web_ports', "1:10: error: unknown list 'web_ports'"],
     ['dport == 443 $', "1:14: error: unexpected character '$'"],
     ['', '1:1: error: empty filter'],
+    [
+      'outcome == refsued',
+      "1:12: error: 'refsued' is not a value of outcome; did you mean 'refused'?",
+    ],
+    [
+      'outcome in (refused, timout)',
+      "1:22: error: 'timout' is not a value of outcome; did you mean 'timeout'?",
+    ],
+    ['role in clinet', "1:9: error: 'clinet' is not a value of role; did you mean 'client'?"],
+    [
+      'role > client',
+      "1:1: error: role is one of client, server: it compares with == and != (or in), not '>'",
+    ],
+    [
+      'outcome == 3',
+      '1:12: error: outcome is one of closed, aborted, reset, refused, timeout, error; a number is not',
+    ],
+    [
+      'dport == https',
+      "1:10: error: the bare word 'https' cannot be compared with dport, a number",
+    ],
+    [
+      'comm == nginx',
+      "1:9: error: comm is a string; the bare word 'nginx' cannot be compared with it",
+    ],
   ];
   for (const [filter, expected] of cases) {
     it(`${JSON.stringify(filter)} → ${expected}`, () => {
       expect(errors(filter)).toContain(`<filter>:${expected}`);
     });
   }
+
+  it('an enum value may be bare or quoted, alone or in a list, also in a rule-file list', () => {
+    for (const f of [
+      'outcome == refused',
+      'outcome == "refused"',
+      'outcome in (refused, "timeout")',
+      'outcome in refused',
+      'not role != server',
+    ]) {
+      const r = compileFilter(f);
+      expect(r.diagnostics, f).toEqual([]);
+    }
+    expect(compileFilter('outcome in (refused, "timeout")').pred).toEqual({
+      k: 'str',
+      key: 'outcome',
+      values: ['refused', 'timeout'],
+    });
+    expect(renderDiagnostics(compileFilter('comm == nginx').diagnostics)).toContain(
+      'hint: quote it: "nginx"',
+    );
+  });
 
   it('a caret under a tab-indented token lines up', () => {
     const out = errors('\tdport == 70000');

@@ -32,7 +32,7 @@ describe('diagnostics name tokens by their labels, never by Chevrotain names', (
       [
         'expected a value, found end of input',
         [
-          'expected one of: a number, a size or duration (10KiB, 250ms), a string, a /regex/, an IPv4 address or CIDR, an IPv6 address or CIDR',
+          'expected one of: a number, a size or duration (10KiB, 250ms), a string, a /regex/, an IPv4 address or CIDR, an IPv6 address or CIDR, a bare word (role == server)',
         ],
       ],
     ]);

@@ -164,11 +164,33 @@ describe('typed builder', () => {
         where((f) => f.comm.matches(/^node/).or(f.comm.glob('java*'))),
         'comm =~ /^node/ or comm ~ "java*"',
       ],
+      [
+        where((f) => f.outcome.in('refused', 'timeout').and(f.role.eq('client'))),
+        'outcome in ("refused", "timeout") and role == "client"',
+      ],
+      [
+        where((f) => f.rtt_ms.gt(10).or(f.netns.ne(4026531840))),
+        'rtt_ms > 10 or netns != 4026531840',
+      ],
     ];
     for (const [built, text] of pairs) {
       expect(stripSpans(built)).toEqual(stripSpans(parseFilter(text).ast));
       expect(compileFilter(built).diagnostics).toEqual([]);
     }
+  });
+
+  it("the builder's types come from the registry: an enum takes only its values", () => {
+    // Checked by the type checker (npm run typecheck), never run.
+    const wrong = [
+      // @ts-expect-error 'refsued' is not a value of outcome
+      () => where((f) => f.outcome.eq('refsued')),
+      // @ts-expect-error no such field
+      () => where((f) => f.dprt.eq(1)),
+      // @ts-expect-error a port is a number
+      () => where((f) => f.dport.eq('443')),
+    ];
+    expect(wrong).toHaveLength(3);
+    expect(compileFilter(where((f) => f.outcome.eq('refused'))).diagnostics).toEqual([]);
   });
 
   it('values the types cannot rule out are still checked', () => {

@@ -1,0 +1,119 @@
+/**
+ * cgroup ids → paths and container IDs, in userspace. The kernel gives a
+ * session's owner's cgroup v2 id, which is the inode of its directory in the
+ * cgroup2 mount; the kernel opens that directory for us by id
+ * (open_by_handle_at with a kernfs file handle, as systemd and bpftool do),
+ * and /proc/self/fd names it. Answers are cached per id, so a cgroup made
+ * after tracing began resolves like any other, at the cost of one lookup.
+ */
+import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { loadNative } from './libbpf.js';
+
+/** include/linux/exportfs.h: a kernfs node's handle is its 64-bit id. */
+const FILEID_KERNFS = 0xfe;
+const O_PATH = 0o10000000;
+const MAX_CACHED = 65_536;
+
+export interface CgroupInfo {
+  /** relative to the cgroup2 mount ('/' for its root); '' when unknown */
+  readonly cgroup: string;
+  /** 64 hex digits, or '' */
+  readonly container: string;
+}
+
+const NONE: CgroupInfo = { cgroup: '', container: '' };
+
+/** Where cgroup2 is mounted (from /proc/mounts): /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host. */
+export function findCgroup2Mount(mounts = '/proc/mounts'): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(mounts, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [, dir, type] = line.split(' ');
+    // /proc/mounts escapes spaces and the like as \ooo.
+    if (type === 'cgroup2' && dir)
+      return dir.replace(/\\([0-7]{3})/g, (_, o: string) =>
+        String.fromCharCode(Number.parseInt(o, 8)),
+      );
+  }
+  return undefined;
+}
+
+/**
+ * The innermost container ID in a cgroup path: Docker (docker-<id>.scope with
+ * systemd, /docker/<id> with cgroupfs), containerd/CRI (cri-containerd-<id>.scope),
+ * CRI-O (crio-<id>.scope) and Podman (libpod-<id>.scope).
+ */
+export function containerOf(path: string): string {
+  const re =
+    /(?:^|\/)(?:(?:docker|cri-containerd|crio|libpod)-([0-9a-f]{64})\.scope|docker\/([0-9a-f]{64}))(?=\/|$)/g;
+  let id = '';
+  for (const m of path.matchAll(re)) id = m[1] ?? m[2] ?? id;
+  return id;
+}
+
+export class CgroupResolver {
+  private readonly cache = new Map<number, CgroupInfo>();
+  private mountFd = -1;
+  private readonly handle = Buffer.alloc(16);
+
+  /** mount: the cgroup2 mount, or undefined where there is none (every path is then ''). */
+  constructor(readonly mount: string | undefined = findCgroup2Mount()) {
+    if (mount === undefined) return;
+    try {
+      this.mountFd = openSync(mount, 'r');
+    } catch {
+      this.mountFd = -1;
+    }
+    this.handle.writeUInt32LE(8, 0);
+    this.handle.writeInt32LE(FILEID_KERNFS, 4);
+  }
+
+  get available(): boolean {
+    return this.mountFd >= 0;
+  }
+
+  info(id: number): CgroupInfo {
+    let found = this.cache.get(id);
+    if (found === undefined) {
+      found = this.lookup(id);
+      if (this.cache.size >= MAX_CACHED) this.cache.clear();
+      this.cache.set(id, found);
+    }
+    return found;
+  }
+
+  cgroup(id: number): string {
+    return this.info(id).cgroup;
+  }
+
+  container(id: number): string {
+    return this.info(id).container;
+  }
+
+  private lookup(id: number): CgroupInfo {
+    if (this.mountFd < 0 || id === 0 || this.mount === undefined) return NONE;
+    this.handle.writeBigUInt64LE(BigInt(id), 8);
+    // A cgroup removed since the session closed is gone for good: ''.
+    const fd = loadNative().c.open_by_handle_at(this.mountFd, this.handle, O_PATH);
+    if (fd < 0) return NONE;
+    try {
+      const path = readlinkSync(`/proc/self/fd/${fd}`);
+      if (path !== this.mount && !path.startsWith(`${this.mount}/`)) return NONE;
+      const cgroup = path === this.mount ? '/' : path.slice(this.mount.length);
+      return { cgroup, container: containerOf(cgroup) };
+    } catch {
+      return NONE;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {
+    if (this.mountFd >= 0) closeSync(this.mountFd);
+    this.mountFd = -1;
+  }
+}
