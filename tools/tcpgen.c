@@ -6,17 +6,21 @@
  *       EOF, writes REPLY_BYTES, closes. Exits after COUNT connections
  *       (0: never).
  *   tcpgen client ADDR PORT -n COUNT [-s SEND_BYTES] [-b BIND_ADDR] [-d SECONDS]
- *                [-a PORT2 -e EVERY]
+ *                [-a PORT2 -e EVERY] [-A] [-y SYNCNT] [-f]
  *       COUNT sessions one after another (0: until -d): connect, send
  *       SEND_BYTES, shutdown(SHUT_WR), read until EOF, close. With -d, stops
  *       after SECONDS. With -a/-e, every EVERY-th session goes to PORT2.
- *       Prints "sessions N seconds S second_port M".
+ *       -A aborts instead: after sending, close with SO_LINGER 0 (a reset).
+ *       -y sets TCP_SYNCNT (SYN retries). -f: a failed connect is reported
+ *       and counted, not fatal.
+ *       Prints "sessions N seconds S second_port M failed F".
  *
  * The comm of each side is the name it is run under, so tests copy the
  * binary to distinct names.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <signal.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -92,11 +96,11 @@ int main(int argc, char **argv)
   const char *mode = argv[1], *addr = argv[2], *bind_addr = NULL;
   int port = atoi(argv[3]);
   long count = 0, send_bytes = 0, reply = 0, every = 0;
-  int port2 = 0;
+  int port2 = 0, abort_close = 0, syncnt = 0, tolerate = 0;
   double duration = 0;
   int opt;
   optind = 4;
-  while ((opt = getopt(argc, argv, "n:s:r:b:d:a:e:")) != -1) {
+  while ((opt = getopt(argc, argv, "n:s:r:b:d:a:e:Ay:f")) != -1) {
     switch (opt) {
     case 'n': count = atol(optarg); break;
     case 's': send_bytes = atol(optarg); break;
@@ -105,10 +109,15 @@ int main(int argc, char **argv)
     case 'd': duration = atof(optarg); break;
     case 'a': port2 = atoi(optarg); break;
     case 'e': every = atol(optarg); break;
+    case 'A': abort_close = 1; break;
+    case 'y': syncnt = atoi(optarg); break;
+    case 'f': tolerate = 1; break;
     default: return 2;
     }
   }
   memset(buf, 'x', sizeof(buf));
+  /* A peer's reset must end a write with EPIPE, not the process. */
+  signal(SIGPIPE, SIG_IGN);
   struct sockaddr_storage ss;
   socklen_t len;
   int fam = parse_addr(addr, port, &ss, &len);
@@ -148,7 +157,7 @@ int main(int argc, char **argv)
   if (bind_addr)
     parse_addr(bind_addr, 0, &bs, &blen);
   double start = now();
-  long done = 0;
+  long done = 0, failed = 0;
   for (; count == 0 || done < count; done++) {
     if (duration > 0 && (done & 63) == 0 && now() - start >= duration)
       break;
@@ -157,17 +166,30 @@ int main(int argc, char **argv)
       perror("tcpgen: bind");
       return 1;
     }
+    if (syncnt)
+      setsockopt(c, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof(syncnt));
     int alt = port2 && every > 0 && done % every == every - 1;
     second += alt;
     if (alt ? connect(c, (struct sockaddr *)&ss2, len2) : connect(c, (struct sockaddr *)&ss, len)) {
       perror("tcpgen: connect");
-      return 1;
+      if (!tolerate)
+        return 1;
+      failed++;
+      close(c);
+      continue;
     }
     write_all(c, send_bytes);
+    if (abort_close) {
+      struct linger lg = {1, 0};
+      setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      close(c);
+      continue;
+    }
     shutdown(c, SHUT_WR);
     read_all(c);
     close(c);
   }
-  printf("sessions %ld seconds %.6f second_port %ld\n", done, now() - start, second);
+  printf("sessions %ld seconds %.6f second_port %ld failed %ld\n", done, now() - start, second,
+         failed);
   return 0;
 }

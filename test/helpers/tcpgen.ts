@@ -52,13 +52,31 @@ export interface ClientRun {
   readonly pid: number;
   readonly sessions: number;
   readonly seconds: number;
+  /** connects that failed (with `tolerate`) */
+  readonly failed: number;
+}
+
+export interface ClientOptions {
+  readonly count: number;
+  readonly send?: number;
+  readonly bind?: string;
+  readonly duration?: number;
+  readonly netns?: Netns;
+  /** close with SO_LINGER 0 after sending: a reset */
+  readonly abort?: boolean;
+  /** TCP_SYNCNT: SYN retries before a connect times out */
+  readonly syncnt?: number;
+  /** a failed connect is counted, not fatal */
+  readonly tolerate?: boolean;
+  /** a cgroup2 directory the client moves itself into before it starts */
+  readonly cgroup?: string;
 }
 
 export async function runClient(
   name: string,
   addr: string,
   port: number,
-  opts: { count: number; send?: number; bind?: string; duration?: number; netns?: Netns },
+  opts: ClientOptions,
 ): Promise<ClientRun> {
   const args = [
     'client',
@@ -71,12 +89,22 @@ export async function runClient(
   ];
   if (opts.bind) args.push('-b', opts.bind);
   if (opts.duration) args.push('-d', String(opts.duration));
-  const [cmd, argv] = opts.netns ? opts.netns.wrap(tcpgen(name), args) : [tcpgen(name), args];
+  if (opts.abort) args.push('-A');
+  if (opts.syncnt) args.push('-y', String(opts.syncnt));
+  if (opts.tolerate) args.push('-f');
+  let [cmd, argv]: [string, string[]] = [tcpgen(name), args];
+  // sh moves itself into the cgroup, then execs the client: one process, one pid.
+  if (opts.cgroup)
+    [cmd, argv] = [
+      'sh',
+      ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', opts.cgroup, cmd, ...argv],
+    ];
+  if (opts.netns) [cmd, argv] = opts.netns.wrap(cmd, argv);
   const child = run(cmd, argv);
   const pid = child.child.pid!;
   const { stdout } = await child;
-  const m = /sessions (\d+) seconds ([\d.]+)/.exec(stdout);
-  return { pid, sessions: Number(m?.[1]), seconds: Number(m?.[2]) };
+  const m = /sessions (\d+) seconds ([\d.]+) second_port \d+ failed (\d+)/.exec(stdout);
+  return { pid, sessions: Number(m?.[1]), seconds: Number(m?.[2]), failed: Number(m?.[3]) };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
