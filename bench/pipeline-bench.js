@@ -2,12 +2,13 @@
 // laid out like the ring's, format JSON lines, write them to /dev/null.
 // Prints CPU µs per record (not a test): the floor for tcplife's own cost.
 import { openSync } from 'node:fs';
-import { decodeEvent } from '../dist/kernel/decode.js';
+import { makeDecoder } from '../dist/kernel/decode.js';
 import { RECORD_SIZE as EVENT_SIZE, member } from '../dist/model/record.js';
 import { createFormatter } from '../dist/pipeline/formatters.js';
 import { LineWriter } from '../dist/pipeline/writer.js';
 
 const N = 2_000_000;
+const decodeEvent = makeDecoder();
 const at = (field) => member(field).offset;
 const OFFSETS = Object.fromEntries(
   [

@@ -35,6 +35,9 @@ examples:
   tcplife -o jsonl 'span_ms > 100' | jq .comm
   tcplife 'raddr in (10.0.0.0/8) and not comm == "sshd"'
   tcplife --interval 5 --group-by comm     # every 5 s: sessions, bytes and span p50/p99 per command
+  tcplife -x 'outcome != closed'          # sessions that ended badly, with ROLE, OUTCOME, RETRANS, RTT_MS, CONTAINER
+  tcplife --interval 5 --group-by outcome,container
+  tcplife --rules rules/failures.rules -x  # refused, timed out, reset and retransmitting sessions
   tcplife --rules rules/web.rules          # report sessions matching rules, tagged with their names
   tcplife check rules/web.rules            # validate rule files and run their samples
   tcplife --explain 'comm =~ /^java/ and dport == 443'   # what runs in the kernel, what in userspace
@@ -48,6 +51,10 @@ function program(io: Io, result: { code: number }): Command {
     .option('-T, --time', 'include time column on output (HH:MM:SS)')
     .option('-t, --timestamp', 'include timestamp on output (seconds since the first session)')
     .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
+    .option(
+      '-x, --extended',
+      'table and CSV: add ROLE, OUTCOME, RETRANS, RTT_MS and CONTAINER (JSON lines have every field)',
+    )
     .option('-s, --csv', 'comma separated values output (-o csv)')
     .option('-j, --json', 'JSON lines output (-o jsonl)')
     .addOption(

@@ -27,6 +27,7 @@ export interface TraceCliOptions {
   time?: boolean;
   timestamp?: boolean;
   wide?: boolean;
+  extended?: boolean;
   csv?: boolean;
   json?: boolean;
   output?: OutputFormat;
@@ -149,6 +150,11 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
       `tcplife: attached with ${tracer.attachedWith}: object ${b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; not cached: ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
         `tcplife: ring ${spec.maxEntries.events} bytes, socket map ${spec.maxEntries.starts} entries, settings ${JSON.stringify(tracer.settings())}\n`,
     );
+    io.stderr(
+      tracer.cgroups.available
+        ? `tcplife: cgroup paths relative to the cgroup2 mount ${tracer.cgroups.mount}\n`
+        : 'tcplife: no cgroup2 mount in /proc/mounts: cgroup and container are empty\n',
+    );
   }
 
   const rules = p.rules;
@@ -211,6 +217,7 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
         time: o.time === true,
         timestamp: o.timestamp === true,
         wide: o.wide === true,
+        extended: o.extended === true,
         rules: rules !== undefined,
       });
       const h = f.header();

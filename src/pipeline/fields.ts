@@ -39,8 +39,10 @@ export interface OutField {
   readonly json: JsonKind;
   /** the value as JSON has it */
   readonly value: (r: Row) => unknown;
-  /** the text of a table or CSV cell */
+  /** the text of a table cell */
   readonly text: (r: Row) => string;
+  /** the text of a CSV cell: the table's, but never shortened */
+  readonly csv: (r: Row) => string;
 }
 
 export { isoTime };
@@ -98,6 +100,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries
         json: JSON_KIND[spec.type],
         value: (r) => (r as unknown as Record<string, unknown>)[name],
         text: textOf(name, spec.text),
+        csv: textOf(name, spec.text === 'short12' ? undefined : spec.text),
       },
     ],
   ),
@@ -110,6 +113,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries
       json: 'num',
       value: (r: Row) => r.ts ?? 0,
       text: (r: Row) => (r.ts ?? 0).toFixed(6),
+      csv: (r: Row) => (r.ts ?? 0).toFixed(6),
     },
   ],
   [
@@ -121,6 +125,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries
       json: 'list',
       value: (r: Row) => r.rules ?? [],
       text: (r: Row) => (r.rules ?? []).join(','),
+      csv: (r: Row) => (r.rules ?? []).join(','),
     },
   ],
 ]);

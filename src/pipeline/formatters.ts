@@ -21,7 +21,12 @@ export interface FormatOptions {
   readonly wide?: boolean;
   /** add the RULES column / rules key */
   readonly rules?: boolean;
+  /** -x: add how each session ended and where it belongs (table and CSV) */
+  readonly extended?: boolean;
 }
+
+/** The columns -x adds to the table and CSV, after the original's. */
+export const EXTENDED: readonly string[] = ['role', 'outcome', 'retrans', 'rtt_ms', 'container'];
 
 export interface Formatter {
   header(): string | undefined;
@@ -55,13 +60,16 @@ function table(cols: readonly Column[]): Formatter {
   const fs = cols.map((c) => ({ ...c, f: field(c.name) }));
   return {
     header: () => fs.map((c) => cell(c.f.header, c.width)).join(' '),
-    row: (r) =>
-      fs
+    row: (r) => {
+      const line = fs
         .map((c) => {
           const t = c.f.text(r);
           return cell(c.maxLen !== undefined ? t.slice(0, c.maxLen) : t, c.width);
         })
-        .join(' '),
+        .join(' ');
+      // An empty last cell leaves no trailing space.
+      return fs[fs.length - 1]?.width === 0 ? line.trimEnd() : line;
+    },
   };
 }
 
@@ -83,8 +91,16 @@ function classicTable(o: FormatOptions): Formatter {
     { name: 'rport', width: -5 },
     { name: 'tx_kb', width: kbW },
     { name: 'rx_kb', width: kbW },
-    { name: 'span_ms', width: 0 },
   );
+  if (o.extended) {
+    // MS keeps its place; the extension follows it, padded like the rest.
+    cols.push(
+      { name: 'span_ms', width: 8 },
+      ...EXTENDED.map((name) => ({ name, width: field(name).width })),
+    );
+    const last = cols[cols.length - 1]!;
+    if (!o.rules && last.width < 0) cols[cols.length - 1] = { ...last, width: 0 };
+  } else cols.push({ name: 'span_ms', width: 0 });
   if (o.rules) cols.push({ name: 'rules', width: 0 });
   return table(cols);
 }
@@ -106,6 +122,7 @@ function classicColumns(o: FormatOptions): string[] {
     'rx_kb',
     'span_ms',
   );
+  if (o.extended) cols.push(...EXTENDED);
   if (o.rules) cols.push('rules');
   return cols;
 }
@@ -126,7 +143,7 @@ function csv(fields: readonly string[]): Formatter {
   const cols = fields.map(field);
   return {
     header: () => cols.map((c) => c.header).join(','),
-    row: (r) => cols.map((c) => csvQuote(c.text(r))).join(','),
+    row: (r) => cols.map((c) => csvQuote(c.csv(r))).join(','),
   };
 }
 

@@ -134,6 +134,24 @@ describeKernel('tcplife on real sessions', () => {
     expect(rows[0]!.TIME).toMatch(/^\d\d:\d\d:\d\d$/);
   });
 
+  it('-x adds how sessions ended: a refused connect in CSV', async () => {
+    const cli = startCli(['--verbose', '-x', '-s', '--exit-after', '1', 'comm == "tl_xcli"']);
+    await cli.ready;
+    await runClient('tl_xcli', '127.0.0.1', 1, { count: 1, tolerate: true });
+    expect(await cli.exit).toBe(0);
+    const rows = parse(cli.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows).toEqual([
+      expect.objectContaining({
+        COMM: 'tl_xcli',
+        RPORT: '1',
+        ROLE: 'client',
+        OUTCOME: 'refused',
+        RETRANS: '0',
+        CONTAINER: '',
+      }),
+    ]);
+  });
+
   it('table: the original header and columns; -D filters by remote port', async () => {
     const cli = startCli(['--verbose', '-t', '--exit-after', '2']);
     await cli.ready;

@@ -61,6 +61,30 @@ describe('table: the original columns and widths', () => {
   });
 });
 
+describe('-x: how sessions ended and where they belong', () => {
+  it('the table adds ROLE, OUTCOME, RETRANS, RTT_MS and a 12-character CONTAINER after the original columns', () => {
+    expect(render({ format: 'table', extended: true }, FIXTURES.slice(0, 2))).toEqual([
+      'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB       MS ROLE   OUTCOME  RETRANS   RTT_MS CONTAINER',
+      '1234  curl       10.0.0.5        51000 93.184.216.34   443      10   512   123.46 client closed         0     0.05',
+      '4321  averylongn 2001:db8:aaaa:bbbb:cccc:dddd:eeee:1 22    fd00::2         60001     0     0     0.01 server reset          3    12.35 0123456789ab',
+    ]);
+  });
+
+  it('CSV adds the same columns, with the whole container ID', () => {
+    const rows = parse(render({ format: 'csv', extended: true }).join('\n'), {
+      columns: true,
+    }) as Record<string, string>[];
+    expect(rows[1]).toMatchObject({
+      ROLE: 'server',
+      OUTCOME: 'reset',
+      RETRANS: '3',
+      RTT_MS: '12.35',
+      CONTAINER: FIXTURES[1]!.container,
+    });
+    expect(FIXTURES[1]!.container).toHaveLength(64);
+  });
+});
+
 describe('CSV (RFC 4180)', () => {
   it('parses back to the values, quoting the comm with a comma and a quote', () => {
     const text = render({ format: 'csv', time: true }).join('\n');
@@ -165,6 +189,19 @@ describe('interval summaries', () => {
       span_p50_ms: 50,
       span_p99_ms: 99,
     });
+  });
+
+  it('groups by the new fields too: outcome and container', async () => {
+    const out = await lastValueFrom(
+      from(FIXTURES).pipe(
+        summarize({ intervalMs: 60_000, groupBy: ['outcome', 'container'] }),
+        toArray(),
+      ),
+    );
+    expect(out[0]!.map((r) => [r.group.outcome, r.group.container, r.sessions]).sort()).toEqual([
+      ['closed', '', 2],
+      ['reset', FIXTURES[1]!.container, 1],
+    ]);
   });
 
   it('percentile edge cases', () => {
