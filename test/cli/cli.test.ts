@@ -216,6 +216,20 @@ describeKernel('tcplife on real sessions', () => {
     expect(cli.stderr).not.toMatch(/Error|at .*\.js/);
   });
 
+  it('SIGUSR1 opens no debugger: tracing goes on and ends cleanly', async () => {
+    const cli = startCli(['--verbose', '-j', '--duration', '2', 'comm == "tl_usr1"']);
+    await cli.ready;
+    cli.proc.kill('SIGUSR1');
+    await sleep(500);
+    const listening = execFileSync('ss', ['-ltnpH']).toString();
+    expect(listening).not.toContain(`pid=${cli.proc.pid},`);
+    expect(listening).not.toMatch(/:9229\b/);
+    await runClient('tl_usr1', '127.0.0.1', 1, { count: 1, tolerate: true });
+    expect(await cli.exit).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ comm: 'tl_usr1', outcome: 'refused' });
+    expect(cli.stderr).not.toMatch(/Debugger|inspector/i);
+  });
+
   it('--duration ends on its own; --stats always prints the counters', async () => {
     const r = await runCli(['--duration', '0.5', '--stats', 'lport == 1 and rport == 1']);
     expect(r.code).toBe(0);
