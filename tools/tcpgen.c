@@ -10,7 +10,8 @@
  *       COUNT sessions one after another (0: until -d): connect, send
  *       SEND_BYTES, shutdown(SHUT_WR), read until EOF, close. With -d, stops
  *       after SECONDS. With -a/-e, every EVERY-th session goes to PORT2.
- *       -A aborts instead: after sending, close with SO_LINGER 0 (a reset).
+ *       -A aborts instead: after sending (and -w MS later), close with
+ *       SO_LINGER 0 (a reset).
  *       -y sets TCP_SYNCNT (SYN retries). -f: a failed connect is reported
  *       and counted, not fatal.
  *       Prints "sessions N seconds S second_port M failed F".
@@ -96,11 +97,11 @@ int main(int argc, char **argv)
   const char *mode = argv[1], *addr = argv[2], *bind_addr = NULL;
   int port = atoi(argv[3]);
   long count = 0, send_bytes = 0, reply = 0, every = 0;
-  int port2 = 0, abort_close = 0, syncnt = 0, tolerate = 0;
+  int port2 = 0, abort_close = 0, syncnt = 0, tolerate = 0, wait_ms = 0;
   double duration = 0;
   int opt;
   optind = 4;
-  while ((opt = getopt(argc, argv, "n:s:r:b:d:a:e:Ay:f")) != -1) {
+  while ((opt = getopt(argc, argv, "n:s:r:b:d:a:e:Ay:fw:")) != -1) {
     switch (opt) {
     case 'n': count = atol(optarg); break;
     case 's': send_bytes = atol(optarg); break;
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
     case 'A': abort_close = 1; break;
     case 'y': syncnt = atoi(optarg); break;
     case 'f': tolerate = 1; break;
+    case 'w': wait_ms = atoi(optarg); break;
     default: return 2;
     }
   }
@@ -180,6 +182,8 @@ int main(int argc, char **argv)
     }
     write_all(c, send_bytes);
     if (abort_close) {
+      if (wait_ms)
+        usleep(wait_ms * 1000);
       struct linger lg = {1, 0};
       setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
       close(c);

@@ -256,6 +256,48 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
   return 0;
 }
 
+/*
+ * An accepted session that its peer resets ends without a state change in
+ * its owner's process (the reset is handled in softirq). The owner's first
+ * receive or send on the socket runs in its context: take the owner there,
+ * while it is still unknown. (Linux 6.3 and later have these tracepoints;
+ * the loader leaves these programs out elsewhere.)
+ */
+static __always_inline int claim_owner(struct sock *sk)
+{
+  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+    return 0;
+  __u64 key = (__u64)sk;
+  struct start *s = bpf_map_lookup_elem(&starts, &key);
+  if (s && !s->owner)
+    remember_owner(s);
+  return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int tcplife_recv_btf(__u64 *ctx)
+{
+  return claim_owner((struct sock *)ctx[0]);
+}
+
+SEC("tp_btf/sock_send_length")
+int tcplife_send_btf(__u64 *ctx)
+{
+  return claim_owner((struct sock *)ctx[0]);
+}
+
+SEC("raw_tp/sock_recv_length")
+int tcplife_recv_raw(__u64 *ctx)
+{
+  return claim_owner((struct sock *)ctx[0]);
+}
+
+SEC("raw_tp/sock_send_length")
+int tcplife_send_raw(__u64 *ctx)
+{
+  return claim_owner((struct sock *)ctx[0]);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int tcplife_btf(__u64 *ctx)
 {

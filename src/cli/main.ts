@@ -95,6 +95,10 @@ function program(io: Io, result: { code: number }): Command {
     .option('--ring-size <size>', 'ring buffer size (default 16MiB)', parseSize)
     .option('--map-size <n>', 'sockets tracked at once (default 131072)', parsePositiveInt)
     .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')
+    .option(
+      '--no-owner-probes',
+      'do not take owners at first receive/send (sock_recv_length, sock_send_length; Linux 6.3+): a server-side session reset by its peer then shows the task at close',
+    )
     .addOption(
       new Option('--attach <how>', 'attach point')
         .choices(['auto', 'tp_btf', 'raw_tp'])

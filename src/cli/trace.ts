@@ -51,6 +51,7 @@ export interface TraceCliOptions {
   ringSize?: number;
   mapSize?: number;
   cache: boolean;
+  ownerProbes: boolean;
   attach: 'auto' | 'tp_btf' | 'raw_tp';
 }
 
@@ -140,6 +141,7 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
 
   const tracer = await Tracer.start(spec, {
     cacheDir: o.cache ? undefined : null,
+    ownerProbes: o.ownerProbes,
     attach: o.attach,
     // libbpf's lines say 'libbpf:' themselves.
     ...(o.verbose ? { onLog: (l: string) => io.stderr(`${l}\n`) } : {}),
@@ -147,7 +149,7 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   if (o.verbose) {
     const b = tracer.build;
     io.stderr(
-      `tcplife: attached with ${tracer.attachedWith}: object ${b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; not cached: ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
+      `tcplife: attached with ${tracer.attachedWith}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; not cached: ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
         `tcplife: ring ${spec.maxEntries.events} bytes, socket map ${spec.maxEntries.starts} entries, settings ${JSON.stringify(tracer.settings())}\n`,
     );
     io.stderr(

@@ -3,7 +3,7 @@
  * size its maps, load it (capturing libbpf's log), attach it, read its
  * counters, and close it — close() is idempotent and frees everything.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ProgramSpec } from '../codegen/program.js';
 import {
   decodeSettings,
@@ -37,6 +37,26 @@ export interface OpenOptions {
   readonly settings: Settings;
   /** Which attach point: tp_btf (default), or raw_tp as a fallback. */
   readonly attach: 'tp_btf' | 'raw_tp';
+  /** Load the owner probes on sock_recv_length/sock_send_length (Linux ≥ 6.3). */
+  readonly ownerProbes?: boolean;
+}
+
+/** The programs of the template, by attach point. */
+const MAIN = { tp_btf: 'tcplife_btf', raw_tp: 'tcplife_raw' } as const;
+const OWNER_PROBES = {
+  tp_btf: ['tcplife_recv_btf', 'tcplife_send_btf'],
+  raw_tp: ['tcplife_recv_raw', 'tcplife_send_raw'],
+} as const;
+
+let btfText: Buffer | undefined;
+/** Whether the running kernel has a tracepoint (its btf_trace_ type is in the kernel's BTF). */
+export function kernelHasTracepoint(name: string): boolean {
+  try {
+    btfText ??= readFileSync('/sys/kernel/btf/vmlinux');
+  } catch {
+    return false;
+  }
+  return btfText.includes(`\0btf_trace_${name}\0`);
 }
 
 function native(): Native {
@@ -92,7 +112,9 @@ export type { KernelCounters };
 
 export class BpfObject {
   private obj: Ptr | null;
-  private link: Ptr | null = null;
+  private readonly links: Ptr[] = [];
+  private attachPoint: 'tp_btf' | 'raw_tp' = 'tp_btf';
+  private ownerProbes = false;
   private progFd = -1;
   readonly log: string[] = [];
   private readonly n: Native;
@@ -140,10 +162,15 @@ export class BpfObject {
 
   private configure(opts: OpenOptions): void {
     const b = this.n.bpf;
-    for (const [name, want] of [
-      ['tcplife_btf', opts.attach === 'tp_btf'],
-      ['tcplife_raw', opts.attach === 'raw_tp'],
-    ] as const) {
+    const wanted = new Set<string>([
+      MAIN[opts.attach],
+      ...(opts.ownerProbes ? OWNER_PROBES[opts.attach] : []),
+    ]);
+    this.attachPoint = opts.attach;
+    this.ownerProbes = opts.ownerProbes === true;
+    for (const [name, want] of [...Object.values(MAIN), ...Object.values(OWNER_PROBES).flat()].map(
+      (n) => [n, wanted.has(n)] as const,
+    )) {
       const p = b.bpf_object__find_program_by_name(this.obj, name);
       if (!p) throw new TcplifeError(`BPF program ${name} not found`);
       b.bpf_program__set_autoload(p, want);
@@ -194,15 +221,22 @@ export class BpfObject {
     );
   }
 
-  attach(which: 'tp_btf' | 'raw_tp'): void {
-    const name = which === 'tp_btf' ? 'tcplife_btf' : 'tcplife_raw';
+  private attachProgram(name: string): Ptr | null {
     const prog = this.n.bpf.bpf_object__find_program_by_name(this.obj, name);
     const link = withLog(this.n, (log) => {
       const l = this.n.bpf.bpf_program__attach(prog);
       this.log.push(...log);
       return l;
     });
-    if (!link) {
+    if (link) this.links.push(link);
+    return link;
+  }
+
+  /** Attaches the main program, then the owner probes if they were loaded. */
+  attach(): void {
+    const which = this.attachPoint;
+    const main = MAIN[which];
+    if (!this.attachProgram(main)) {
       const e = errno();
       throw new AttachError(
         `cannot attach to sock:inet_sock_set_state (${which}): ${this.n.c.strerror(e)}`,
@@ -210,8 +244,21 @@ export class BpfObject {
         this.log.join(''),
       );
     }
-    this.link = link;
-    this.progFd = this.n.bpf.bpf_program__fd(prog);
+    this.progFd = this.n.bpf.bpf_program__fd(
+      this.n.bpf.bpf_object__find_program_by_name(this.obj, main),
+    );
+    if (this.ownerProbes) {
+      for (const name of OWNER_PROBES[which]) {
+        if (!this.attachProgram(name)) {
+          const e = errno();
+          throw new AttachError(
+            `cannot attach ${name}: ${this.n.c.strerror(e)}`,
+            "run with --verbose for libbpf's log",
+            this.log.join(''),
+          );
+        }
+      }
+    }
   }
 
   mapFd(name: string): number {
@@ -267,10 +314,7 @@ export class BpfObject {
   }
 
   close(): void {
-    if (this.link) {
-      this.n.bpf.bpf_link__destroy(this.link);
-      this.link = null;
-    }
+    for (const l of this.links.splice(0)) this.n.bpf.bpf_link__destroy(l);
     if (this.obj) {
       this.n.bpf.bpf_object__close(this.obj);
       this.obj = null;

@@ -14,7 +14,12 @@ import { Observable, type Subscriber } from 'rxjs';
 import type { ProgramSpec } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import type { DecodedSession } from '../model/fields.js';
-import { BpfObject, InterruptedLoadError, type KernelCounters } from './bpf-object.js';
+import {
+  BpfObject,
+  InterruptedLoadError,
+  type KernelCounters,
+  kernelHasTracepoint,
+} from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
 import { CgroupResolver } from './cgroups.js';
 import { type Decoder, makeDecoder } from './decode.js';
@@ -34,6 +39,12 @@ export interface TracerOptions {
   readonly isPaused?: () => boolean;
   /** libbpf's log lines, for --verbose. */
   readonly onLog?: (line: string) => void;
+  /**
+   * Take a socket's owner at its first receive or send while it is unknown
+   * (default: where the kernel has those tracepoints, Linux 6.3+): an
+   * accepted session reset by its peer then still has its owner.
+   */
+  readonly ownerProbes?: boolean;
 }
 
 export interface TracerStats extends KernelCounters {
@@ -68,6 +79,8 @@ export class Tracer {
     readonly program: ProgramSpec,
     readonly build: BuildResult,
     readonly attachedWith: 'tp_btf' | 'raw_tp',
+    /** Whether the owner probes (sock_recv_length/sock_send_length) run. */
+    readonly ownerProbes: boolean,
     readonly times: StartupTimes,
     private readonly opts: TracerOptions,
   ) {
@@ -84,6 +97,10 @@ export class Tracer {
       options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir },
     );
     const t1 = performance.now();
+    const ownerProbes =
+      options.ownerProbes !== false &&
+      kernelHasTracepoint('sock_recv_length') &&
+      kernelHasTracepoint('sock_send_length');
     const order: ('tp_btf' | 'raw_tp')[] =
       options.attach === 'raw_tp'
         ? ['raw_tp']
@@ -100,11 +117,12 @@ export class Tracer {
         maxEntries: program.maxEntries,
         settings: program.settings,
         attach: which,
+        ownerProbes,
       });
       try {
         obj.load();
         const t2 = performance.now();
-        obj.attach(which);
+        obj.attach();
         const t3 = performance.now();
         for (const l of obj.log) options.onLog?.(l.trimEnd());
         return new Tracer(
@@ -112,6 +130,7 @@ export class Tracer {
           program,
           build,
           which,
+          ownerProbes,
           { buildMs: t1 - t0, loadMs: t2 - t1, attachMs: t3 - t2 },
           options,
         );

@@ -62,8 +62,8 @@ export interface ClientOptions {
   readonly bind?: string;
   readonly duration?: number;
   readonly netns?: Netns;
-  /** close with SO_LINGER 0 after sending: a reset */
-  readonly abort?: boolean;
+  /** close with SO_LINGER 0 after sending (and waiting this many ms): a reset */
+  readonly abort?: boolean | number;
   /** TCP_SYNCNT: SYN retries before a connect times out */
   readonly syncnt?: number;
   /** a failed connect is counted, not fatal */
@@ -90,6 +90,7 @@ export async function runClient(
   if (opts.bind) args.push('-b', opts.bind);
   if (opts.duration) args.push('-d', String(opts.duration));
   if (opts.abort) args.push('-A');
+  if (typeof opts.abort === 'number') args.push('-w', String(opts.abort));
   if (opts.syncnt) args.push('-y', String(opts.syncnt));
   if (opts.tolerate) args.push('-f');
   let [cmd, argv]: [string, string[]] = [tcpgen(name), args];

@@ -85,10 +85,11 @@ describeKernel('how sessions end, and where they belong', () => {
       netns: ns,
       cgroup: scope,
     });
+    // The client waits before its reset, so that the server has accepted and read.
     const aborting = await runClient('tl_oabort', '127.0.0.1', srv.port, {
       count: 1,
       send: 100,
-      abort: true,
+      abort: 300,
       netns: ns,
     });
     // Nothing listens on port 1 in the new namespace.
@@ -136,12 +137,14 @@ describeKernel('how sessions end, and where they belong', () => {
     const aborter = by('tl_oabort', 'client');
     expect(aborter).toHaveLength(1);
     expect(aborter[0]).toMatchObject({ role: 'client', outcome: 'aborted', pid: aborting.pid });
-    // (The reset reaches the server's socket in the aborting client's context:
-    // without an owner-context transition, its comm may be the client's.)
+    // The reset reaches the server's socket in the aborting client's context;
+    // its owner was taken at its first receive (the owner probes).
     const peer = got.filter(
       (s) => s.role === 'server' && s.lport === srv.port && s.rport === aborter[0]!.lport,
     );
-    expect(peer.map((s) => [s.role, s.outcome])).toEqual([['server', 'reset']]);
+    expect(peer.map((s) => [s.role, s.outcome, s.comm, s.pid, s.owner])).toEqual([
+      ['server', 'reset', 'tl_osrv', srv.pid, true],
+    ]);
 
     expect(by('tl_orefuse').map((s) => [s.role, s.outcome, s.rport])).toEqual([
       ['client', 'refused', 1],
