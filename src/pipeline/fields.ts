@@ -70,10 +70,29 @@ const JSON_KIND: Readonly<Record<ValueType, JsonKind>> = {
   bool: 'bool',
 };
 
-function textOf(name: string, style: TextStyle | undefined): (r: Row) => string {
+/** C0 and C1 control characters and DEL, which a terminal would act on. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/g;
+const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/;
+
+/**
+ * A string from the kernel (a comm, a cgroup path) as table text: control
+ * characters become \xHH and a backslash \\, so that none reaches the
+ * terminal raw and a row stays on one line (as ps and ls do). JSON and CSV
+ * keep the value (JSON escapes it; CSV quotes it).
+ */
+export function escapeControls(s: string): string {
+  return HAS_CONTROL.test(s)
+    ? s.replace(CONTROL, (c) =>
+        c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+      )
+    : s;
+}
+
+function textOf(name: string, style: TextStyle | undefined, type?: ValueType): (r: Row) => string {
   const get = (r: Row) => (r as unknown as Record<string, unknown>)[name];
   switch (style) {
     case undefined:
+      if (type === 'string') return (r) => escapeControls(String(get(r)));
       return (r) => String(get(r));
     case 'floor':
       return (r) => String(Math.floor(get(r) as number));
@@ -99,7 +118,7 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries
         width: spec.width,
         json: JSON_KIND[spec.type],
         value: (r) => (r as unknown as Record<string, unknown>)[name],
-        text: textOf(name, spec.text),
+        text: textOf(name, spec.text, spec.type),
         csv: textOf(name, spec.text === 'short12' ? undefined : spec.text),
       },
     ],

@@ -85,6 +85,19 @@ describe('-x: how sessions ended and where they belong', () => {
   });
 });
 
+describe('control characters from the kernel never reach the terminal raw', () => {
+  it('the table escapes them as \\xHH (and a backslash as \\\\); JSON and CSV keep the value', () => {
+    const evil = { ...FIXTURES[0]!, comm: 'a\u001b[31mb\nc\\' };
+    const [, row] = render({ format: 'table', fields: ['comm', 'rport'] }, [evil]);
+    expect(row).toBe('a\\x1b[31mb\\x0ac\\\\ 443');
+    expect(row).not.toMatch(/[\u0000-\u001f]/);
+    const [line] = render({ format: 'jsonl', fields: ['comm'] }, [evil]);
+    expect(JSON.parse(line!).comm).toBe(evil.comm);
+    const csv = render({ format: 'csv', fields: ['comm'] }, [evil]).join('\n');
+    expect((parse(csv, { columns: true }) as Record<string, string>[])[0]!.COMM).toBe(evil.comm);
+  });
+});
+
 describe('CSV (RFC 4180)', () => {
   it('parses back to the values, quoting the comm with a comma and a quote', () => {
     const text = render({ format: 'csv', time: true }).join('\n');
