@@ -4,8 +4,12 @@
  * error. Only bin/tcplife exits. Data goes to stdout, everything else to
  * stderr.
  */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { TcplifeError } from '../kernel/errors.js';
+import { PACKAGE_ROOT } from '../util/paths.js';
 import { runCheck } from './check.js';
 import { defaultIo, type Io } from './io.js';
 import {
@@ -18,6 +22,10 @@ import {
   parseSize,
 } from './parse-args.js';
 import { runTrace, type TraceCliOptions, UsageError } from './trace.js';
+
+const VERSION: string = JSON.parse(
+  readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'),
+).version;
 
 const EXAMPLES = `
 examples:
@@ -47,6 +55,11 @@ The filter language is described in the README (fields, units, lists, CIDRs, glo
 function program(io: Io, result: { code: number }): Command {
   const p = new Command('tcplife')
     .description('Trace the lifespan of TCP sessions with eBPF, filtered in the kernel')
+    .version(
+      `tcplife ${VERSION} (TypeScript, with a filter language; not the tcplife of BCC or libbpf-tools)`,
+      '-V, --version',
+      'say which tcplife this is, and its version',
+    )
     .argument('[filter...]', 'filter expression; several words are joined with spaces')
     .option('-T, --time', 'include time column on output (HH:MM:SS)')
     .option('-t, --timestamp', 'include timestamp on output (seconds since the first session)')

@@ -1,8 +1,10 @@
 /** The tcplife command, started as a user would start it, on real sessions. */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/util/paths.js';
 import { BIN, runCli, startCli } from '../helpers/cli.js';
 import { describeAsRoot, describeKernel } from '../helpers/kernel.js';
 import { runClient, sleep, startServer } from '../helpers/tcpgen.js';
@@ -39,6 +41,17 @@ describe('usage errors (no kernel needed)', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr, args.join(' ')).toContain(message);
       expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    }
+  });
+
+  it('-V and --version say which tcplife this is', async () => {
+    const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'));
+    for (const flag of ['-V', '--version']) {
+      const r = await runCli([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(
+        `tcplife ${version} (TypeScript, with a filter language; not the tcplife of BCC or libbpf-tools)\n`,
+      );
     }
   });
 
