@@ -124,7 +124,9 @@ describe('rule files: diagnostics', () => {
 
   it('a file that cannot be read', () => {
     const set = loadRuleSet(['/nonexistent/x.rules']);
-    expect(set.diagnostics[0]?.message).toBe('cannot read rule file /nonexistent/x.rules');
+    expect(set.diagnostics[0]?.message).toBe(
+      'cannot read rule file /nonexistent/x.rules: no such file',
+    );
   });
 });
 
