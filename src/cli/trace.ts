@@ -132,7 +132,11 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   });
 
   let onPipeClosed = () => {};
-  const writer = new LineWriter(io.stdoutFd, () => onPipeClosed());
+  const writer = new LineWriter(
+    io.stdoutFd,
+    () => onPipeClosed(),
+    () => onPipeClosed(),
+  );
   if (o.explain || o.ebpf) {
     explain(p, spec, o.ebpf === true && !o.explain, writer);
     writer.flush();
@@ -181,6 +185,7 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   if (o.exitAfter) rows = rows.pipe(take(o.exitAfter));
 
   let printed = 0;
+  let countPrinted = () => printed;
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -224,30 +229,42 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
       });
       const h = f.header();
       if (h) writer.line(h);
+      const headerLines = h ? 1 : 0;
       rows.subscribe({
-        next: (r) => {
-          writer.line(f.row(r));
-          printed++;
-        },
+        next: (r) => writer.line(f.row(r)),
         ...complete,
       });
+      // Printed: what stdout took, without the header.
+      countPrinted = () => Math.max(0, writer.written - headerLines);
     }
   });
 
   const kernelSub = tracer.sessions().subscribe(src);
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // Ctrl-C, SIGTERM and a hang-up end tracing the same way: drain, report, exit.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, stop);
   const timer = o.duration ? setTimeout(stop, o.duration * 1000) : undefined;
   try {
     await done;
   } finally {
     if (timer) clearTimeout(timer);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    for (const sig of signals) process.off(sig, stop);
     kernelSub.unsubscribe();
     tracer.close();
     writer.flush();
   }
-  for (const l of lossReport(tracer.stats(), o.stats === true, printed)) io.stderr(`${l}\n`);
-  return 0;
+  const failed = writer.error;
+  if (failed) {
+    io.stderr(
+      `tcplife: cannot write to stdout: ${failed.code === 'ENOSPC' ? 'no space left on device' : failed.message} (${failed.code ?? 'error'}); tracing stopped\n`,
+    );
+  }
+  // After a write error, the whole account: what was read, and how much of it was printed.
+  const account = lossReport(
+    tracer.stats(),
+    o.stats === true || failed !== undefined,
+    countPrinted(),
+  );
+  for (const l of account) io.stderr(`${l}\n`);
+  return failed ? 1 : 0;
 }

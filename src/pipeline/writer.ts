@@ -2,7 +2,8 @@
  * Lines to a file descriptor, batched: lines are appended to one string and
  * written when it reaches 64 KiB or once the current batch of sessions is
  * done (a write per line cost more CPU than the rest of the pipeline). A closed pipe (EPIPE)
- * is reported once through onClosed, so the CLI can exit 0 quietly.
+ * is reported once through onClosed, so the CLI can exit 0 quietly; any other
+ * write error (a full disk, EIO) once through onFailed, and writing stops.
  */
 import { writeSync } from 'node:fs';
 
@@ -12,18 +13,27 @@ const SIZE = 1 << 16;
 
 export class LineWriter {
   private text = '';
+  private pending = 0;
   private scheduled = false;
   private broken = false;
+  /** Lines the descriptor took (a write that failed does not count its lines). */
+  written = 0;
+
+  /** The error that stopped writing (ENOSPC, EIO…), if any: not EPIPE, which is a normal end. */
+  error: NodeJS.ErrnoException | undefined;
 
   constructor(
     private readonly fd: number,
     private readonly onClosed: () => void,
+    /** Writing failed for good; nothing more is written. Default: onClosed. */
+    private readonly onFailed: (e: NodeJS.ErrnoException) => void = onClosed,
   ) {}
 
   line(s: string): void {
     if (this.broken) return;
     // V8 concatenates by reference (a rope); writeSync encodes it once.
     this.text += `${s}\n`;
+    this.pending++;
     if (this.text.length >= SIZE) {
       this.flush();
       return;
@@ -41,18 +51,20 @@ export class LineWriter {
   flush(): void {
     if (this.broken || this.text === '') return;
     const text = this.text;
+    const lines = this.pending;
     this.text = '';
+    this.pending = 0;
     // Most writes go out whole as a string: encoded into a transient native
     // buffer (a Buffer.from per chunk counts as V8 external memory and
     // brings on full garbage collections). A partial write (a full pipe)
     // falls back to bytes for the rest.
     try {
       const n = writeSync(this.fd, text);
-      if (n === Buffer.byteLength(text)) return;
-      this.writeAll(Buffer.from(text).subarray(n));
+      if (n !== Buffer.byteLength(text)) this.writeAll(Buffer.from(text).subarray(n));
     } catch (e) {
       this.failed(e, () => this.writeAll(Buffer.from(text)));
     }
+    if (!this.broken) this.written += lines;
   }
 
   private writeAll(data: Buffer): void {
@@ -74,12 +86,13 @@ export class LineWriter {
       retry();
       return;
     }
+    this.broken = true;
     if (code === 'EPIPE') {
-      this.broken = true;
       this.onClosed();
       return;
     }
-    throw e;
+    this.error = e as NodeJS.ErrnoException;
+    this.onFailed(this.error);
   }
 
   get closed(): boolean {

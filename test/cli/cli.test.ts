@@ -1,6 +1,6 @@
 /** The tcplife command, started as a user would start it, on real sessions. */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
@@ -227,6 +227,38 @@ describeKernel('tcplife on real sessions', () => {
     expect(objs).toHaveLength(3);
     expect(cli.stdout.endsWith('}\n')).toBe(true);
     expect(cli.stderr).not.toMatch(/Error|at .*\.js/);
+  });
+
+  it('stdout on a full disk (/dev/full): one line naming the error, the account, exit 1', async () => {
+    const full = openSync('/dev/full', 'w');
+    const proc = spawn(BIN, ['--verbose', '-j', 'comm == "tl_fullcli"'], {
+      stdio: ['ignore', full, 'pipe'],
+    });
+    closeSync(full);
+    let stderr = '';
+    proc.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    const exit = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    while (!stderr.includes('tcplife: attached')) await sleep(20);
+    await runClient('tl_fullcli', '127.0.0.1', 1, { count: 3, tolerate: true });
+    expect(await exit).toBe(1);
+    expect(stderr).toContain(
+      'tcplife: cannot write to stdout: no space left on device (ENOSPC); tracing stopped',
+    );
+    expect(stderr).toMatch(
+      /tcplife: \d+ session\(s\) closed, \d+ passed the kernel filter, \d+ read, 0 printed/,
+    );
+    expect(stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+  });
+
+  it('SIGHUP ends tracing like SIGTERM: what was read is printed, exit 0', async () => {
+    const { cli, srv } = await traced(['-j', 'comm == "tl_clicli"']);
+    await sleep(20);
+    cli.proc.kill('SIGHUP');
+    expect(await cli.exit).toBe(0);
+    srv.stop();
+    expect(cli.stdout.trim().split('\n')).toHaveLength(3);
   });
 
   it('SIGUSR1 opens no debugger: tracing goes on and ends cleanly', async () => {
