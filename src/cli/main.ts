@@ -15,6 +15,7 @@ import { defaultIo, type Io } from './io.js';
 import {
   collect,
   parseList,
+  parseMapSize,
   parsePid,
   parsePorts,
   parsePositiveInt,
@@ -106,7 +107,11 @@ function program(io: Io, result: { code: number }): Command {
     .option('--ebpf', 'print the generated BPF C program and exit')
     .option('-v, --verbose', "show build and attach details and libbpf's log on stderr")
     .option('--ring-size <size>', 'ring buffer size (default 16MiB)', parseSize)
-    .option('--map-size <n>', 'sockets tracked at once (default 131072)', parsePositiveInt)
+    .option(
+      '--map-size <n>',
+      'sockets tracked at once (default 131072, about 15 MiB of kernel memory; at most 4194304)',
+      parseMapSize,
+    )
     .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')
     .option(
       '--no-owner-probes',

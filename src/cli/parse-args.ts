@@ -59,3 +59,15 @@ export function parseList(v: string, prev: string[] = []): string[] {
 export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
+
+/** The socket map's largest size: about 120 bytes of kernel memory per entry, so 4,194,304 ≈ 480 MiB. */
+export const MAX_MAP_ENTRIES = 1 << 22;
+
+export function parseMapSize(v: string): number {
+  const n = parsePositiveInt(v);
+  if (n > MAX_MAP_ENTRIES)
+    throw new InvalidArgumentError(
+      `at most ${MAX_MAP_ENTRIES} sockets (each costs about 120 bytes of kernel memory: ${MAX_MAP_ENTRIES} ≈ 480 MiB).`,
+    );
+  return n;
+}

@@ -86,6 +86,7 @@ function fieldsOption(names: string[] | undefined, what: string): string[] | und
       `unknown field${r.unknown.length > 1 ? 's' : ''} for ${what}: ${r.unknown.join(', ')}; fields are ${Object.keys(OUT_FIELDS).join(', ')}`,
     );
   }
+  if (r.fields.length === 0) throw new UsageError(`${what} needs at least one field name`);
   return r.fields;
 }
 

@@ -35,6 +35,8 @@ describe('usage errors (no kernel needed)', () => {
       [['-s', '-j'], 'tcplife: choose one output format, not csv and jsonl'],
       [['--count', '3'], 'tcplife: --count and --group-by go with --interval'],
       [['--rule', 'x'], 'tcplife: --rule needs --rules FILE'],
+      [['--fields', ','], 'tcplife: --fields needs at least one field name'],
+      [['--map-size', '100000000'], 'at most 4194304 sockets'],
     ] as const) {
       const r = await runCli([...args]);
       expect(r.code, args.join(' ')).toBe(2);
