@@ -154,7 +154,7 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
   if (o.verbose) {
     const b = tracer.build;
     io.stderr(
-      `tcplife: attached with ${tracer.attachedWith}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; not cached: ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
+      `tcplife: attached with ${tracer.attachedWith}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
         `tcplife: ring ${spec.maxEntries.events} bytes, socket map ${spec.maxEntries.starts} entries, settings ${JSON.stringify(tracer.settings())}\n`,
     );
     io.stderr(

@@ -23,7 +23,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { INCLUDE_DIR } from '../codegen/program.js';
-import { APT_HINT, ClangMissingError, CompileError, LibbpfMissingError } from './errors.js';
+import {
+  APT_HINT,
+  ClangMissingError,
+  CompileError,
+  LibbpfMissingError,
+  TcplifeError,
+} from './errors.js';
 
 const run = promisify(execFile);
 
@@ -55,15 +61,16 @@ export interface BuildResult {
   readonly cacheNote?: string;
 }
 
-let clangIdentity: string | undefined;
+let clangIdentity: string | null | undefined;
 
 /**
- * What identifies the compiler in the cache key: its resolved path, size and
- * modification time. Running `clang --version` on every start would cost
- * tens of milliseconds on the cached path, which is meant to run no clang.
+ * What identifies the compiler: its resolved path, size and modification
+ * time (running `clang --version` on every start would cost tens of
+ * milliseconds on the cached path, which runs no clang). null: no clang.
  */
-function clangId(): string {
-  if (clangIdentity) return clangIdentity;
+function clangId(): string | null {
+  if (clangIdentity !== undefined) return clangIdentity;
+  clangIdentity = null;
   for (const dir of (process.env.PATH ?? '/usr/bin').split(':')) {
     const p = join(dir || '.', 'clang');
     try {
@@ -71,27 +78,35 @@ function clangId(): string {
       const st = statSync(real);
       if (st.isFile()) {
         clangIdentity = `${real}:${st.size}:${st.mtimeMs}`;
-        return clangIdentity;
+        break;
       }
     } catch {
       // not in this directory
     }
   }
-  throw new ClangMissingError(
-    'clang is not installed: tcplife compiles its BPF program at run time',
-    APT_HINT,
-  );
+  return clangIdentity;
+}
+
+const CLANG_MISSING = 'clang is not installed: tcplife compiles its BPF program at run time';
+
+/** How long clang may take (TCPLIFE_CLANG_TIMEOUT, seconds; default 60). */
+function clangTimeoutMs(): number {
+  const s = Number(process.env.TCPLIFE_CLANG_TIMEOUT ?? '60');
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 60_000;
 }
 
 async function clang(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const timeout = clangTimeoutMs();
   try {
-    return await run('clang', args, { maxBuffer: 16 << 20 });
+    return await run('clang', args, { maxBuffer: 16 << 20, timeout, killSignal: 'SIGKILL' });
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT')
-      throw new ClangMissingError(
-        'clang is not installed: tcplife compiles its BPF program at run time',
-        APT_HINT,
+    const err = e as NodeJS.ErrnoException & { stderr?: string; killed?: boolean };
+    if (err.code === 'ENOENT') throw new ClangMissingError(CLANG_MISSING, APT_HINT);
+    if (err.killed)
+      throw new CompileError(
+        `clang did not finish within ${timeout / 1000} s`,
+        'check the clang installation (a wrapper or a hung compiler?); TCPLIFE_CLANG_TIMEOUT sets the limit in seconds',
+        err.stderr ?? '',
       );
     if (err.stderr?.includes('bpf/bpf_helpers.h')) {
       throw new LibbpfMissingError(
@@ -107,7 +122,6 @@ async function clang(args: string[]): Promise<{ stdout: string; stderr: string }
     );
   }
 }
-
 /** A directory is safe for cached objects when only root (or we) can write it. */
 export function cacheDirProblem(dir: string): string | undefined {
   let st: ReturnType<typeof lstatSync>;
@@ -146,30 +160,85 @@ export interface BuildOptions {
   readonly cacheDir?: string | null;
 }
 
+/**
+ * A cached object: a magic, the SHA-256 of the object, the identity of the
+ * clang that built it, then the object. Read back only whole and unchanged.
+ */
+const MAGIC = Buffer.from('TCPLIFE\x01', 'latin1');
+
+function wrap(object: Buffer, compiler: string): Buffer {
+  const id = Buffer.from(compiler, 'utf8');
+  const len = Buffer.alloc(2);
+  len.writeUInt16LE(id.length);
+  return Buffer.concat([MAGIC, sha256(object), len, id, object]);
+}
+
+function unwrap(file: Buffer): { object: Buffer; compiler: string } | undefined {
+  if (file.length < MAGIC.length + 34 || !file.subarray(0, MAGIC.length).equals(MAGIC))
+    return undefined;
+  const sum = file.subarray(MAGIC.length, MAGIC.length + 32);
+  const idLen = file.readUInt16LE(MAGIC.length + 32);
+  const start = MAGIC.length + 34 + idLen;
+  if (file.length < start) return undefined;
+  const object = file.subarray(start);
+  if (!sha256(object).equals(sum)) return undefined;
+  return { object, compiler: file.toString('utf8', MAGIC.length + 34, start) };
+}
+
+function sha256(b: Buffer): Buffer {
+  return createHash('sha256').update(b).digest();
+}
+
+/** A private working directory: in TMPDIR, else in the cache directory. */
+function workDir(cacheDir: string | undefined): string {
+  const tried: string[] = [];
+  for (const base of [tmpdir(), ...(cacheDir ? [cacheDir] : [])]) {
+    try {
+      return mkdtempSync(join(base, 'tcplife-'));
+    } catch (e) {
+      tried.push(`${base}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  throw new TcplifeError(
+    `cannot create a working directory for clang (${tried.join('; ')})`,
+    'set TMPDIR to a writable directory with free space',
+  );
+}
+
 export async function buildObject(source: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const compiler = clangId();
   const header = readFileSync(join(INCLUDE_DIR, 'tcplife-vmlinux.h'), 'utf8');
+  // The key is what the object is made from; the compiler is recorded inside,
+  // so that a cached object serves even where clang is not installed.
   const hash = createHash('sha256')
-    .update(JSON.stringify([source, header, compiler, CLANG_FLAGS]))
+    .update(JSON.stringify([source, header, CLANG_FLAGS]))
     .digest('hex')
     .slice(0, 32);
 
   const cacheDir = opts.cacheDir === undefined ? DEFAULT_CACHE_DIR : opts.cacheDir;
-  const cacheNote = cacheDir === null ? 'cache disabled' : ensureCacheDir(cacheDir);
+  let cacheNote = cacheDir === null ? 'cache disabled' : ensureCacheDir(cacheDir);
   const cachePath = cacheDir && !cacheNote ? join(cacheDir, `${hash}.o`) : undefined;
   if (cachePath) {
+    let file: Buffer | undefined;
     try {
       const st = lstatSync(cachePath);
       const uid = process.geteuid?.() ?? 0;
-      if (st.isFile() && (st.uid === uid || st.uid === 0) && (st.mode & 0o022) === 0) {
-        return { object: readFileSync(cachePath), cached: true, hash };
-      }
+      if (st.isFile() && (st.uid === uid || st.uid === 0) && (st.mode & 0o022) === 0)
+        file = readFileSync(cachePath);
     } catch {
       // not cached yet
     }
+    if (file) {
+      const cached = unwrap(file);
+      if (!cached) cacheNote = `the cached object ${cachePath} was damaged: rebuilt`;
+      else if (compiler === null || cached.compiler === compiler)
+        return { object: cached.object, cached: true, hash };
+      else cacheNote = 'clang changed since the object was cached: rebuilt';
+    }
   }
+  if (compiler === null) throw new ClangMissingError(CLANG_MISSING, APT_HINT);
 
-  const work = mkdtempSync(join(tmpdir(), 'tcplife-'));
+  const work = workDir(cachePath ? (cacheDir ?? undefined) : undefined);
   try {
     const src = join(work, 'tcplife.bpf.c');
     const out = join(work, 'tcplife.bpf.o');
@@ -179,7 +248,7 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
     if (cachePath && cacheDir) {
       const tmp = join(cacheDir, `.${hash}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
       try {
-        writeFileSync(tmp, object, { mode: 0o600, flag: 'wx' });
+        writeFileSync(tmp, wrap(object, compiler), { mode: 0o600, flag: 'wx' });
         renameSync(tmp, cachePath);
       } catch (e) {
         try {

@@ -14,7 +14,10 @@ export interface CliRun {
   readonly exit: Promise<number | null>;
 }
 
-export function startCli(args: string[], opts: { asUser?: string; shell?: boolean } = {}): CliRun {
+export function startCli(
+  args: string[],
+  opts: { asUser?: string; env?: Record<string, string> } = {},
+): CliRun {
   const cmd = opts.asUser ? 'setpriv' : BIN;
   const argv = opts.asUser
     ? [
@@ -27,7 +30,10 @@ export function startCli(args: string[], opts: { asUser?: string; shell?: boolea
         ...args,
       ]
     : args;
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.env ? { env: opts.env } : {}),
+  });
   const run: CliRun = {
     proc,
     stdout: '',
@@ -49,7 +55,10 @@ export function startCli(args: string[], opts: { asUser?: string; shell?: boolea
   return run;
 }
 
-export async function runCli(args: string[], opts: { asUser?: string } = {}) {
+export async function runCli(
+  args: string[],
+  opts: { asUser?: string; env?: Record<string, string> } = {},
+) {
   const r = startCli(args, opts);
   const code = await r.exit;
   await new Promise((res) => setImmediate(res));

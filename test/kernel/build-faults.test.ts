@@ -1,0 +1,91 @@
+/**
+ * Faults around the build: a damaged cached object, clang missing with the
+ * object cached, a clang that never returns, no usable TMPDIR. Each as a user
+ * meets it: the command, its exit status and its one-line message.
+ */
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { generateProgram } from '../../src/codegen/program.js';
+import { splitFilter } from '../../src/codegen/split.js';
+import { compileFilter } from '../../src/dsl/index.js';
+import { buildObject } from '../../src/kernel/build.js';
+import { runCli } from '../helpers/cli.js';
+import { describeKernel } from '../helpers/kernel.js';
+
+const base = mkdtempSync(join(tmpdir(), 'tl-faults-'));
+/** A PATH with node and sh but no clang. */
+const noClang = join(base, 'no-clang');
+mkdirSync(noClang);
+symlinkSync(process.execPath, join(noClang, 'node'));
+symlinkSync('/bin/sh', join(noClang, 'sh'));
+/** A clang that never returns. */
+const slowClang = join(base, 'slow-clang');
+mkdirSync(slowClang);
+writeFileSync(join(slowClang, 'clang'), '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+
+const run = (args: string[], env: Record<string, string>) =>
+  runCli(args, { env: { ...process.env, ...env } as Record<string, string> });
+// A filter no other test uses, so that its object is built here.
+const unique = (n: number) => `lport == ${40000 + (process.pid % 10000) + n}`;
+
+describeKernel('build faults', () => {
+  it('a damaged cached object is rebuilt and replaced, with a note', async () => {
+    const dir = join(base, 'cache');
+    const r = compileFilter(unique(1));
+    const src = generateProgram(splitFilter(r.pred!)).source;
+    const first = await buildObject(src, { cacheDir: dir });
+    const [file] = readdirSync(dir);
+    truncateSync(join(dir, file!), 100);
+    const second = await buildObject(src, { cacheDir: dir });
+    expect(second.cached).toBe(false);
+    expect(second.cacheNote).toMatch(/was damaged: rebuilt/);
+    // (clang records its working directory in the object: compare with the rebuilt one.)
+    expect(second.object.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(second.object.length).toBeGreaterThan(first.object.length / 2);
+    const third = await buildObject(src, { cacheDir: dir });
+    expect(third.cached).toBe(true);
+    expect(third.object.equals(second.object)).toBe(true);
+  });
+
+  it('without clang, a cached object still serves; an uncached one says what to install', async () => {
+    const filter = unique(2);
+    expect((await run(['--duration', '0.2', filter], {})).code).toBe(0);
+    const cached = await run(['--duration', '0.2', filter], { PATH: noClang });
+    expect(cached.stderr).toBe('');
+    expect(cached.code).toBe(0);
+    const fresh = await run(['--duration', '0.2', unique(3)], { PATH: noClang });
+    expect(fresh.code).toBe(1);
+    expect(fresh.stderr).toContain('tcplife: clang is not installed');
+    expect(fresh.stderr).toContain('apt-get install -y clang libbpf-dev');
+  });
+
+  it('a clang that never returns is stopped with a clear error', async () => {
+    const t0 = Date.now();
+    const r = await run(['--no-cache', '--duration', '0.2', unique(4)], {
+      PATH: `${slowClang}:${process.env.PATH}`,
+      TCPLIFE_CLANG_TIMEOUT: '1',
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('tcplife: clang did not finish within 1 s');
+    expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+  });
+
+  it('no usable TMPDIR: the cache directory serves, or a clear error without one', async () => {
+    const env = { TMPDIR: join(base, 'missing', 'tmp') };
+    expect((await run(['--duration', '0.2', unique(5)], env)).code).toBe(0);
+    const r = await run(['--no-cache', '--duration', '0.2', unique(6)], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('tcplife: cannot create a working directory for clang');
+    expect(r.stderr).toContain('set TMPDIR to a writable directory');
+  });
+});
