@@ -200,6 +200,18 @@ export class BpfObject {
         text,
       );
     }
+    const btf =
+      /loading kernel BTF '([^']+)': -?\d+|failed to find valid kernel BTF|Error loading vmlinux BTF/.exec(
+        text,
+      );
+    if (btf) {
+      const where = btf[1] ?? '/sys/kernel/btf/vmlinux';
+      throw new BtfMissingError(
+        `cannot read the kernel's BTF at ${where}: it is damaged or unreadable`,
+        "tcplife relocates its program against the running kernel's own BTF; check that this file is the kernel's (CONFIG_DEBUG_INFO_BTF=y) and readable",
+        text,
+      );
+    }
     if (err === EPERM || err === EACCES) {
       throw new PermissionError(
         'not permitted to load BPF programs',

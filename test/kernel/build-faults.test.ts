@@ -3,6 +3,9 @@
  * object cached, a clang that never returns, no usable TMPDIR. Each as a user
  * meets it: the command, its exit status and its one-line message.
  */
+
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   mkdirSync,
   mkdtempSync,
@@ -18,7 +21,7 @@ import { generateProgram } from '../../src/codegen/program.js';
 import { splitFilter } from '../../src/codegen/split.js';
 import { compileFilter } from '../../src/dsl/index.js';
 import { buildObject } from '../../src/kernel/build.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
 
 const base = mkdtempSync(join(tmpdir(), 'tl-faults-'));
@@ -78,6 +81,31 @@ describeKernel('build faults', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('tcplife: clang did not finish within 1 s');
     expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+  });
+
+  it('a damaged kernel BTF is named as such, not "No such process"', () => {
+    const garbage = join(base, 'garbage.btf');
+    writeFileSync(garbage, randomBytes(4096));
+    // In a mount namespace of its own, the kernel's BTF file is replaced by garbage.
+    const r = spawnSync(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        'mount --bind "$0" /sys/kernel/btf/vmlinux && exec "$@"',
+        garbage,
+        BIN,
+        '--duration',
+        '0.2',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      "tcplife: cannot read the kernel's BTF at /sys/kernel/btf/vmlinux: it is damaged or unreadable",
+    );
+    expect(r.stderr).not.toMatch(/No such process|internal error/);
   });
 
   it('no usable TMPDIR: the cache directory serves, or a clear error without one', async () => {
