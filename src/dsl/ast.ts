@@ -48,16 +48,15 @@ export interface ListLit {
   readonly span: Span;
 }
 
+/** `a or b or c`: two or more items (n-ary, so that a long chain is not a deep tree). */
 export interface OrNode {
   readonly kind: 'or';
-  readonly left: Expr;
-  readonly right: Expr;
+  readonly items: readonly Expr[];
   readonly span: Span;
 }
 export interface AndNode {
   readonly kind: 'and';
-  readonly left: Expr;
-  readonly right: Expr;
+  readonly items: readonly Expr[];
   readonly span: Span;
 }
 export interface NotNode {

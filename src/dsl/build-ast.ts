@@ -25,16 +25,37 @@ function isToken(c: Child): c is IToken {
   return (c as IToken).image !== undefined;
 }
 
-/** All tokens of a CST node in source order. */
+/** All tokens of a CST node in source order (no spreading: a node may hold a million). */
 function allTokens(n: CstNode): IToken[] {
   const out: IToken[] = [];
-  for (const list of Object.values(n.children)) {
-    for (const c of list as Child[]) {
-      if (isToken(c)) out.push(c);
-      else out.push(...allTokens(c));
+  const visit = (x: CstNode) => {
+    for (const list of Object.values(x.children)) {
+      for (const c of list as Child[]) {
+        if (isToken(c)) out.push(c);
+        else visit(c);
+      }
     }
-  }
+  };
+  visit(n);
   return out.sort((a, b) => a.startOffset - b.startOffset);
+}
+
+/** The first and last source offsets a CST node covers, without collecting its tokens. */
+function extent(n: CstNode): { start: number; end: number } | undefined {
+  let start = Number.POSITIVE_INFINITY;
+  let end = Number.NEGATIVE_INFINITY;
+  const visit = (x: CstNode) => {
+    for (const list of Object.values(x.children)) {
+      for (const c of list as Child[]) {
+        if (isToken(c)) {
+          start = Math.min(start, c.startOffset);
+          end = Math.max(end, (c.endOffset ?? c.startOffset) + 1);
+        } else visit(c);
+      }
+    }
+  };
+  visit(n);
+  return start <= end ? { start, end } : undefined;
 }
 
 export class AstBuilder {
@@ -44,15 +65,8 @@ export class AstBuilder {
   ) {}
 
   private spanOf(n: CstNode): Span {
-    const ts = allTokens(n);
-    const first = ts[0];
-    const last = ts[ts.length - 1];
-    if (!first || !last) return { source: this.source, start: 0, end: 0 };
-    return {
-      source: this.source,
-      start: first.startOffset,
-      end: (last.endOffset ?? last.startOffset) + 1,
-    };
+    const e = extent(n);
+    return { source: this.source, start: e?.start ?? 0, end: e?.end ?? 0 };
   }
 
   private join(a: Span, b: Span): Span {
@@ -64,23 +78,15 @@ export class AstBuilder {
   }
 
   expression(n: CstNode): A.Expr {
-    const parts = nodes(n, 'andExpr').map((c) => this.andExpr(c));
-    return parts.reduce((left, right) => ({
-      kind: 'or',
-      left,
-      right,
-      span: this.join(left.span, right.span),
-    }));
+    const items = nodes(n, 'andExpr').map((c) => this.andExpr(c));
+    if (items.length === 1) return items[0]!;
+    return { kind: 'or', items, span: this.join(items[0]!.span, items.at(-1)!.span) };
   }
 
   private andExpr(n: CstNode): A.Expr {
-    const parts = nodes(n, 'notExpr').map((c) => this.notExpr(c));
-    return parts.reduce((left, right) => ({
-      kind: 'and',
-      left,
-      right,
-      span: this.join(left.span, right.span),
-    }));
+    const items = nodes(n, 'notExpr').map((c) => this.notExpr(c));
+    if (items.length === 1) return items[0]!;
+    return { kind: 'and', items, span: this.join(items[0]!.span, items.at(-1)!.span) };
   }
 
   private notExpr(n: CstNode): A.Expr {

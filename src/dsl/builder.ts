@@ -56,10 +56,15 @@ function addrLit(v: string): Literal {
 export class Cond {
   constructor(readonly expr: Expr) {}
   and(other: Cond): Cond {
-    return new Cond({ kind: 'and', left: this.expr, right: other.expr, span: NOWHERE });
+    // a.and(b).and(c) is the parser's `a and b and c`: one node, three items.
+    const items =
+      this.expr.kind === 'and' ? [...this.expr.items, other.expr] : [this.expr, other.expr];
+    return new Cond({ kind: 'and', items, span: NOWHERE });
   }
   or(other: Cond): Cond {
-    return new Cond({ kind: 'or', left: this.expr, right: other.expr, span: NOWHERE });
+    const items =
+      this.expr.kind === 'or' ? [...this.expr.items, other.expr] : [this.expr, other.expr];
+    return new Cond({ kind: 'or', items, span: NOWHERE });
   }
   not(): Cond {
     return new Cond({ kind: 'not', operand: this.expr, span: NOWHERE });

@@ -89,9 +89,9 @@ export class Checker {
   check(e: Expr): IR.Pred {
     switch (e.kind) {
       case 'or':
-        return IR.or([this.check(e.left), this.check(e.right)]);
+        return IR.or(e.items.map((i) => this.check(i)));
       case 'and':
-        return IR.and([this.check(e.left), this.check(e.right)]);
+        return IR.and(e.items.map((i) => this.check(i)));
       case 'not':
         return IR.not(this.check(e.operand));
       case 'compare':

@@ -60,10 +60,10 @@ export function printExpr(e: Expr): string {
   };
   switch (e.kind) {
     case 'or':
-      // Left-associative: a right operand of the same level needs parentheses.
-      return `${wrap(e.left, 1)} or ${wrap(e.right, 2)}`;
+      // An item of the same kind is a group of its own: it keeps its parentheses.
+      return e.items.map((i) => wrap(i, 2)).join(' or ');
     case 'and':
-      return `${wrap(e.left, 2)} and ${wrap(e.right, 3)}`;
+      return e.items.map((i) => wrap(i, 3)).join(' and ');
     case 'not':
       return `not ${wrap(e.operand, 3)}`;
     case 'compare':

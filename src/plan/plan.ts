@@ -20,6 +20,8 @@ import { loadRuleSet, type RuleSet } from '../rules/load.js';
 export interface PlanInput {
   /** The filter: text, or the typed builder's AST. Empty or absent: every session. */
   readonly filter?: string | Expr | undefined;
+  /** Where filter text came from, for diagnostics ('<filter>' by default; a file given with -F). */
+  readonly filterName?: string;
   /** Further conditions ANDed to the filter (the CLI's -p, -L, -D, -4, -6). */
   readonly terms?: readonly Expr[];
   /** Rule files: sessions matching any selected rule. */
@@ -63,15 +65,16 @@ export function makePlan(input: PlanInput): Planned {
     if (r.pred) preds.push(r.pred);
   };
   if (!isEmpty(input.filter))
-    check(input.filter, typeof input.filter === 'string' ? '<filter>' : '<builder>');
+    check(
+      input.filter,
+      typeof input.filter === 'string' ? (input.filterName ?? '<filter>') : '<builder>',
+    );
   // An option's term is checked in its printed form, so a diagnostic shows it.
   for (const t of input.terms ?? []) check(printExpr(t), '<options>');
 
   if (hasErrors(diagnostics)) return { plan: undefined, diagnostics };
-  const ast = parts.reduce<Expr | undefined>(
-    (acc, e) => (acc ? { kind: 'and', left: acc, right: e, span: e.span } : e),
-    undefined,
-  );
+  const ast: Expr | undefined =
+    parts.length > 1 ? { kind: 'and', items: parts, span: parts[0]!.span } : parts[0];
   const pred = IR.and(preds);
   return { plan: { ast, pred, split: splitFilter(pred), rules }, diagnostics };
 }

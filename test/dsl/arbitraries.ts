@@ -125,14 +125,12 @@ export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
     fc.record({ kind: fc.constant('not' as const), operand: tie('expr'), span: fc.constant(S) }),
     fc.record({
       kind: fc.constant('and' as const),
-      left: tie('expr'),
-      right: tie('expr'),
+      items: fc.array(tie('expr'), { minLength: 2, maxLength: 3 }),
       span: fc.constant(S),
     }),
     fc.record({
       kind: fc.constant('or' as const),
-      left: tie('expr'),
-      right: tie('expr'),
+      items: fc.array(tie('expr'), { minLength: 2, maxLength: 3 }),
       span: fc.constant(S),
     }),
   ),
