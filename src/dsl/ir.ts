@@ -55,8 +55,62 @@ export function or(items: readonly Pred[]): Pred {
     if (p.k === 'or') flat.push(...p.items);
     else flat.push(p);
   }
-  if (flat.length === 0) return FALSE;
-  return flat.length === 1 ? flat[0]! : { k: 'or', items: flat };
+  const merged = mergeSets(flat);
+  if (merged.length === 0) return FALSE;
+  return merged.length === 1 ? merged[0]! : { k: 'or', items: merged };
+}
+
+/** The ranges a numeric atom accepts, if it is `key == v` or `key in (…)`. */
+function rangesOf(p: Pred): readonly (readonly [number, number])[] | undefined {
+  if (p.k === 'numset') return p.ranges;
+  if (p.k === 'num' && p.op === '==') return [[p.value, p.value]];
+  return undefined;
+}
+
+/**
+ * `x == 1 or x == 2 or x in (5..9)` is `x in (1, 2, 5..9)`: one set per key,
+ * at the place of its first member, so that a 10,000-term chain of ports is
+ * one set (a bitmap in the kernel), not 10,000 comparisons.
+ */
+function mergeSets(items: readonly Pred[]): Pred[] {
+  const sets = new Map<string, { at: number; ranges: (readonly [number, number])[] }>();
+  const out: (Pred | undefined)[] = [];
+  for (const p of items) {
+    const r = rangesOf(p);
+    if (!r || !('key' in p)) {
+      out.push(p);
+      continue;
+    }
+    const set = sets.get(p.key);
+    if (set) {
+      set.ranges.push(...r);
+      out.push(undefined);
+    } else {
+      sets.set(p.key, { at: out.length, ranges: [...r] });
+      out.push(p);
+    }
+  }
+  for (const [key, set] of sets) {
+    const first = out[set.at]!;
+    if (set.ranges.length > 1 || first.k === 'numset')
+      out[set.at] = { k: 'numset', key, ranges: coalesce(set.ranges) };
+  }
+  return out.filter((p): p is Pred => p !== undefined);
+}
+
+/** Ranges sorted, with overlapping and adjacent whole-number ranges joined. */
+function coalesce(ranges: readonly (readonly [number, number])[]): (readonly [number, number])[] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of sorted) {
+    const last = out.at(-1);
+    const touches =
+      last !== undefined &&
+      (lo <= last[1] || (Number.isInteger(lo) && Number.isInteger(last[1]) && lo === last[1] + 1));
+    if (last && touches) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
 }
 
 export function not(p: Pred): Pred {
