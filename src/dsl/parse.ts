@@ -57,6 +57,28 @@ function syntaxDiagnostic(source: SourceText, e: IRecognitionException): Diagnos
   return error('syntax', span, `expected ${what}, found ${found(t)}`, hints);
 }
 
+/**
+ * How deeply parentheses and `not`s may nest. The parser and every pass after
+ * it recurse once per level; chains (`a or b or c`, lists) do not nest, so
+ * they may be as long as memory allows.
+ */
+export const MAX_NESTING = 100;
+
+/** The first token past MAX_NESTING levels of open parentheses and consecutive nots. */
+function nestingBeyond(tokens: readonly IToken[]): IToken | undefined {
+  let parens = 0;
+  let nots = 0;
+  for (const t of tokens) {
+    const name = t.tokenType.name;
+    if (name === 'LParen') parens++;
+    else if (name === 'RParen') parens = Math.max(0, parens - 1);
+    if (name === 'Not' || name === 'Bang') nots++;
+    else if (name !== 'LParen') nots = 0;
+    if (parens + nots > MAX_NESTING) return t;
+  }
+  return undefined;
+}
+
 interface Parsed<T> {
   readonly value: T | undefined;
   readonly diagnostics: Diagnostic[];
@@ -84,6 +106,18 @@ function run<T>(
     }
   }
   const toks = lexed.tokens.filter((t) => t.tokenType.name !== 'UnterminatedString');
+  const tooDeep = nestingBeyond(toks);
+  if (tooDeep) {
+    diagnostics.push(
+      error(
+        'too-deep',
+        tokenSpan(source, tooDeep),
+        `nested more than ${MAX_NESTING} levels deep (parentheses and not)`,
+        ['a long condition is a list, lport in (80, 443, 8000..8099), or a chain: a or b or c'],
+      ),
+    );
+    return { value: undefined, diagnostics };
+  }
   const p = parser();
   p.input = toks;
   const cst = rule(p);
