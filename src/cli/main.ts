@@ -74,6 +74,10 @@ function program(io: Io, result: { code: number }): Command {
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'jsonl', 'csv']),
     )
+    .option(
+      '-F, --filter-file <file>',
+      'read the filter from FILE (as tcpdump -F): for filters longer than a command line',
+    )
     .option('-p, --pid <pid>', 'trace this PID only', parsePid)
     .option('-L, --localport <ports>', 'comma-separated list of local ports to trace', parsePorts)
     .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace', parsePorts)

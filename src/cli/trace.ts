@@ -18,6 +18,7 @@ import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
 import { userspacePart } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan, type Plan } from '../plan/plan.js';
+import { readTextFile } from '../util/read-text.js';
 import type { Io } from './io.js';
 import { lossReport } from './report.js';
 
@@ -44,6 +45,7 @@ export interface TraceCliOptions {
   duration?: number;
   rules?: string[];
   rule?: string[];
+  filterFile?: string;
   stats?: boolean;
   explain?: boolean;
   ebpf?: boolean;
@@ -108,7 +110,8 @@ function explain(p: Plan, prog: ProgramSpec, ebpfOnly: boolean, out: LineWriter)
   out.line(lines.join('\n'));
 }
 
-export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promise<number> {
+export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promise<number> {
+  let text = args;
   const format = outputFormat(o);
   const fields = fieldsOption(o.fields, '--fields');
   const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
@@ -116,8 +119,19 @@ export async function runTrace(text: string, o: TraceCliOptions, io: Io): Promis
     throw new UsageError('--count and --group-by go with --interval');
   if (o.rule?.length && !o.rules?.length) throw new UsageError('--rule needs --rules FILE');
 
+  let filterName: string | undefined;
+  if (o.filterFile !== undefined) {
+    if (text.trim() !== '')
+      throw new UsageError('give the filter either as arguments or with -F FILE, not both');
+    const read = readTextFile(o.filterFile);
+    if (typeof read !== 'string')
+      throw new UsageError(`cannot read filter file ${o.filterFile}: ${read.error}`);
+    text = read;
+    filterName = o.filterFile;
+  }
   const planned = makePlan({
     filter: text,
+    ...(filterName ? { filterName } : {}),
     terms: optionTerms(o),
     ...(o.rules ? { rules: o.rules } : {}),
     ...(o.rule ? { only: o.rule } : {}),

@@ -22,6 +22,7 @@ import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
 import { parseRuleFile } from '../dsl/parse.js';
 import { type DecodedSession, sampleDefaults, tcplifeSchema } from '../model/fields.js';
+import { errnoText, readTextFile } from '../util/read-text.js';
 
 type Def =
   | { kind: 'list'; name: Ident; list: ListLit }
@@ -148,65 +149,6 @@ interface Loaded {
   files: string[];
 }
 
-/** The largest rule file read (a 300,000-term rule is about 3 MiB). */
-export const MAX_RULE_FILE_BYTES = 16 << 20;
-
-const ERRNO_TEXT: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'it is a directory',
-  ELOOP: 'too many symbolic links',
-  EIO: 'input/output error',
-  ENOTDIR: 'a part of the path is not a directory',
-};
-
-function reason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code ?? '';
-  return ERRNO_TEXT[code] ?? (code || String(e));
-}
-
-/**
- * A rule file's text, or why it cannot be had. Only a regular file is read
- * (a FIFO would block, /dev/zero never end), opened without blocking, and
- * never more than MAX_RULE_FILE_BYTES (files in /proc claim size 0).
- */
-export function readRuleText(path: string): string | { error: string } {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } catch (e) {
-    return { error: reason(e) };
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) return { error: 'it is a directory' };
-    if (!st.isFile()) return { error: 'not a regular file (a FIFO, device or socket)' };
-    if (st.size > MAX_RULE_FILE_BYTES)
-      return { error: `larger than ${MAX_RULE_FILE_BYTES >> 20} MiB` };
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const buf = Buffer.alloc(1 << 16);
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > MAX_RULE_FILE_BYTES)
-        return { error: `larger than ${MAX_RULE_FILE_BYTES >> 20} MiB` };
-      chunks.push(buf.subarray(0, n));
-    }
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-    } catch {
-      return { error: 'not valid UTF-8 text' };
-    }
-  } catch (e) {
-    return { error: reason(e) };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
   const out: Loaded = { statements: [], files: [] };
   const seen = new Set<string>();
@@ -225,7 +167,7 @@ function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
     try {
       real = realpathSync(path);
     } catch (e) {
-      cannot(reason(e));
+      cannot(errnoText(e));
       return;
     }
     const inChain = chain.findIndex((c) => c.file === real);
@@ -248,7 +190,7 @@ function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
     if (seen.has(real)) return; // included twice (a diamond): its definitions once
     seen.add(real);
     out.files.push(real);
-    const read = readRuleText(real);
+    const read = readTextFile(real);
     if (typeof read !== 'string') {
       cannot(read.error);
       return;

@@ -1,6 +1,7 @@
 /** The tcplife command, started as a user would start it, on real sessions. */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
@@ -165,6 +166,29 @@ describeKernel('tcplife on real sessions', () => {
         CONTAINER: '',
       }),
     ]);
+  });
+
+  it('-F FILE: a 10,000-term filter too long for a command line, a port bitmap in the kernel', async () => {
+    const srv = await startServer('tl_fsrv', '127.0.0.1');
+    const ports = new Set<number>([srv.port]);
+    for (let p = 1; ports.size < 10_000; p += 3) if (p !== srv.port + 1) ports.add(p);
+    const file = join(mkdtempSync(join(tmpdir(), 'tl-filter-')), 'long.filter');
+    writeFileSync(
+      file,
+      `comm == "tl_fcli" and (\n${[...ports].map((p) => `rport == ${p}`).join(' or\n')}\n)\n`,
+    );
+    const explain = await runCli(['--explain', '-F', file]);
+    expect(explain.code).toBe(0);
+    expect(explain.stdout).toMatch(/port_set_0\[/);
+    const cli = startCli(['--verbose', '-j', '--exit-after', '1', '-F', file]);
+    await cli.ready;
+    await runClient('tl_fcli', '127.0.0.1', srv.port, { count: 1 });
+    expect(await cli.exit).toBe(0);
+    srv.stop();
+    expect(JSON.parse(cli.stdout)).toMatchObject({ comm: 'tl_fcli', rport: srv.port });
+    const both = await runCli(['-F', file, 'lport == 1']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give the filter either as arguments or with -F FILE, not both');
   });
 
   it('table: the original header and columns; -D filters by remote port', async () => {
