@@ -3,6 +3,7 @@
  * the same compiler as the filter text (one path, not two), then the tracer
  * runs and sessions flow through RxJS operators to a formatter and stdout.
  */
+import { readFileSync } from 'node:fs';
 import { map, type Observable, Subject, take } from 'rxjs';
 import { generateProgram, type ProgramSpec } from '../codegen/program.js';
 import type { Expr } from '../dsl/ast.js';
@@ -110,6 +111,19 @@ function explain(p: Plan, prog: ProgramSpec, ebpfOnly: boolean, out: LineWriter)
   out.line(lines.join('\n'));
 }
 
+/**
+ * Node reads the command line as UTF-8 and turns what is not into U+FFFD;
+ * the raw bytes in /proc/self/cmdline tell whether that is what was typed.
+ */
+function argvIsUtf8(): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(readFileSync('/proc/self/cmdline'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promise<number> {
   let text = args;
   const format = outputFormat(o);
@@ -119,6 +133,10 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     throw new UsageError('--count and --group-by go with --interval');
   if (o.rule?.length && !o.rules?.length) throw new UsageError('--rule needs --rules FILE');
 
+  if (text.includes('\uFFFD') && !argvIsUtf8())
+    throw new UsageError(
+      'the filter is not valid UTF-8 text; write a byte that is not part of a character as \\xHH inside a string ("\\xe9")',
+    );
   let filterName: string | undefined;
   if (o.filterFile !== undefined) {
     if (text.trim() !== '')

@@ -9,6 +9,7 @@ import { assertNever } from '../dsl/ast.js';
 import { globPrefix } from '../dsl/glob.js';
 import type { Pred } from '../dsl/ir.js';
 import { ENTRIES, enumCode, KERNEL_KEYS } from '../model/fields.js';
+import { textToBytes } from '../model/text.js';
 
 export class CodegenError extends Error {}
 
@@ -82,7 +83,7 @@ function cidr(key: string, c: Cidr): string {
 
 function bytesMatch(key: string, s: string, terminated: boolean): string {
   const x = field(key);
-  const bytes = [...Buffer.from(s, 'utf8')];
+  const bytes = [...textToBytes(s)];
   if (bytes.length > 15) throw new CodegenError('comm longer than 15 bytes');
   const terms = bytes.map((b, i) => `${x}[${i}] == (char)0x${b.toString(16).padStart(2, '0')}`);
   if (terminated) terms.push(`${x}[${bytes.length}] == 0`);

@@ -12,6 +12,7 @@ import { globPrefix } from '../dsl/glob.js';
 import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
 import { KERNEL_KEYS } from '../model/fields.js';
+import { textToBytes } from '../model/text.js';
 
 /** Past these, a set is checked in userspace (ports use a bitmap instead). */
 export const MAX_KERNEL_RANGES = 32;
@@ -44,13 +45,13 @@ function atom(p: Pred, dir: 'weaken' | 'strengthen'): Part {
       // An enum's values are small codes in the kernel's record.
       if (kind === 'enum') return { p, exact: true };
       if (kind !== 'comm' || p.values.length > MAX_KERNEL_RANGES) return inexact();
-      return p.values.every((v) => Buffer.byteLength(v) <= COMM_BYTES)
+      return p.values.every((v) => textToBytes(v).length <= COMM_BYTES)
         ? { p, exact: true }
         : inexact();
     case 'glob': {
       if (kind !== 'comm') return inexact();
       const g = globPrefix(p.pattern);
-      if (Buffer.byteLength(g.prefix) > COMM_BYTES) return inexact();
+      if (textToBytes(g.prefix).length > COMM_BYTES) return inexact();
       if (g.exact === 'equal')
         return { p: { k: 'str', key: p.key, values: [g.prefix] }, exact: true };
       if (g.exact === 'prefix') return { p, exact: true };

@@ -2,6 +2,8 @@
  * Name resolution and type checking: AST → IR. Every error found is reported;
  * the IR is returned only when there are none.
  */
+
+import { textToBytes } from '../model/text.js';
 import { type Cidr, hostBitsSet } from './addr.js';
 import {
   assertNever,
@@ -300,9 +302,9 @@ export class Checker {
       this.err('type', v.span, `${f.name} cannot contain a NUL byte`);
       return undefined;
     }
-    const bytes = Buffer.byteLength(
+    const bytes = textToBytes(
       glob ? v.value.replace(/\\(.)/g, '$1').replace(/[*?]/g, '') : v.value,
-    );
+    ).length;
     if (f.maxBytes !== undefined && bytes > f.maxBytes) {
       this.err(
         'range',

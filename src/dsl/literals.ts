@@ -1,5 +1,6 @@
 /** Decoding and validation of literal tokens into AST literals. */
 import type { IToken } from 'chevrotain';
+import { bytesToText } from '../model/text.js';
 import { parseIPv4, parseIPv6 } from './addr.js';
 import type { Literal } from './ast.js';
 import { type Diagnostic, error, type SourceText, type Span } from './diagnostic.js';
@@ -21,20 +22,32 @@ const ESCAPES: Record<string, string> = {
   '"': '"',
 };
 
+/**
+ * A string literal's value. Strings are bytes underneath (a comm is whatever a
+ * process set), so `\xHH` is the byte HH, and the value is in the lossless
+ * text form of model/text.ts: `"\xc3\xa9"` is "é", `"\xe9"` is one byte that
+ * is not UTF-8.
+ */
 export function unescapeString(body: string, span: Span, diags: Diagnostic[]): string {
-  let out = '';
+  const bytes: number[] = [];
+  const text = (s: string) => {
+    for (const b of Buffer.from(s, 'utf8')) bytes.push(b);
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;
     if (c !== '\\') {
-      out += c;
+      const cp = body.codePointAt(i)!;
+      const ch = String.fromCodePoint(cp);
+      text(ch);
+      i += ch.length - 1;
       continue;
     }
     const e = body[i + 1] ?? '';
     if (e in ESCAPES) {
-      out += ESCAPES[e];
+      text(ESCAPES[e]!);
       i++;
     } else if (e === 'x' && /^[0-9A-Fa-f]{2}$/.test(body.slice(i + 2, i + 4))) {
-      out += String.fromCharCode(Number.parseInt(body.slice(i + 2, i + 4), 16));
+      bytes.push(Number.parseInt(body.slice(i + 2, i + 4), 16));
       i += 3;
     } else {
       const at = span.start + 1 + i;
@@ -49,7 +62,7 @@ export function unescapeString(body: string, span: Span, diags: Diagnostic[]): s
       i++;
     }
   }
-  return out;
+  return bytesToText(Uint8Array.from(bytes));
 }
 
 function numberValue(text: string, span: Span, diags: Diagnostic[]): number {

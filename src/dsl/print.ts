@@ -9,10 +9,15 @@ function num(v: number, forceFraction: boolean): string {
   return s;
 }
 
+/** A string literal for a value in the lossless text form: its \xHH stay byte escapes. */
 export function printString(s: string): string {
   let out = '"';
-  for (const c of s) {
-    if (c === '"') out += '\\"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && /^x[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 4))) {
+      out += s.slice(i, i + 4);
+      i += 3;
+    } else if (c === '"') out += '\\"';
     else if (c === '\\') out += '\\\\';
     else if (c === '\n') out += '\\n';
     else if (c === '\t') out += '\\t';

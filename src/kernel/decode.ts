@@ -17,6 +17,7 @@ import {
   type ResolvedSpec,
 } from '../model/fields.js';
 import { member, RECORD_MEMBERS, RECORD_SIZE } from '../model/record.js';
+import { bytesToText } from '../model/text.js';
 
 export type Decoder = (
   dv: DataView,
@@ -30,22 +31,25 @@ function u64(dv: DataView, off: number): number {
   return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * 4294967296;
 }
 
-const utf8 = new TextDecoder('utf-8');
 const commBytes = new Uint8Array(16);
 
-/** A NUL-terminated char[16]: ASCII fast; other bytes as UTF-8 (the kernel keeps whatever was set). */
+/**
+ * A NUL-terminated char[16]: ASCII fast; anything else (bytes ≥ 0x80, a
+ * backslash) through the lossless text form, in which bytes that are not
+ * UTF-8 read \xHH (the kernel keeps whatever a process set, cut at 15 bytes).
+ */
 function chars(dv: DataView, c: number): string {
   let s = '';
-  let ascii = true;
+  let plain = true;
   let n = 0;
   for (; n < 16; n++) {
     const b = dv.getUint8(c + n);
     if (b === 0) break;
-    if (b >= 0x80) ascii = false;
+    if (b >= 0x80 || b === 0x5c) plain = false;
     commBytes[n] = b;
     s += String.fromCharCode(b);
   }
-  return ascii ? s : utf8.decode(commBytes.subarray(0, n));
+  return plain ? s : bytesToText(commBytes.subarray(0, n));
 }
 
 function addr(dv: DataView, off: number, family: 4 | 6): string {

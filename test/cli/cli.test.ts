@@ -1,5 +1,5 @@
 /** The tcplife command, started as a user would start it, on real sessions. */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +189,38 @@ describeKernel('tcplife on real sessions', () => {
     const both = await runCli(['-F', file, 'lport == 1']);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('give the filter either as arguments or with -F FILE, not both');
+  });
+
+  it('a comm that is not UTF-8: selected in the kernel by "\\xHH", \\xHH in JSON and CSV', async () => {
+    const srv = await startServer('tl_bytesrv', '127.0.0.1');
+    const filter = 'comm == "tl_\\xe9x"';
+    const json = startCli(['--verbose', '-j', '--exit-after', '1', filter]);
+    const csv = startCli(['--verbose', '-s', '--exit-after', '1', filter]);
+    await Promise.all([json.ready, csv.ready]);
+    // A client that names itself with the byte 0xE9, which is not UTF-8 on its own.
+    execFileSync('python3', [
+      '-c',
+      `import ctypes, socket
+ctypes.CDLL(None).prctl(15, b"tl_\\xe9x", 0, 0, 0)
+s = socket.create_connection(("127.0.0.1", ${srv.port}))
+s.shutdown(socket.SHUT_WR)
+s.recv(10)
+s.close()`,
+    ]);
+    expect(await json.exit).toBe(0);
+    expect(await csv.exit).toBe(0);
+    srv.stop();
+    expect(JSON.parse(json.stdout)).toMatchObject({ comm: 'tl_\\xe9x', rport: srv.port });
+    const rows = parse(csv.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.COMM)).toEqual(['tl_\\xe9x']);
+  });
+
+  it('a filter that is not valid UTF-8 is a usage error', () => {
+    const r = spawnSync('sh', ['-c', `${BIN} --explain "$(printf 'comm == "\\351"')"`], {
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('tcplife: the filter is not valid UTF-8 text');
   });
 
   it('table: the original header and columns; -D filters by remote port', async () => {
