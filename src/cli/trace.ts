@@ -286,6 +286,10 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     tracer.close();
     writer.flush();
   }
+  if (o.verbose && tracer.cgroups.denied > 0)
+    io.stderr(
+      'tcplife: cgroup ids could not be resolved to paths (open_by_handle_at needs CAP_DAC_READ_SEARCH): cgroup and container are empty\n',
+    );
   const failed = writer.error;
   if (failed) {
     io.stderr(

@@ -7,11 +7,12 @@
  * after tracing began resolves like any other, at the cost of one lookup.
  */
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { loadNative } from './libbpf.js';
+import { errno, loadNative } from './libbpf.js';
 
 /** include/linux/exportfs.h: a kernfs node's handle is its 64-bit id. */
 const FILEID_KERNFS = 0xfe;
 const O_PATH = 0o10000000;
+const EPERM = 1;
 const MAX_CACHED = 65_536;
 
 export interface CgroupInfo {
@@ -59,6 +60,8 @@ export class CgroupResolver {
   private readonly cache = new Map<number, CgroupInfo>();
   private mountFd = -1;
   private readonly handle = Buffer.alloc(16);
+  /** Lookups refused for want of CAP_DAC_READ_SEARCH (open_by_handle_at needs it). */
+  denied = 0;
 
   /** mount: the cgroup2 mount, or undefined where there is none (every path is then ''). */
   constructor(readonly mount: string | undefined = findCgroup2Mount()) {
@@ -99,7 +102,10 @@ export class CgroupResolver {
     this.handle.writeBigUInt64LE(BigInt(id), 8);
     // A cgroup removed since the session closed is gone for good: ''.
     const fd = loadNative().c.open_by_handle_at(this.mountFd, this.handle, O_PATH);
-    if (fd < 0) return NONE;
+    if (fd < 0) {
+      if (errno() === EPERM) this.denied++;
+      return NONE;
+    }
     try {
       const path = readlinkSync(`/proc/self/fd/${fd}`);
       if (path !== this.mount && !path.startsWith(`${this.mount}/`)) return NONE;

@@ -367,6 +367,54 @@ s.close()`,
     expect(by.tl_sumcli.span_p99_ms).toBeGreaterThanOrEqual(by.tl_sumcli.span_p50_ms);
   });
 
+  it('as nobody with only the capabilities the README grants: traces; cgroups need CAP_DAC_READ_SEARCH', async () => {
+    const run = (caps: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const proc = spawn(
+          'setpriv',
+          [
+            '--reuid',
+            'nobody',
+            '--regid',
+            'nogroup',
+            '--clear-groups',
+            '--inh-caps',
+            caps,
+            '--ambient-caps',
+            caps,
+            BIN,
+            '--verbose',
+            '-j',
+            '--duration',
+            '3',
+            'comm == "tl_capcli"',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let stdout = '';
+        let stderr = '';
+        let started = false;
+        proc.stdout!.on('data', (d) => {
+          stdout += d;
+        });
+        proc.stderr!.on('data', (d) => {
+          stderr += d;
+          if (!started && stderr.includes('tcplife: cgroup paths')) {
+            started = true;
+            runClient('tl_capcli', '127.0.0.1', 1, { count: 1, tolerate: true });
+          }
+        });
+        proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    const without = await run('+bpf,+perfmon');
+    expect(without.code).toBe(0);
+    expect(JSON.parse(without.stdout)).toMatchObject({ comm: 'tl_capcli', cgroup: '' });
+    expect(without.stderr).toContain('open_by_handle_at needs CAP_DAC_READ_SEARCH');
+    const withIt = await run('+bpf,+perfmon,+dac_read_search');
+    expect(withIt.code).toBe(0);
+    expect(JSON.parse(withIt.stdout).cgroup).not.toBe('');
+  });
+
   it('without privileges: a clear message and exit 1', async () => {
     const r = await runCli(['-j', '--duration', '1'], { asUser: 'nobody' });
     expect(r.code).toBe(1);
