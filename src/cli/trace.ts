@@ -277,10 +277,15 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, stop);
   const timer = o.duration ? setTimeout(stop, o.duration * 1000) : undefined;
+  // A reader that went away (| head -3) ends tracing now, not at the next write.
+  const watch = setInterval(() => {
+    if (writer.readerGone()) stop();
+  }, 200);
   try {
     await done;
   } finally {
     if (timer) clearTimeout(timer);
+    clearInterval(watch);
     for (const sig of signals) process.off(sig, stop);
     kernelSub.unsubscribe();
     tracer.close();

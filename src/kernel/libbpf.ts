@@ -34,6 +34,7 @@ export interface LibC {
   vsnprintf(buf: Buffer, size: number, fmt: string, ap: Ptr): number;
   strerror(errnum: number): string;
   open_by_handle_at(mountFd: number, handle: Buffer, flags: number): number;
+  poll(fds: Buffer, nfds: number, timeoutMs: number): number;
 }
 
 export interface Native {
@@ -90,6 +91,7 @@ export function loadNative(): Native {
     vsnprintf: libc.func('int vsnprintf(char *buf, size_t size, const char *fmt, void *ap)'),
     strerror: libc.func('const char *strerror(int errnum)'),
     open_by_handle_at: libc.func('int open_by_handle_at(int mount_fd, void *handle, int flags)'),
+    poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   } as LibC;
   native = { bpf, c, printCallback };
   return native;

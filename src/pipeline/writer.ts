@@ -5,9 +5,12 @@
  * is reported once through onClosed, so the CLI can exit 0 quietly; any other
  * write error (a full disk, EIO) once through onFailed, and writing stops.
  */
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
+import { loadNative } from '../kernel/libbpf.js';
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
 /** Flushing at 64 KiB keeps lines short-lived for V8's young generation too. */
 const SIZE = 1 << 16;
 
@@ -94,6 +97,31 @@ export class LineWriter {
     this.error = e as NodeJS.ErrnoException;
     this.onFailed(this.error);
   }
+
+  /**
+   * Whether the reader of a pipe or socket has gone, asked without writing
+   * (poll reports POLLERR or POLLHUP on the writing end): `| head -3` then
+   * ends tracing at once, not at the next session. Always false for a file.
+   */
+  readerGone(): boolean {
+    if (this.broken) return true;
+    this.pollable ??= (() => {
+      try {
+        const st = fstatSync(this.fd);
+        return st.isFIFO() || st.isSocket();
+      } catch {
+        return false;
+      }
+    })();
+    if (!this.pollable) return false;
+    const pfd = Buffer.alloc(8);
+    pfd.writeInt32LE(this.fd, 0); // events 0: only POLLERR, POLLHUP and POLLNVAL are reported
+    if (loadNative().c.poll(pfd, 1, 0) !== 1) return false;
+    const revents = pfd.readInt16LE(6);
+    return (revents & (POLLERR | POLLHUP)) !== 0;
+  }
+
+  private pollable: boolean | undefined;
 
   get closed(): boolean {
     return this.broken;

@@ -272,6 +272,17 @@ s.close()`,
     expect(lines[1]).toBe('status 0');
   });
 
+  it('a reader that goes away with no further traffic ends tracing promptly, exit 0', async () => {
+    const t0 = Date.now();
+    const r = spawnSync(
+      'bash',
+      ['-c', `${BIN} -j 'comm == "tl_nobody_here"' | head -c 0; echo "status \${PIPESTATUS[0]}"`],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.stdout.trim()).toBe('status 0');
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
   it('SIGINT: detaches, prints what was read, exits 0 with nothing after', async () => {
     const { cli, srv } = await traced(['-j', 'comm == "tl_clicli"']);
     await sleep(20);
