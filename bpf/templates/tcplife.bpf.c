@@ -43,6 +43,19 @@ struct {
   __type(value, struct start);
 } starts SEC(".maps");
 
+/*
+ * Sockets whose start did not fit in `starts`: when one closes, its session
+ * is counted once as lost to a full map, not as a start never seen. An LRU
+ * map never refuses an entry; it would forget the oldest of more than this
+ * many such sockets open at once, which would then count as starts not seen.
+ */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 8192);
+  __type(key, __u64);
+  __type(value, __u8);
+} overflowed SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 16 << 20);
@@ -169,8 +182,10 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
     if (newstate == TCP_SYN_SENT)
       remember_owner(&n);
     long err = bpf_map_update_elem(&starts, &key, &n, BPF_NOEXIST);
-    if (err && err != -EEXIST)
-      st->map_full++;
+    if (err && err != -EEXIST) {
+      __u8 one = 1;
+      bpf_map_update_elem(&overflowed, &key, &one, BPF_ANY);
+    }
     return 0;
   }
 
@@ -189,7 +204,13 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 
   struct start *sp = bpf_map_lookup_elem(&starts, &key);
   if (!sp) {
-    st->missed_start++;
+    /* Once per session, under its true reason. */
+    if (bpf_map_lookup_elem(&overflowed, &key)) {
+      bpf_map_delete_elem(&overflowed, &key);
+      st->map_full++;
+    } else {
+      st->missed_start++;
+    }
     return 0;
   }
   struct start s = *sp;

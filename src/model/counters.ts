@@ -7,8 +7,8 @@ export const COUNTERS = [
   { name: 'closed', c: 'sessions that closed with a known start' },
   { name: 'passed', c: '... and passed the kernel filter' },
   { name: 'ringbuf_drops', c: '... but found the ring buffer full' },
-  { name: 'missed_start', c: 'closes of sockets whose start was not seen' },
-  { name: 'map_full', c: 'starts not recorded: the socket map was full' },
+  { name: 'missed_start', c: 'sessions closed whose start was not seen (opened before tracing)' },
+  { name: 'map_full', c: 'sessions closed whose start did not fit in the full socket map' },
   { name: 'owner_unknown', c: 'sessions reported with the task at close, not the owner' },
 ] as const;
 
