@@ -6,14 +6,14 @@
  *       EOF, writes REPLY_BYTES, closes. Exits after COUNT connections
  *       (0: never).
  *   tcpgen client ADDR PORT -n COUNT [-s SEND_BYTES] [-b BIND_ADDR] [-d SECONDS]
- *                [-a PORT2 -e EVERY] [-A] [-y SYNCNT] [-f]
+ *                [-a PORT2 -e EVERY] [-A] [-y SYNCNT] [-f] [-R RATE]
  *       COUNT sessions one after another (0: until -d): connect, send
  *       SEND_BYTES, shutdown(SHUT_WR), read until EOF, close. With -d, stops
  *       after SECONDS. With -a/-e, every EVERY-th session goes to PORT2.
  *       -A aborts instead: after sending (and -w MS later), close with
  *       SO_LINGER 0 (a reset).
  *       -y sets TCP_SYNCNT (SYN retries). -f: a failed connect is reported
- *       and counted, not fatal.
+ *       and counted, not fatal. -R paces the sessions at RATE a second.
  *       Prints "sessions N seconds S second_port M failed F".
  *
  * The comm of each side is the name it is run under, so tests copy the
@@ -98,10 +98,11 @@ int main(int argc, char **argv)
   int port = atoi(argv[3]);
   long count = 0, send_bytes = 0, reply = 0, every = 0;
   int port2 = 0, abort_close = 0, syncnt = 0, tolerate = 0, wait_ms = 0;
+  double rate = 0;
   double duration = 0;
   int opt;
   optind = 4;
-  while ((opt = getopt(argc, argv, "n:s:r:b:d:a:e:Ay:fw:")) != -1) {
+  while ((opt = getopt(argc, argv, "n:s:r:b:d:a:e:Ay:fw:R:")) != -1) {
     switch (opt) {
     case 'n': count = atol(optarg); break;
     case 's': send_bytes = atol(optarg); break;
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
     case 'y': syncnt = atoi(optarg); break;
     case 'f': tolerate = 1; break;
     case 'w': wait_ms = atoi(optarg); break;
+    case 'R': rate = atof(optarg); break;
     default: return 2;
     }
   }
@@ -163,6 +165,14 @@ int main(int argc, char **argv)
   for (; count == 0 || done < count; done++) {
     if (duration > 0 && (done & 63) == 0 && now() - start >= duration)
       break;
+    if (rate > 0) {
+      /* Steady pacing: session i starts at start + i / rate. */
+      double wait = start + done / rate - now();
+      if (wait > 0)
+        usleep((useconds_t)(wait * 1e6));
+      if (duration > 0 && now() - start >= duration)
+        break;
+    }
     int c = socket(fam, SOCK_STREAM, 0);
     if (bind_addr && bind(c, (struct sockaddr *)&bs, blen)) {
       perror("tcpgen: bind");

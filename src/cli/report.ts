@@ -1,7 +1,12 @@
 /** What went missing, said on stderr at exit. */
 import type { TracerStats } from '../kernel/tracer.js';
 
-export function lossReport(s: TracerStats, always: boolean, printed: number): string[] {
+export function lossReport(
+  s: TracerStats,
+  always: boolean,
+  printed: number,
+  tracked?: number,
+): string[] {
   const lines: string[] = [];
   const lost = s.ringbuf_drops + s.map_full;
   if (lost > 0 || always) {
@@ -18,6 +23,11 @@ export function lossReport(s: TracerStats, always: boolean, printed: number): st
   if (s.missed_start > 0 || always) {
     lines.push(
       `tcplife: ${s.missed_start} session(s) closed whose start was not seen (opened before tracing began): not reported`,
+    );
+  }
+  if (always && tracked !== undefined) {
+    lines.push(
+      `tcplife: ${tracked} socket(s) still tracked at exit (sessions open when tracing stopped)`,
     );
   }
   if (always) {

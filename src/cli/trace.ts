@@ -218,6 +218,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   if (o.exitAfter) rows = rows.pipe(take(o.exitAfter));
 
   let printed = 0;
+  let tracked: number | undefined;
   let countPrinted = () => printed;
   let stopping = false;
   const stop = () => {
@@ -287,6 +288,9 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     if (timer) clearTimeout(timer);
     clearInterval(watch);
     for (const sig of signals) process.off(sig, stop);
+    // Sockets whose start is remembered and whose close was not seen yet
+    // (asked before the last subscriber leaves, which closes the tracer).
+    tracked = tracer.socketsTracked();
     kernelSub.unsubscribe();
     tracer.close();
     writer.flush();
@@ -306,6 +310,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     tracer.stats(),
     o.stats === true || failed !== undefined,
     countPrinted(),
+    tracked,
   );
   for (const l of account) io.stderr(`${l}\n`);
   return failed ? 1 : 0;

@@ -41,3 +41,18 @@ describeKernel('benchmark harness (smoke run)', () => {
     expect(stdout).toMatch(/\| tcplife, cached object \| [\d.]+ \|/);
   });
 });
+
+describeKernel('soak (smoke run)', () => {
+  it('a few seconds at a steady rate: every session printed, none lost, the socket map empty', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [join(PACKAGE_ROOT, 'bench/soak.js'), '--seconds', '3', '--rate', '400'],
+      { timeout: 60_000 },
+    );
+    const m = /^\| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|/m.exec(stdout);
+    const [sessions, expected, printed, lost, tracked] = m!.slice(1).map(Number);
+    expect(sessions).toBeGreaterThan(600);
+    expect([expected, printed, lost, tracked]).toEqual([2 * sessions!, 2 * sessions!, 0, 0]);
+    expect(stdout).not.toContain('FAILED');
+  });
+});
