@@ -29,10 +29,15 @@ export function parsePositiveInt(v: string): number {
   return Number(v);
 }
 
+/** Node's timers hold at most 2^31 - 1 ms: about 24.8 days. */
+export const MAX_SECONDS = 2_147_483;
+
 export function parseSeconds(v: string): number {
   const n = Number(v);
   if (!/^\d+(\.\d+)?$/.test(v) || n <= 0)
     throw new InvalidArgumentError('expected a number of seconds above 0.');
+  if (n > MAX_SECONDS)
+    throw new InvalidArgumentError(`at most ${MAX_SECONDS} seconds (about 24 days).`);
   return n;
 }
 

@@ -65,7 +65,15 @@ function sourceLine(text: string, offset: number): { text: string; start: number
 
 /** Tabs and control characters would shift the caret: show them as one space each. */
 function printable(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, ' ');
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ');
+}
+
+/** A message or a name, without control characters a terminal would act on. */
+function safe(s: string): string {
+  return s.replace(
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 function frame(span: Span, label: string): string {
@@ -77,7 +85,7 @@ function frame(span: Span, label: string): string {
   const gutter = String(line).length;
   const pad = ' '.repeat(gutter);
   return (
-    `${span.source.name}:${line}:${col}: ${label}\n` +
+    `${safe(span.source.name)}:${line}:${col}: ${safe(label)}\n` +
     `${pad} |\n` +
     `${line} | ${printable(src.text)}\n` +
     `${pad} | ${' '.repeat(col - 1)}${'^'.repeat(width)}`
@@ -86,7 +94,7 @@ function frame(span: Span, label: string): string {
 
 export function renderDiagnostic(d: Diagnostic): string {
   let out = frame(d.span, `${d.severity}: ${d.message}`);
-  for (const h of d.hints) out += `\n  = hint: ${h}`;
+  for (const h of d.hints) out += `\n  = hint: ${safe(h)}`;
   if (d.related) out += `\n${frame(d.related.span, `note: ${d.related.message}`)}`;
   return out;
 }

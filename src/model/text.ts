@@ -74,3 +74,20 @@ export function textToBytes(s: string): Uint8Array {
   }
   return Uint8Array.from(out);
 }
+
+/** C0 and C1 control characters and DEL, which a terminal would act on. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/g;
+const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/;
+
+/**
+ * Text for a terminal (a table cell, a diagnostic): control characters
+ * become \xHH and a backslash \\, so that none reaches the terminal raw and
+ * a line stays one line (as ps and ls do). JSON and CSV keep the value.
+ */
+export function escapeControls(s: string): string {
+  return HAS_CONTROL.test(s)
+    ? s.replace(CONTROL, (c) =>
+        c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+      )
+    : s;
+}

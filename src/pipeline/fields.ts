@@ -16,6 +16,7 @@ import {
   tcplifeSchema,
   type ValueType,
 } from '../model/fields.js';
+import { escapeControls } from '../model/text.js';
 
 export type Row = DecodedSession & {
   /** names of the rules the session matched (with --rules) */
@@ -69,24 +70,6 @@ const JSON_KIND: Readonly<Record<ValueType, JsonKind>> = {
   string: 'str',
   bool: 'bool',
 };
-
-/** C0 and C1 control characters and DEL, which a terminal would act on. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/g;
-const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/;
-
-/**
- * A string from the kernel (a comm, a cgroup path) as table text: control
- * characters become \xHH and a backslash \\, so that none reaches the
- * terminal raw and a row stays on one line (as ps and ls do). JSON and CSV
- * keep the value (JSON escapes it; CSV quotes it).
- */
-export function escapeControls(s: string): string {
-  return HAS_CONTROL.test(s)
-    ? s.replace(CONTROL, (c) =>
-        c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-      )
-    : s;
-}
 
 function textOf(name: string, style: TextStyle | undefined, type?: ValueType): (r: Row) => string {
   const get = (r: Row) => (r as unknown as Record<string, unknown>)[name];

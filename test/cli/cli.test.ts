@@ -37,6 +37,8 @@ describe('usage errors (no kernel needed)', () => {
       [['--count', '3'], 'tcplife: --count and --group-by go with --interval'],
       [['--rule', 'x'], 'tcplife: --rule needs --rules FILE'],
       [['--fields', ','], 'tcplife: --fields needs at least one field name'],
+      [['--duration', '2147484'], 'at most 2147483 seconds (about 24 days)'],
+      [['--interval', '2147484'], 'at most 2147483 seconds (about 24 days)'],
       [['--map-size', '100000000'], 'at most 4194304 sockets'],
     ] as const) {
       const r = await runCli([...args]);

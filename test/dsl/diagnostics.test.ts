@@ -143,6 +143,15 @@ describe('diagnostics, rendered', () => {
     );
   });
 
+  it('control characters in a message or a source line never reach the terminal raw', () => {
+    const value = errors('outcome == "\\x1b[31mred"');
+    expect(value).toContain("'\\x1b[31mred' is not a value of outcome");
+    const bell = errors('lport == 1 \u0007');
+    expect(bell).toContain("unexpected character '\\x07'");
+    for (const out of [value, bell])
+      expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
+
   it('a caret under a tab-indented token lines up', () => {
     const out = errors('\tdport == 70000');
     expect(out).toContain('1 |  dport == 70000\n  |           ^^^^^');
