@@ -90,6 +90,7 @@ describe('diagnostics, rendered', () => {
     ['lport in web_ports', "1:10: error: unknown list 'web_ports'"],
     ['dport == 443 $', "1:14: error: unexpected character '$'"],
     ['', '1:1: error: empty filter'],
+    ['lport in ()', "1:11: error: expected a value, found ')'"],
     [
       'outcome == refsued',
       "1:12: error: 'refsued' is not a value of outcome; did you mean 'refused'?",
