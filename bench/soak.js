@@ -95,7 +95,7 @@ async function main() {
       c.stdout.on('data', (d) => {
         out += d;
       });
-      c.on('exit', (code) => {
+      c.on('close', (code) => {
         const m = /sessions (\d+) seconds ([\d.]+)/.exec(out);
         if (code !== 0 || !m) reject(new Error(`client failed: ${out}`));
         else resolve({ n: Number(m[1]), seconds: Number(m[2]) });
