@@ -72,7 +72,10 @@ function program(io: Io, result: { code: number }): Command {
     .option('-s, --csv', 'comma separated values output (-o csv)')
     .option('-j, --json', 'JSON lines output (-o jsonl)')
     .addOption(
-      new Option('-o, --output <format>', 'output format').choices(['table', 'jsonl', 'csv']),
+      new Option(
+        '-o, --output <format>',
+        'output format (json is jsonl, as kubectl users type it)',
+      ).choices(['table', 'jsonl', 'json', 'csv']),
     )
     .option(
       '-F, --filter-file <file>',

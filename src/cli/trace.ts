@@ -32,7 +32,7 @@ export interface TraceCliOptions {
   extended?: boolean;
   csv?: boolean;
   json?: boolean;
-  output?: OutputFormat;
+  output?: OutputFormat | 'json';
   pid?: number;
   localport?: number[];
   remoteport?: number[];
@@ -62,7 +62,7 @@ function outputFormat(o: TraceCliOptions): OutputFormat {
   const asked = new Set<OutputFormat>();
   if (o.csv) asked.add('csv');
   if (o.json) asked.add('jsonl');
-  if (o.output) asked.add(o.output);
+  if (o.output) asked.add(o.output === 'json' ? 'jsonl' : o.output);
   if (asked.size > 1)
     throw new UsageError(`choose one output format, not ${[...asked].join(' and ')}`);
   return [...asked][0] ?? 'table';

@@ -3,10 +3,10 @@
  * (every one found, thanks to Chevrotain's error recovery), with the tokens
  * that were expected as a hint.
  */
-import { type IRecognitionException, type IToken, tokenLabel } from 'chevrotain';
+import { type IRecognitionException, type IToken, type TokenType, tokenLabel } from 'chevrotain';
 import type { Expr, Statement } from './ast.js';
 import { AstBuilder } from './build-ast.js';
-import { type Diagnostic, error, type SourceText } from './diagnostic.js';
+import { type Diagnostic, error, type SourceText, type Span } from './diagnostic.js';
 import { tokenSpan } from './literals.js';
 import { type Expected, type FilterParser, parser } from './parser.js';
 import * as T from './tokens.js';
@@ -31,13 +31,48 @@ const VALUES: ReadonlySet<string> = new Set(
 
 const WORD = 'a bare word (role == server)';
 
-function syntaxDiagnostic(source: SourceText, e: IRecognitionException): Diagnostic {
+/** Tokens that are values (a bare word aside). */
+const VALUE_TOKENS: ReadonlySet<TokenType> = new Set([
+  T.NumberLit,
+  T.HexLit,
+  T.UnitLit,
+  T.StringLit,
+  T.RegexLit,
+  T.IPv4Lit,
+  T.IPv6Lit,
+]);
+
+/** Habits from other tools: `dport = 443` (SQL, Falco's older syntax), `port 443` (pcap). */
+function habit(prev: IToken | undefined, t: IToken, span: Span): Diagnostic | undefined {
+  if (t.tokenType === T.Assign)
+    return error('syntax', span, "'=' does not compare; use '=='", [
+      prev ? `${prev.image} == …` : 'dport == 443',
+    ]);
+  if (prev?.tokenType === T.Identifier && VALUE_TOKENS.has(t.tokenType))
+    return error(
+      'syntax',
+      span,
+      `a comparison needs an operator between '${prev.image}' and ${found(t)}`,
+      [`did you mean: ${prev.image} == ${t.image}?`],
+    );
+  return undefined;
+}
+
+function syntaxDiagnostic(
+  source: SourceText,
+  e: IRecognitionException,
+  tokens: readonly IToken[],
+): Diagnostic {
   const t = e.token;
   const span = tokenSpan(source, t);
   if (e.name === 'NotAllInputParsedException') {
-    return error('syntax', span, `unexpected ${found(t)} after a complete expression`, [
-      'join conditions with and / or; group them with ( )',
-    ]);
+    const prev = tokens[tokens.indexOf(t) - 1];
+    return (
+      habit(prev, t, span) ??
+      error('syntax', span, `unexpected ${found(t)} after a complete expression`, [
+        'join conditions with and / or; group them with ( )',
+      ])
+    );
   }
   const expected = expectedOf(e);
   if (t.tokenType.name === 'UnterminatedString') {
@@ -121,7 +156,7 @@ function run<T>(
   const p = parser();
   p.input = toks;
   const cst = rule(p);
-  for (const e of p.errors) diagnostics.push(syntaxDiagnostic(source, e));
+  for (const e of p.errors) diagnostics.push(syntaxDiagnostic(source, e, toks));
   if (diagnostics.length > 0 || !cst) return { value: undefined, diagnostics };
   // Literal errors (a bad address, an unknown unit) leave a placeholder in the
   // tree, so the checker still runs and reports its own errors too.

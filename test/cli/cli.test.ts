@@ -103,7 +103,14 @@ describeKernel('tcplife on real sessions', () => {
   }
 
   it('JSON lines: one object per session, parsed line by line, and through jq', async () => {
-    const { cli, srv, client } = await traced(['-j', '--exit-after', '6', 'comm ~ "tl_cli*"']);
+    // -o json is -j (kubectl's and Inspektor Gadget's spelling).
+    const { cli, srv, client } = await traced([
+      '-o',
+      'json',
+      '--exit-after',
+      '6',
+      'comm ~ "tl_cli*"',
+    ]);
     const code = await cli.exit;
     srv.stop();
     expect(code).toBe(0);

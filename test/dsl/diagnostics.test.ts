@@ -91,6 +91,8 @@ describe('diagnostics, rendered', () => {
     ['dport == 443 $', "1:14: error: unexpected character '$'"],
     ['', '1:1: error: empty filter'],
     ['lport in ()', "1:11: error: expected a value, found ')'"],
+    ['dport = 443', "1:7: error: '=' does not compare; use '=='"],
+    ['dport 443', "1:7: error: a comparison needs an operator between 'dport' and '443'"],
     [
       'outcome == refsued',
       "1:12: error: 'refsued' is not a value of outcome; did you mean 'refused'?",
