@@ -467,12 +467,6 @@ export const KERNEL_KEYS: ReadonlyMap<string, KernelKind> = new Map(
   }),
 );
 
-/**
- * A rule file's sample session before its own fields are applied: every
- * stored or resolved filter field at its zero (numbers 0, strings and enums
- * empty, addresses 0.0.0.0, family 4).
- */
-
 /** An enum value's code in the kernel's record: 1 for the first value; 0 is none. */
 export function enumCode(key: string, value: string): number {
   const values = fieldSpec(key)?.values ?? [];
@@ -480,12 +474,18 @@ export function enumCode(key: string, value: string): number {
   if (i < 0) throw new Error(`${value} is not a value of ${key}`);
   return i + 1;
 }
+
+/**
+ * A rule file's sample session before its own fields are applied: every
+ * stored or resolved filter field at its zero (numbers 0, strings and enums
+ * empty, addresses 0.0.0.0, family 4).
+ */
 export function sampleDefaults(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { name, spec } of ENTRIES) {
-    if (!isStored(spec) || !isFilterType(spec.type)) continue;
+    if (!(isStored(spec) || isResolved(spec)) || !isFilterType(spec.type)) continue;
     out[name] =
-      spec.type === 'string'
+      spec.type === 'string' || spec.type === 'enum'
         ? ''
         : spec.type === 'addr'
           ? '0.0.0.0'

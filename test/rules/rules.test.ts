@@ -96,6 +96,16 @@ describe('rule files: diagnostics', () => {
     expect(set.tag({ uid: 7 } as never)).toEqual([]);
   });
 
+  it('a sample leaves unset fields at their zero: enums and resolved strings empty', () => {
+    const dir = files({
+      'main.rules':
+        'rule plain: outcome != closed and container == "" and cgroup == ""\nsample {rport: 1} matches plain\nsample {outcome: closed} rejects plain\n',
+    });
+    const set = loadRuleSet([join(dir, 'main.rules')]);
+    expect(renderDiagnostics(set.diagnostics)).toBe('');
+    expect(set.counts.samplesPassed).toBe(2);
+  });
+
   it('a list mixing kinds of values is an error at the item', () => {
     const out = errorsOf({ 'main.rules': 'list m = (80, "x")\n' });
     expect(out).toContain(
