@@ -56,6 +56,27 @@ function describe(l: Literal | ListItem): string {
   }
 }
 
+/** The same test on another key (the atoms of one comparison all read one key). */
+function rekey(p: IR.Pred, key: string): IR.Pred {
+  switch (p.k) {
+    case 'const':
+      return p;
+    case 'and':
+      return IR.and(p.items.map((i) => rekey(i, key)));
+    case 'or':
+      return IR.or(p.items.map((i) => rekey(i, key)));
+    case 'not':
+      return IR.not(rekey(p.item, key));
+    default:
+      return { ...p, key };
+  }
+}
+
+/** For an either-side field, the test on its first key or on its second; else the test. */
+function eitherSide(f: FieldDef, p: IR.Pred): IR.Pred {
+  return f.either ? IR.or([p, rekey(p, f.either[1])]) : p;
+}
+
 export class Checker {
   readonly diagnostics: Diagnostic[] = [];
 
@@ -207,6 +228,17 @@ export class Checker {
   private compare(fid: Ident, op: string, v: Literal, span: Span): IR.Pred {
     const f = this.field(fid);
     if (!f) return IR.TRUE;
+    if (f.either) {
+      // pcap's `port`: == holds when either side does, != when neither does.
+      const negative = op === '!=';
+      const one = this.compareField(f, negative ? '==' : op, v, span);
+      const both = eitherSide(f, one);
+      return negative ? IR.not(both) : both;
+    }
+    return this.compareField(f, op, v, span);
+  }
+
+  private compareField(f: FieldDef, op: string, v: Literal, span: Span): IR.Pred {
     const key = f.key;
     if (NUMERIC.has(f.type)) {
       if (op === '~' || op === '=~') {
@@ -347,7 +379,7 @@ export class Checker {
         const w = this.enumValue(f, { kind: 'word', value: ref.name, span: ref.span });
         if (w === undefined) return IR.TRUE;
         const p: IR.Pred = { k: 'str', key: f.key, values: [w] };
-        return negated ? IR.not(p) : p;
+        return negated ? IR.not(eitherSide(f, p)) : eitherSide(f, p);
       }
       if (!list) {
         const near = suggest(ref.name, this.env.names());
@@ -380,10 +412,10 @@ export class Checker {
         );
         return IR.TRUE;
       }
-      return negated ? IR.not(p) : p;
+      return negated ? IR.not(eitherSide(f, p)) : eitherSide(f, p);
     }
     const p = this.members(f, list);
-    return negated ? IR.not(p) : p;
+    return negated ? IR.not(eitherSide(f, p)) : eitherSide(f, p);
   }
 
   private members(f: FieldDef, list: ListLit): IR.Pred {

@@ -128,7 +128,7 @@ export function makeDecoder(resolvers: Resolvers = NO_RESOLVERS): Decoder {
       return [`${name}: iso(v_${name})`];
     }
     if (isResolved(spec)) return [`${name}: resolve.${spec.resolve}(v_${spec.from})`];
-    if (isDerived(spec) && spec.shownAs !== undefined) return [];
+    if (!isDerived(spec) || spec.shownAs !== undefined) return []; // views for the filter only
     return [`${name}: v_${spec.from} / ${spec.scale}`];
   });
   if (time) props.push(`[CLOSE]: ${time}`);

@@ -63,7 +63,16 @@ export interface ResolvedSpec extends BaseSpec {
   readonly resolve: 'cgroup' | 'container';
 }
 
-export type FieldSpec = StoredSpec | DerivedSpec | ResolvedSpec;
+/**
+ * Either of two stored fields, as pcap-filter's `port` and `host`: a positive
+ * test holds when it holds for either side (`port == 443`), a negative one
+ * when it holds for neither (`port != 22`, `not port == 22`).
+ */
+export interface EitherSpec extends BaseSpec {
+  readonly either: readonly [string, string];
+}
+
+export type FieldSpec = StoredSpec | DerivedSpec | ResolvedSpec | EitherSpec;
 
 export const FIELDS = {
   time: {
@@ -296,6 +305,23 @@ export const FIELDS = {
     width: 10,
     description: "the socket's network namespace inode (stat -L /run/netns/NAME)",
   },
+  port: {
+    type: 'port',
+    either: ['lport', 'rport'],
+    header: 'PORT',
+    width: -5,
+    description:
+      'either port: port == 443 is lport == 443 or rport == 443; port != 22: neither is 22',
+  },
+  addr: {
+    type: 'addr',
+    either: ['laddr', 'raddr'],
+    aliases: ['host'],
+    header: 'ADDR',
+    width: -15,
+    description:
+      'either address: addr in (10.0.0.0/8) is laddr or raddr in it; addr != a: neither is a',
+  },
 } as const satisfies Record<string, FieldSpec>;
 
 type Fields = typeof FIELDS;
@@ -303,7 +329,9 @@ export type FieldName = keyof Fields;
 
 /** Keys of a Session (and of a JSON line): every field but the filter-only views. */
 export type SessionKey = {
-  [K in FieldName]: Fields[K] extends { readonly shownAs: string } ? never : K;
+  [K in FieldName]: Fields[K] extends { readonly shownAs: string } | { readonly either: unknown }
+    ? never
+    : K;
 }[FieldName];
 
 type ValueOf<T extends ValueType> = T extends 'family'
@@ -370,6 +398,10 @@ export function isDerived(f: FieldSpec): f is DerivedSpec {
   return 'scale' in f;
 }
 
+export function isEither(f: FieldSpec): f is EitherSpec {
+  return 'either' in f;
+}
+
 export interface Entry {
   readonly name: string;
   readonly spec: FieldSpec;
@@ -384,8 +416,9 @@ export const ENTRIES: readonly Entry[] = Object.entries(FIELDS as Record<string,
     if (!NAME.test(name)) throw new Error(`field registry: bad field name ${name}`);
     if (isStored(spec) && spec.member && !NAME.test(spec.member))
       throw new Error(`field registry: bad member name ${spec.member}`);
-    if (!isStored(spec) && !isStored((FIELDS as Record<string, FieldSpec>)[spec.from]!))
-      throw new Error(`field registry: ${name} derives from ${spec.from}, which is not stored`);
+    const bases = isEither(spec) ? spec.either : isStored(spec) ? [] : [spec.from];
+    if (bases.some((b) => !isStored((FIELDS as Record<string, FieldSpec>)[b]!)))
+      throw new Error(`field registry: ${name} derives from ${bases.join(', ')}, not stored`);
     if (spec.type === 'enum' && !(spec.values?.length && isStored(spec) && spec.c === 'u8'))
       throw new Error(`field registry: enum ${name} needs values and a u8`);
     for (const v of spec.values ?? [])
@@ -395,7 +428,7 @@ export const ENTRIES: readonly Entry[] = Object.entries(FIELDS as Record<string,
 );
 
 export const SESSION_KEYS: readonly SessionKey[] = ENTRIES.filter(
-  (e) => !isDerived(e.spec) || e.spec.shownAs === undefined,
+  (e) => !isEither(e.spec) && (!isDerived(e.spec) || e.spec.shownAs === undefined),
 ).map((e) => e.name as SessionKey);
 
 export function fieldSpec(name: string): FieldSpec | undefined {
@@ -432,6 +465,12 @@ export const tcplifeSchema: Schema = makeSchema(
     };
     if (isResolved(spec))
       return [{ ...common, key: name, scale: 1, bareNumbers: true, max: MAX['char[16]'] }];
+    if (isEither(spec)) {
+      const [a, b] = spec.either;
+      return [
+        { ...common, key: a, either: [a, b], scale: 1, bareNumbers: true, max: MAX[stored(a).c] },
+      ];
+    }
     const base = isStored(spec) ? { name, spec } : { name: spec.from, spec: stored(spec.from) };
     return [
       {
@@ -515,6 +554,7 @@ export function sessionOf(v: StoredValues): DecodedSession {
   const src = v as unknown as Record<string, unknown>;
   const out: Record<string | symbol, unknown> = {};
   for (const { name, spec } of ENTRIES) {
+    if (isEither(spec)) continue;
     if (isDerived(spec)) {
       if (spec.shownAs === undefined) out[name] = (src[spec.from] as number) / spec.scale;
     } else

@@ -38,6 +38,8 @@ export interface FieldDef {
   readonly maxBytes?: number;
   /** For enums: the values, in the order of their codes (1, 2, …; 0 is none). */
   readonly values?: readonly string[];
+  /** Either of these keys (pcap's `port`): key is the first; a test holds for either side. */
+  readonly either?: readonly [string, string];
   readonly aliases: readonly string[];
   readonly description: string;
 }

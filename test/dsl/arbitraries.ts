@@ -94,6 +94,8 @@ const names = [
   'retrans',
   'rtt_ms',
   'cgroup',
+  'port',
+  'addr',
   'whatever',
 ];
 const ident = fc.constantFrom(...names).map((name) => ({ kind: 'ident' as const, name, span: S }));
@@ -238,6 +240,8 @@ const atomArb: fc.Arbitrary<string> = fc.oneof(
     'cgroup ~ "/docker/*"',
     'container != ""',
   ),
+  portLit.map((p) => `port ${['==', '!=', '>'][p % 3]} ${p}`),
+  cidrArb.map((c) => `addr in (${printCidr(c)})`),
 );
 function printCidr(c: {
   addr: { family: 4 | 6; bytes: readonly number[] };

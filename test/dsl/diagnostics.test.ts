@@ -15,7 +15,7 @@ describe('diagnostics, rendered', () => {
         '  |',
         '1 | dprt == 443',
         '  | ^^^^',
-        '  = hint: fields: pid, uid, comm, family, laddr, lport, raddr, rport, tx_b, rx_b, tx_kb, rx_kb, span_us, span_ms, span, retrans, role, outcome, rtt_us, rtt_ms, cgroup_id, cgroup, container, netns',
+        '  = hint: fields: pid, uid, comm, family, laddr, lport, raddr, rport, tx_b, rx_b, tx_kb, rx_kb, span_us, span_ms, span, retrans, role, outcome, rtt_us, rtt_ms, cgroup_id, cgroup, container, netns, port, addr',
       ].join('\n'),
     );
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileFilter, compilePredicate, evaluate } from '../../src/dsl/index.js';
+import { compileFilter, compilePredicate, evaluate, where } from '../../src/dsl/index.js';
 
 const base = {
   pid: 1234,
@@ -102,5 +102,35 @@ describe('reference evaluator', () => {
     // (not false) and true
     expect(accepts('not dport == 1 and pid == 1234')).toBe(true);
     expect(accepts('! (dport == 443 || pid == 1)')).toBe(false);
+  });
+});
+
+describe('either-side fields, as pcap-filter', () => {
+  const s = { lport: 443, rport: 51000, laddr: '10.1.2.3', raddr: '192.168.1.9' };
+  const holds = (f: string) => {
+    const r = compileFilter(f);
+    expect(r.diagnostics, f).toEqual([]);
+    return evaluate(r.pred!, s);
+  };
+  it('port and addr (alias host) hold when either side does', () => {
+    expect(holds('port == 443')).toBe(true);
+    expect(holds('port == 51000')).toBe(true);
+    expect(holds('port == 22')).toBe(false);
+    expect(holds('port in (22, 443)')).toBe(true);
+    expect(holds('addr in (192.168.0.0/16)')).toBe(true);
+    expect(holds('host == 10.1.2.3')).toBe(true);
+  });
+  it('a negative test holds when neither side does: != and not mean the same', () => {
+    expect(holds('port != 443')).toBe(false);
+    expect(holds('not port == 443')).toBe(false);
+    expect(holds('port != 22')).toBe(true);
+    expect(holds('port not in (443)')).toBe(false);
+    expect(holds('addr != 10.1.2.3')).toBe(false);
+    expect(holds('port > 50000')).toBe(true);
+  });
+  it('the builder has them too', () => {
+    expect(compileFilter(where((f) => f.port.eq(443))).pred).toEqual(
+      compileFilter('port == 443').pred,
+    );
   });
 });

@@ -41,6 +41,8 @@ describeKernel('the kernel part of filters, on real sessions', () => {
       'span > 1h or tx_b == 102',
       'family == 6 or comm ~ "tl_*_b"',
       'raddr in (::ffff:0:0/96) and not comm == "tl_db"',
+      `port == ${db.port} and not host == ::1`,
+      `port != ${web.port} and addr in (127.0.0.0/8, ::1)`,
     ];
     const all = await startCollecting('lport >= 0');
     const filtered = [];
