@@ -14,8 +14,11 @@ export interface SummaryRow {
   readonly sessions: number;
   readonly tx_b: number;
   readonly rx_b: number;
-  readonly span_p50_ms: number;
-  readonly span_p99_ms: number;
+  /** null when the interval had no session */
+  readonly span_p50_ms: number | null;
+  readonly span_p99_ms: number | null;
+  /** the last interval, cut short when tracing stopped */
+  readonly partial: boolean;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -48,7 +51,7 @@ export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow
       let emitted = 0;
       const getters = o.groupBy.map((n) => OUT_FIELDS[n]!.value);
 
-      const flush = () => {
+      const flush = (partial: boolean) => {
         const end = Date.now();
         const rows: SummaryRow[] = [];
         for (const a of groups.values()) {
@@ -62,8 +65,11 @@ export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow
             rx_b: a.rx,
             span_p50_ms: percentile(sorted, 50) / 1000,
             span_p99_ms: percentile(sorted, 99) / 1000,
+            partial,
           });
         }
+        // The busiest groups first.
+        rows.sort((a, b) => b.sessions - a.sessions);
         if (rows.length === 0 && o.groupBy.length === 0) {
           rows.push({
             start_ms: start,
@@ -72,8 +78,9 @@ export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow
             sessions: 0,
             tx_b: 0,
             rx_b: 0,
-            span_p50_ms: 0,
-            span_p99_ms: 0,
+            span_p50_ms: null,
+            span_p99_ms: null,
+            partial,
           });
         }
         groups = new Map();
@@ -83,7 +90,7 @@ export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow
         if (o.count !== undefined && emitted >= o.count) out.complete();
       };
 
-      const timer = setInterval(flush, o.intervalMs);
+      const timer = setInterval(() => flush(false), o.intervalMs);
       const sub = source.subscribe({
         next: (r) => {
           const vals = getters.map((g) => g(r));
@@ -106,7 +113,7 @@ export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow
         },
         error: (e) => out.error(e),
         complete: () => {
-          if (groups.size > 0) flush();
+          if (groups.size > 0) flush(true);
           out.complete();
         },
       });
@@ -138,6 +145,7 @@ export function createSummaryFormatter(
     rx_kb: r.rx_b / 1024,
     span_p50_ms: r.span_p50_ms,
     span_p99_ms: r.span_p99_ms,
+    partial: r.partial,
   });
   const heads = [
     'TIME',
@@ -147,15 +155,19 @@ export function createSummaryFormatter(
     'RX_KB',
     'P50_MS',
     'P99_MS',
+    ...(format === 'csv' ? ['PARTIAL'] : []),
   ];
+  // No session, no percentile: '-', not a 0 that reads as a measurement.
+  const ms = (v: number | null) => (v === null ? '-' : v.toFixed(2));
   const cells = (r: SummaryRow) => [
     hhmmss(r.end_ms),
     ...groupBy.map((n) => groupText(r, n)),
     String(r.sessions),
     String(Math.floor(r.tx_b / 1024)),
     String(Math.floor(r.rx_b / 1024)),
-    r.span_p50_ms.toFixed(2),
-    r.span_p99_ms.toFixed(2),
+    ms(r.span_p50_ms),
+    ms(r.span_p99_ms),
+    ...(format === 'csv' ? [r.partial ? 'yes' : 'no'] : []),
   ];
   switch (format) {
     case 'jsonl':
@@ -173,7 +185,11 @@ export function createSummaryFormatter(
         cs
           .map((c, i) => (i <= groupBy.length ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
           .join(' ');
-      return { header: () => line(heads), row: (r) => line(cells(r)) };
+      // The last interval, cut short at exit, says so after its row.
+      return {
+        header: () => line(heads),
+        row: (r) => `${line(cells(r))}${r.partial ? ' (partial)' : ''}`,
+      };
     }
   }
 }

@@ -192,8 +192,8 @@ describe('interval summaries', () => {
     });
     expect(byComm.b).toMatchObject({ sessions: 3, tx_b: 6144, span_p50_ms: 20, span_p99_ms: 30 });
     const csv = createSummaryFormatter('csv', ['comm']);
-    expect(csv.header()).toBe('TIME,COMM,SESSIONS,TX_KB,RX_KB,P50_MS,P99_MS');
-    expect(csv.row(byComm.b!)).toMatch(/^\d\d:\d\d:\d\d,b,3,6,0,20.00,30.00$/);
+    expect(csv.header()).toBe('TIME,COMM,SESSIONS,TX_KB,RX_KB,P50_MS,P99_MS,PARTIAL');
+    expect(csv.row(byComm.b!)).toMatch(/^\d\d:\d\d:\d\d,b,3,6,0,20.00,30.00,yes$/);
     const j = JSON.parse(createSummaryFormatter('jsonl', ['comm']).row(byComm.a!));
     expect(j).toMatchObject({
       comm: 'a',
@@ -215,6 +215,37 @@ describe('interval summaries', () => {
       ['closed', '', 2],
       ['reset', FIXTURES[1]!.container, 1],
     ]);
+  });
+
+  it('groups sorted busiest first; the last interval marked partial; an empty one shows - for percentiles', async () => {
+    const rows: Row[] = [
+      { ...FIXTURES[0]!, comm: 'rare' },
+      ...Array.from({ length: 3 }, () => ({ ...FIXTURES[0]!, comm: 'busy' })),
+    ];
+    const [out] = await lastValueFrom(
+      from(rows).pipe(summarize({ intervalMs: 60_000, groupBy: ['comm'] }), toArray()),
+    );
+    expect(out!.map((r) => [r.group.comm, r.sessions, r.partial])).toEqual([
+      ['busy', 3, true],
+      ['rare', 1, true],
+    ]);
+    expect(createSummaryFormatter('table', ['comm']).row(out![0]!)).toMatch(/ \(partial\)$/);
+    const empty = {
+      start_ms: 0,
+      end_ms: 5000,
+      group: {},
+      sessions: 0,
+      tx_b: 0,
+      rx_b: 0,
+      span_p50_ms: null,
+      span_p99_ms: null,
+      partial: false,
+    };
+    expect(createSummaryFormatter('table', []).row(empty)).toMatch(/ +0 +0 +0 +- +-$/);
+    expect(JSON.parse(createSummaryFormatter('jsonl', []).row(empty))).toMatchObject({
+      span_p50_ms: null,
+      partial: false,
+    });
   });
 
   it('percentile edge cases', () => {
