@@ -27,7 +27,7 @@ describe('usage errors (no kernel needed)', () => {
       [['-L', '80,x'], "argument '80,x' is invalid. 'x' is not a port"],
       [['-D', '70000'], 'port 70000 is out of range (0-65535)'],
       [['-p', 'abc'], 'a PID is a whole number'],
-      [['-o', 'xml'], 'Allowed choices are table, jsonl, csv'],
+      [['-o', 'xml'], 'Allowed choices are table, jsonl, json, csv'],
       [['-4', '-6'], 'tcplife: -4 and -6 exclude each other'],
       [
         ['--fields', 'pid,bogus'],
