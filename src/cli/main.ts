@@ -22,6 +22,7 @@ import {
   parseSeconds,
   parseSize,
 } from './parse-args.js';
+import { runRules } from './rules.js';
 import { runTrace, type TraceCliOptions, UsageError } from './trace.js';
 
 const VERSION: string = JSON.parse(
@@ -106,6 +107,7 @@ function program(io: Io, result: { code: number }): Command {
       collect,
     )
     .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
+    .option('--tag <tag>', 'with --rules: keep the rules carrying this tag (repeatable)', collect)
     .option('--stats', 'print kernel counters (lost, missed, filtered) at exit')
     .option(
       '--explain',
@@ -140,6 +142,15 @@ function program(io: Io, result: { code: number }): Command {
     .exitOverride()
     .action(async (words: string[], opts: TraceCliOptions) => {
       result.code = await runTrace(words.join(' '), opts, io);
+    });
+  p.command('rules')
+    .description(
+      'list rule files and their rules, tags and descriptions (default: every file on the search path: $TCPLIFE_RULES_PATH, then the shipped rules/)',
+    )
+    .argument('[files...]', 'rule files or names (web, web.rules)')
+    .exitOverride()
+    .action((files: string[]) => {
+      result.code = runRules(files, io);
     });
   p.command('check')
     .description('validate rule files and run the samples they carry')

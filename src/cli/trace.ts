@@ -19,6 +19,7 @@ import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
 import { userspacePart } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan, type Plan } from '../plan/plan.js';
+import type { RuleSet } from '../rules/load.js';
 import { readTextFile } from '../util/read-text.js';
 import type { Io } from './io.js';
 import { lossReport } from './report.js';
@@ -46,6 +47,7 @@ export interface TraceCliOptions {
   duration?: number;
   rules?: string[];
   rule?: string[];
+  tag?: string[];
   filterFile?: string;
   stats?: boolean;
   explain?: boolean;
@@ -124,6 +126,12 @@ function argvIsUtf8(): boolean {
   }
 }
 
+/** The rules a session matched, and their tags. */
+function matchedRules(rules: RuleSet, s: DecodedSession): { rules: string[]; tags: string[] } {
+  const names = rules.tag(s);
+  return { rules: names, tags: rules.tagsOf(names) };
+}
+
 export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promise<number> {
   let text = args;
   const format = outputFormat(o);
@@ -131,7 +139,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
   if ((o.count !== undefined || o.groupBy) && o.interval === undefined)
     throw new UsageError('--count and --group-by go with --interval');
-  if (o.rule?.length && !o.rules?.length) throw new UsageError('--rule needs --rules FILE');
+  if ((o.rule?.length || o.tag?.length) && !o.rules?.length)
+    throw new UsageError(`${o.rule?.length ? '--rule' : '--tag'} needs --rules FILE`);
 
   if (text.includes('\uFFFD') && !argvIsUtf8())
     throw new UsageError(
@@ -153,6 +162,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     terms: optionTerms(o),
     ...(o.rules ? { rules: o.rules } : {}),
     ...(o.rule ? { only: o.rule } : {}),
+    ...(o.tag ? { tags: o.tag } : {}),
   });
   const p = planned.plan;
   if (!p) {
@@ -210,7 +220,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
             return {
               ...s,
               ...(o.timestamp ? { ts: (at - first) / 1000 } : {}),
-              ...(rules ? { rules: rules.tag(s) } : {}),
+              ...(rules ? matchedRules(rules, s) : {}),
             };
           }),
         )

@@ -21,6 +21,8 @@ import { escapeControls } from '../model/text.js';
 export type Row = DecodedSession & {
   /** names of the rules the session matched (with --rules) */
   readonly rules?: readonly string[];
+  /** the tags of those rules, each once */
+  readonly tags?: readonly string[];
   /** seconds since the first session (for -t) */
   readonly ts?: number;
 };
@@ -128,6 +130,18 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries
       value: (r: Row) => r.rules ?? [],
       text: (r: Row) => (r.rules ?? []).join(','),
       csv: (r: Row) => (r.rules ?? []).join(','),
+    },
+  ],
+  [
+    'tags',
+    {
+      name: 'tags',
+      header: 'TAGS',
+      width: -1,
+      json: 'list',
+      value: (r: Row) => r.tags ?? [],
+      text: (r: Row) => (r.tags ?? []).join(','),
+      csv: (r: Row) => (r.tags ?? []).join(','),
     },
   ],
 ]);

@@ -191,7 +191,9 @@ export function createFormatter(o: FormatOptions): Formatter {
       return csv(o.fields ?? classicColumns(o));
     case 'jsonl': {
       const base = o.fields ?? [...(o.timestamp ? ['ts'] : []), ...DEFAULT_JSON];
-      return jsonl(o.rules && !base.includes('rules') ? [...base, 'rules'] : base);
+      // With rule files, JSON lines say which rules matched and their tags.
+      const extra = o.rules ? ['rules', 'tags'].filter((n) => !base.includes(n)) : [];
+      return jsonl([...base, ...extra]);
     }
     default: {
       const never: never = o.format;

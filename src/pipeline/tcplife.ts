@@ -22,12 +22,17 @@ export interface SessionsOptions extends TracerOptions, GenerateOptions {
   readonly rules?: readonly string[];
   /** With rules: keep only these rules. */
   readonly rule?: readonly string[];
+  /** With rules: keep the rules carrying these tags. */
+  readonly tag?: readonly string[];
   /** Called once the program is attached (for stats, or to know tracing started). */
   readonly onTracer?: (t: Tracer) => void;
 }
 
 /** A session, with the names of the rules it matched when rule files were given. */
-export type TracedSession = DecodedSession & { readonly rules?: readonly string[] };
+export type TracedSession = DecodedSession & {
+  readonly rules?: readonly string[];
+  readonly tags?: readonly string[];
+};
 
 /** The userspace half of a split filter (Split.user), as an RxJS operator. */
 export function userspacePart<T extends DecodedSession>(user: Pred): MonoTypeOperatorFunction<T> {
@@ -47,6 +52,7 @@ export function sessions(
       filter: input,
       ...(opts.rules ? { rules: opts.rules } : {}),
       ...(opts.rule ? { only: opts.rule } : {}),
+      ...(opts.tag ? { tags: opts.tag } : {}),
     });
     const plan = planned.plan;
     if (!plan) {
@@ -64,7 +70,14 @@ export function sessions(
         const rules = plan.rules;
         const matched = t.sessions().pipe(userspacePart(plan.split.user));
         inner = (
-          rules ? matched.pipe(map((s): TracedSession => ({ ...s, rules: rules.tag(s) }))) : matched
+          rules
+            ? matched.pipe(
+                map((s): TracedSession => {
+                  const names = rules.tag(s);
+                  return { ...s, rules: names, tags: rules.tagsOf(names) };
+                }),
+              )
+            : matched
         ).subscribe(sub);
       },
       (e) => sub.error(e),

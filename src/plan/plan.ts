@@ -26,8 +26,10 @@ export interface PlanInput {
   readonly terms?: readonly Expr[];
   /** Rule files: sessions matching any selected rule. */
   readonly rules?: readonly string[];
-  /** Keep only these rules (all when empty). */
+  /** Keep only these rules (with `tags`: these and the rules so tagged; all when both are empty). */
   readonly only?: readonly string[];
+  /** Keep the rules carrying any of these tags. */
+  readonly tags?: readonly string[];
 }
 
 export interface Plan {
@@ -52,7 +54,7 @@ function isEmpty(f: string | Expr | undefined): f is undefined {
 export function makePlan(input: PlanInput): Planned {
   const diagnostics: Diagnostic[] = [];
   const only = input.only ?? [];
-  const rules = input.rules?.length ? loadRuleSet(input.rules, only) : undefined;
+  const rules = input.rules?.length ? loadRuleSet(input.rules, only, input.tags ?? []) : undefined;
   if (rules) diagnostics.push(...rules.diagnostics);
   const env = rules ? { env: rules.env } : {};
 

@@ -21,8 +21,10 @@ import { evaluate } from '../dsl/evaluate.js';
 import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
 import { parseRuleFile } from '../dsl/parse.js';
+import { suggest } from '../dsl/suggest.js';
 import { type DecodedSession, sampleDefaults, tcplifeSchema } from '../model/fields.js';
 import { errnoText, readTextFile } from '../util/read-text.js';
+import { findRuleFile } from './search.js';
 
 type Def =
   | { kind: 'list'; name: Ident; list: ListLit }
@@ -60,6 +62,8 @@ export interface RuleSet {
   };
   /** names of the selected rules a session matches */
   tag(s: DecodedSession): string[];
+  /** the tags of these rules, each once */
+  tagsOf(rules: readonly string[]): string[];
 }
 
 function displayName(path: string): string {
@@ -290,9 +294,14 @@ function compileLists(env: RuleEnv, diags: Diagnostic[]): void {
   }
 }
 
-export function loadRuleSet(files: readonly string[], only: readonly string[] = []): RuleSet {
+export function loadRuleSet(
+  names: readonly string[],
+  only: readonly string[] = [],
+  withTags: readonly string[] = [],
+): RuleSet {
   const diags: Diagnostic[] = [];
-  // Phase: read.
+  // Phase: read (names resolved through the search path: --rules web).
+  const files = names.map(findRuleFile);
   const loaded = loadFiles(files, diags);
   // Phase: collect every name before compiling anything, so that order in
   // the files does not matter.
@@ -381,8 +390,27 @@ export function loadRuleSet(files: readonly string[], only: readonly string[] = 
       );
     }
   }
-  const selected = only.length ? rules.filter((r) => only.includes(r.name)) : rules;
+  const tags = new Set(rules.flatMap((r) => r.tags));
+  for (const t of withTags) {
+    if (!tags.has(t)) {
+      const near = suggest(t, tags);
+      diags.push(
+        error(
+          'unknown-tag',
+          { source: { name: '--tag', text: t }, start: 0, end: t.length },
+          `no rule is tagged '${t}'${near ? `; did you mean '${near}'?` : ''}`,
+          [`tags: ${[...tags].join(', ') || '(none)'}`],
+        ),
+      );
+    }
+  }
+  // --rule and --tag select by name or by tag (either); neither: every rule.
+  const selected =
+    only.length || withTags.length
+      ? rules.filter((r) => only.includes(r.name) || r.tags.some((t) => withTags.includes(t)))
+      : rules;
   const tests = selected.map((r) => [r.name, compilePredicate(r.pred)] as const);
+  const tagsOf = new Map(selected.map((r) => [r.name, r.tags]));
   return {
     env,
     diagnostics: diags,
@@ -398,5 +426,6 @@ export function loadRuleSet(files: readonly string[], only: readonly string[] = 
       samplesPassed,
     },
     tag: (s) => tests.filter(([, t]) => t(s as never)).map(([n]) => n),
+    tagsOf: (matched) => [...new Set(matched.flatMap((n) => tagsOf.get(n) ?? []))],
   };
 }

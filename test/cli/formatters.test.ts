@@ -168,6 +168,10 @@ describe('JSON lines', () => {
       { ...FIXTURES[0]!, rules: ['slow_web', 'tls'] },
     ]);
     expect(JSON.parse(line!).rules).toEqual(['slow_web', 'tls']);
+    const [tagged] = render({ format: 'jsonl', rules: true }, [
+      { ...FIXTURES[0]!, rules: ['slow_web'], tags: ['web', 'latency'] },
+    ]);
+    expect(JSON.parse(tagged!).tags).toEqual(['web', 'latency']);
   });
 });
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { renderDiagnostics } from '../../src/dsl/diagnostic.js';
 import { compileFilter } from '../../src/dsl/index.js';
 import { loadRuleSet } from '../../src/rules/load.js';
 import { FIXTURES } from '../fixtures/sessions.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 
 function files(tree: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'tl-rules-'));
@@ -191,5 +192,42 @@ describe('tcplife check', () => {
     expect(r.stderr).toMatch(
       /bad\.rules:1:9: error: unknown field 'dprt'; did you mean 'dport'\?\n {2}\|\n1 \| rule r: dprt == 1\n {2}\| {9}\^\^\^\^/,
     );
+  });
+});
+
+describe('finding and listing rules, selecting by tag', () => {
+  it('--rules web finds the shipped file from anywhere; TCPLIFE_RULES_PATH comes first', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'tl-cwd-'));
+    const shipped = spawnSync(BIN, ['--explain', '--rules', 'web', '--tag', 'latency'], {
+      cwd: elsewhere,
+      encoding: 'utf8',
+    });
+    expect(shipped.status).toBe(0);
+    expect(shipped.stdout).toContain('rules:      slow_web\n');
+    const mine = files({ 'web.rules': 'rule mine: lport == 7\n  tags (latency)\n' });
+    const overridden = spawnSync(BIN, ['--explain', '--rules', 'web.rules', '--tag', 'latency'], {
+      cwd: elsewhere,
+      encoding: 'utf8',
+      env: { ...process.env, TCPLIFE_RULES_PATH: mine },
+    });
+    expect(overridden.stdout).toContain('rules:      mine\n');
+  });
+
+  it('tcplife rules lists every file on the search path with its rules, tags and descriptions', async () => {
+    const r = await runCli(['rules']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /\/rules\/web\.rules\n {2}slow_web +\[web, latency\] +Server-side web/,
+    );
+    expect(r.stdout).toMatch(/\/rules\/failures\.rules\n/);
+  });
+
+  it('--tag selects the rules carrying it; an unknown tag is an error with a suggestion', () => {
+    const set = loadRuleSet(['web'], [], ['volume']);
+    expect(set.selected.map((r) => r.name)).toEqual(['big_download']);
+    // Tags of the selected rules a session matched (slow_web is not selected).
+    expect(set.tagsOf(['slow_web', 'big_download'])).toEqual(['web', 'volume']);
+    const bad = loadRuleSet(['web'], [], ['latncy']);
+    expect(bad.diagnostics[0]?.message).toBe("no rule is tagged 'latncy'; did you mean 'latency'?");
   });
 });
