@@ -10,7 +10,6 @@ import {
   ENTRIES,
   fieldSpec,
   isDerived,
-  isStored,
   SESSION_KEYS,
   type TextStyle,
   tcplifeSchema,

@@ -10,7 +10,7 @@
  * items are checked against the field where it is used, and an error there
  * points back at the item.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { formatAddr } from '../dsl/addr.js';
 import type { Expr, Ident, ListLit, RuleStmt, SampleStmt, Statement } from '../dsl/ast.js';
