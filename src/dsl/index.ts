@@ -47,7 +47,8 @@ export function compileFilter(input: string | Expr, opts: CompileOptions = {}): 
   );
   if (!parsed.ast) return { ast: undefined, pred: undefined, diagnostics: parsed.diagnostics };
   const { pred, diagnostics } = checkExpr(parsed.ast, opts);
-  const all = [...parsed.diagnostics, ...diagnostics];
+  // In source order, whichever pass found them.
+  const all = [...parsed.diagnostics, ...diagnostics].sort((a, b) => a.span.start - b.span.start);
   return { ast: parsed.ast, pred: hasErrors(all) ? undefined : pred, diagnostics: all };
 }
 

@@ -26,6 +26,11 @@ describe('diagnostics, rendered', () => {
     expect(out).toContain("1:15: error: unknown field 'spn'; did you mean 'span'?");
   });
 
+  it('in source order, whichever pass found them (the README example)', () => {
+    const out = errors('dprt == 443 and tx > 10kb');
+    expect(out.indexOf("unknown field 'dprt'")).toBeLessThan(out.indexOf("unknown unit 'kb'"));
+  });
+
   it('syntax error lists the expected tokens', () => {
     expect(errors('dport ==')).toBe(
       [
