@@ -11,6 +11,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { TcplifeError } from '../kernel/errors.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { runCheck } from './check.js';
+import { runFields } from './fields.js';
 import { defaultIo, type Io } from './io.js';
 import {
   collect,
@@ -52,7 +53,8 @@ examples:
   tcplife check rules/web.rules            # validate rule files and run their samples
   tcplife --explain 'comm =~ /^java/ and dport == 443'   # what runs in the kernel, what in userspace
 
-The filter language is described in the README (fields, units, lists, CIDRs, globs, regexes).`;
+Fields: tcplife fields. The filter language, rule files and every option are described in
+the README (fields, units, lists, CIDRs, globs, regexes): ${join(PACKAGE_ROOT, 'README.md')}`;
 
 function program(io: Io, result: { code: number }): Command {
   const p = new Command('tcplife')
@@ -143,6 +145,14 @@ function program(io: Io, result: { code: number }): Command {
     .action(async (words: string[], opts: TraceCliOptions) => {
       result.code = await runTrace(words.join(' '), opts, io);
     });
+  p.command('fields')
+    .description(
+      'list the fields: their aliases, types, where the filter decides them, and what they mean',
+    )
+    .exitOverride()
+    .action(() => {
+      result.code = runFields(io);
+    });
   p.command('rules')
     .description(
       'list rule files and their rules, tags and descriptions (default: every file on the search path: $TCPLIFE_RULES_PATH, then the shipped rules/)',
@@ -155,6 +165,14 @@ function program(io: Io, result: { code: number }): Command {
   p.command('check')
     .description('validate rule files and run the samples they carry')
     .argument('<files...>', 'rule files')
+    .addHelpText(
+      'after',
+      `
+examples:
+  tcplife check rules/web.rules            # exit 0 when clean, 2 with every problem on stderr
+  tcplife check rules/*.rules              # each file on its own, with what it includes
+  tcplife check web                        # a name is looked for on the rule search path`,
+    )
     .exitOverride()
     .action((files: string[]) => {
       result.code = runCheck(files, io);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
+import { FIELDS } from '../../src/model/fields.js';
 import { PACKAGE_ROOT } from '../../src/util/paths.js';
 import { BIN, runCli, startCli } from '../helpers/cli.js';
 import { describeAsRoot, describeKernel } from '../helpers/kernel.js';
@@ -47,6 +48,19 @@ describe('usage errors (no kernel needed)', () => {
       expect(r.stderr, args.join(' ')).toContain(message);
       expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     }
+  });
+
+  it('tcplife fields lists every field and where it is decided; --help points to it; check --help has examples', async () => {
+    const r = await runCli(['fields']);
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^FIELD +ALIASES +TYPE +DECIDED +IN JSON +MEANING$/);
+    for (const name of Object.keys(FIELDS)) expect(r.stdout).toMatch(new RegExp(`^${name} `, 'm'));
+    expect(r.stdout).toMatch(/^rport +dport +port +kernel +yes /m);
+    expect(r.stdout).toMatch(/^container +string +userspace +yes /m);
+    expect(r.stdout).toMatch(/^outcome +closed\|aborted\|reset\|refused\|timeout\|error +kernel /m);
+    expect((await runCli(['--help'])).stdout).toContain('Fields: tcplife fields.');
+    expect((await runCli(['check', '--help'])).stdout).toContain('tcplife check rules/*.rules');
   });
 
   it('-V and --version say which tcplife this is', async () => {
