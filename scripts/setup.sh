@@ -2,7 +2,7 @@
 # Installs everything tcplife needs on a fresh Debian machine (run as root):
 # clang and libbpf (to build and load the BPF program at run time), iproute2
 # (network namespaces in the tests), nftables (fault injection inside them),
-# jq (a test pipes JSON lines through it),
+# jq and python3-pandas (tests read JSON lines and CSV with them),
 # then the npm packages and the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ ldconfig -p | grep -q 'libbpf.so.1 ' || need+=(libbpf1)
 command -v ip >/dev/null || need+=(iproute2)
 command -v jq >/dev/null || need+=(jq)
 command -v nft >/dev/null || need+=(nftables)
+# A real data tool reads data CSV in the tests: Debian's pandas, for Debian's python.
+/usr/bin/python3 -c 'import pandas' 2>/dev/null || need+=(python3-pandas)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

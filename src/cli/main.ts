@@ -72,7 +72,10 @@ function program(io: Io, result: { code: number }): Command {
       '-x, --extended',
       'table and CSV: add ROLE, OUTCOME, RETRANS, RTT_MS and CONTAINER (JSON lines have every field)',
     )
-    .option('-s, --csv', 'comma separated values output (-o csv)')
+    .option(
+      '-s, --csv',
+      "CSV in the original tool's layout (headers as the table's, integer KiB, HH:MM:SS); -o csv gives data CSV",
+    )
     .option('-j, --json', 'JSON lines output (-o jsonl)')
     .addOption(
       new Option(

@@ -269,6 +269,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
         timestamp: o.timestamp === true,
         wide: o.wide === true,
         extended: o.extended === true,
+        // -s keeps the original's CSV; -o csv is data CSV.
+        classic: o.csv === true,
         rules: rules !== undefined,
       });
       const h = f.header();

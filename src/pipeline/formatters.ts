@@ -23,6 +23,12 @@ export interface FormatOptions {
   readonly rules?: boolean;
   /** -x: add how each session ended and where it belongs (table and CSV) */
   readonly extended?: boolean;
+  /**
+   * CSV in the original's layout (-s): its columns and headers, integer KiB,
+   * local HH:MM:SS. Otherwise CSV is data: JSON lines' keys as headers and
+   * their exact values (ISO time, fractional KiB and ms).
+   */
+  readonly classic?: boolean;
 }
 
 /** The columns -x adds to the table and CSV, after the original's. */
@@ -139,11 +145,28 @@ function fieldTable(fields: readonly string[], wide: boolean): Formatter {
   );
 }
 
-function csv(fields: readonly string[]): Formatter {
+/** The original's CSV (-s): upper-case headers, the table's texts. */
+function classicCsv(fields: readonly string[]): Formatter {
   const cols = fields.map(field);
   return {
     header: () => cols.map((c) => c.header).join(','),
     row: (r) => cols.map((c) => csvQuote(c.csv(r))).join(','),
+  };
+}
+
+/** A JSON value as a CSV cell: numbers and booleans as JSON writes them, lists as JSON arrays. */
+function cellOf(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return JSON.stringify(v);
+  return String(v);
+}
+
+/** CSV as data (-o csv): the JSON keys as headers, the JSON values in the cells. */
+function dataCsv(fields: readonly string[]): Formatter {
+  const cols = fields.map(field);
+  return {
+    header: () => cols.map((c) => c.name).join(','),
+    row: (r) => cols.map((c) => csvQuote(cellOf(c.value(r)))).join(','),
   };
 }
 
@@ -183,18 +206,23 @@ function jsonl(fields: readonly string[]): Formatter {
 /** JSON lines carry every session key by default, in registry order. */
 export const DEFAULT_JSON: readonly string[] = SESSION_KEYS;
 
+/** JSON lines' keys (and data CSV's columns): every session key, with ts, rules and tags when asked. */
+function jsonFields(o: FormatOptions): readonly string[] {
+  const base = o.fields ?? [...(o.timestamp ? ['ts'] : []), ...DEFAULT_JSON];
+  // With rule files, they say which rules matched and their tags.
+  const extra = o.rules ? ['rules', 'tags'].filter((n) => !base.includes(n)) : [];
+  return [...base, ...extra];
+}
+
 export function createFormatter(o: FormatOptions): Formatter {
   switch (o.format) {
     case 'table':
       return o.fields ? fieldTable(o.fields, o.wide === true) : classicTable(o);
     case 'csv':
-      return csv(o.fields ?? classicColumns(o));
-    case 'jsonl': {
-      const base = o.fields ?? [...(o.timestamp ? ['ts'] : []), ...DEFAULT_JSON];
-      // With rule files, JSON lines say which rules matched and their tags.
-      const extra = o.rules ? ['rules', 'tags'].filter((n) => !base.includes(n)) : [];
-      return jsonl([...base, ...extra]);
-    }
+      if (o.classic) return classicCsv(o.fields ?? classicColumns(o));
+      return dataCsv(o.fields ?? jsonFields(o));
+    case 'jsonl':
+      return jsonl(jsonFields(o));
     default: {
       const never: never = o.format;
       throw new Error(`unknown format ${never}`);

@@ -71,7 +71,7 @@ describe('-x: how sessions ended and where they belong', () => {
   });
 
   it('CSV adds the same columns, with the whole container ID', () => {
-    const rows = parse(render({ format: 'csv', extended: true }).join('\n'), {
+    const rows = parse(render({ format: 'csv', classic: true, extended: true }).join('\n'), {
       columns: true,
     }) as Record<string, string>[];
     expect(rows[1]).toMatchObject({
@@ -93,14 +93,32 @@ describe('control characters from the kernel never reach the terminal raw', () =
     expect(row).not.toMatch(/[\u0000-\u001f]/);
     const [line] = render({ format: 'jsonl', fields: ['comm'] }, [evil]);
     expect(JSON.parse(line!).comm).toBe(evil.comm);
-    const csv = render({ format: 'csv', fields: ['comm'] }, [evil]).join('\n');
+    const csv = render({ format: 'csv', classic: true, fields: ['comm'] }, [evil]).join('\n');
     expect((parse(csv, { columns: true }) as Record<string, string>[])[0]!.COMM).toBe(evil.comm);
+  });
+});
+
+describe('data CSV (-o csv): JSON lines as a table', () => {
+  it('headers are the JSON keys; cells are the JSON values, exact', () => {
+    const text = render({ format: 'csv' }).join('\n');
+    const rows = parse(text, { columns: true }) as Record<string, string>[];
+    expect(Object.keys(rows[0]!)).toEqual([...SESSION_KEYS]);
+    FIXTURES.forEach((f, i) => {
+      for (const k of SESSION_KEYS) {
+        const v = (f as unknown as Record<string, unknown>)[k];
+        expect(rows[i]![k], k).toBe(String(v));
+      }
+    });
+    expect(rows[0]).toMatchObject({
+      time: '2026-11-25T09:08:07.654Z',
+      tx_kb: String(10242 / 1024),
+    });
   });
 });
 
 describe('CSV (RFC 4180)', () => {
   it('parses back to the values, quoting the comm with a comma and a quote', () => {
-    const text = render({ format: 'csv', time: true }).join('\n');
+    const text = render({ format: 'csv', classic: true, time: true }).join('\n');
     const rows = parse(text, { columns: true }) as Record<string, string>[];
     expect(Object.keys(rows[0]!)).toEqual([
       'TIME',
@@ -304,7 +322,7 @@ describe('the generated JSON line', () => {
 describe('--fields in every format', () => {
   it('picks and orders columns in CSV and JSON lines too', () => {
     const fields = ['rport', 'comm', 'span_ms', 'owner'];
-    const csv = render({ format: 'csv', fields }, FIXTURES.slice(2));
+    const csv = render({ format: 'csv', classic: true, fields }, FIXTURES.slice(2));
     expect(csv).toEqual(['RPORT,COMM,MS,OWNER', '40000,"a,""b",1000.00,yes']);
     const [line] = render({ format: 'jsonl', fields }, FIXTURES.slice(2));
     expect(Object.entries(JSON.parse(line!))).toEqual([
