@@ -213,3 +213,27 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
     return 1;
   }
 }
+
+/** What --help says, as data: the man page is written from it (scripts/man.mjs). */
+export function describeCli(): {
+  description: string;
+  usage: string;
+  options: { flags: string; description: string }[];
+  commands: { name: string; usage: string; description: string }[];
+  examples: string;
+} {
+  const p = program(defaultIo, { code: 0 });
+  return {
+    description: p.description(),
+    usage: `tcplife ${p.usage()}`,
+    options: p.options
+      .filter((o) => !o.hidden)
+      .map((o) => ({ flags: o.flags, description: o.description })),
+    commands: p.commands.map((c) => ({
+      name: c.name(),
+      usage: `tcplife ${c.name()} ${c.usage()}`,
+      description: c.description(),
+    })),
+    examples: EXAMPLES.trim(),
+  };
+}

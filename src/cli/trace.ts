@@ -9,8 +9,11 @@ import { generateProgram, type ProgramSpec } from '../codegen/program.js';
 import type { Expr } from '../dsl/ast.js';
 import { where } from '../dsl/builder.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
+import * as IR from '../dsl/ir.js';
 import { printExpr } from '../dsl/print.js';
 import { printPred } from '../dsl/print-ir.js';
+import { prebuiltObject } from '../kernel/build.js';
+import { ClangMissingError } from '../kernel/errors.js';
 import { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
@@ -186,17 +189,33 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     return 0;
   }
 
-  const tracer = await Tracer.start(spec, {
+  const tracerOptions = {
     cacheDir: o.cache ? undefined : null,
     ownerProbes: o.ownerProbes,
     attach: o.attach,
     // libbpf's lines say 'libbpf:' themselves.
     ...(o.verbose ? { onLog: (l: string) => io.stderr(`${l}\n`) } : {}),
-  });
+  };
+  let tracer: Tracer;
+  try {
+    tracer = await Tracer.start(spec, tracerOptions);
+  } catch (e) {
+    // No clang: the shipped object has no kernel filter; the whole filter then
+    // runs in userspace over it (every session leaves the kernel).
+    const plain = generateProgram(
+      { kernel: IR.TRUE, user: p.pred },
+      { ringBytes: spec.maxEntries.events, mapEntries: spec.maxEntries.starts },
+    );
+    if (!(e instanceof ClangMissingError) || !prebuiltObject(plain.source)) throw e;
+    io.stderr(
+      'tcplife: clang is not installed: the filter runs in userspace over the shipped program, so every session leaves the kernel (apt-get install -y clang libbpf-dev for in-kernel filtering)\n',
+    );
+    tracer = await Tracer.start(plain, tracerOptions);
+  }
   if (o.verbose) {
     const b = tracer.build;
     io.stderr(
-      `tcplife: attached with ${tracer.attachedWith}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
+      `tcplife: attached with ${tracer.attachedWith}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
         `tcplife: ring ${spec.maxEntries.events} bytes, socket map ${spec.maxEntries.starts} entries, settings ${JSON.stringify(tracer.settings())}\n`,
     );
     io.stderr(
@@ -209,7 +228,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   const rules = p.rules;
   let first: number | undefined;
   const src = new Subject<DecodedSession>();
-  const matched = src.pipe(userspacePart(p.split.user));
+  // The tracer's own split: the whole filter when it had to run without clang.
+  const matched = src.pipe(userspacePart(tracer.program.split.user));
   // A session is shared with every subscriber: extras go on a copy.
   let rows: Observable<Row> =
     o.timestamp || rules

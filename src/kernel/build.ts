@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { INCLUDE_DIR } from '../codegen/program.js';
+import { PACKAGE_ROOT } from '../util/paths.js';
 import {
   APT_HINT,
   ClangMissingError,
@@ -56,6 +57,8 @@ const CLANG_FLAGS = [
 export interface BuildResult {
   readonly object: Buffer;
   readonly cached: boolean;
+  /** The object shipped in the package (built at pack time) served. */
+  readonly prebuilt?: boolean;
   readonly hash: string;
   /** Why the cache was not used, if it was not. */
   readonly cacheNote?: string;
@@ -189,6 +192,20 @@ function sha256(b: Buffer): Buffer {
   return createHash('sha256').update(b).digest();
 }
 
+export const PREBUILT_DIR = join(PACKAGE_ROOT, 'prebuilt');
+
+/** The shipped object, if it was built from this very source (its SHA-256 recorded beside it). */
+export function prebuiltObject(source: string): Buffer | undefined {
+  try {
+    const meta = JSON.parse(readFileSync(join(PREBUILT_DIR, 'tcplife.bpf.json'), 'utf8'));
+    if (meta.source_sha256 !== createHash('sha256').update(source).digest('hex')) return undefined;
+    const object = readFileSync(join(PREBUILT_DIR, 'tcplife.bpf.o'));
+    return sha256(object).toString('hex') === meta.object_sha256 ? object : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A private working directory: in TMPDIR, else in the cache directory. */
 function workDir(cacheDir: string | undefined): string {
   const tried: string[] = [];
@@ -236,6 +253,10 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
       else cacheNote = 'clang changed since the object was cached: rebuilt';
     }
   }
+  // The package ships the object of the program with no kernel filter, built
+  // when it was packed: it serves whoever asks for exactly that source.
+  const shipped = prebuiltObject(source);
+  if (shipped) return { object: shipped, cached: true, prebuilt: true, hash };
   if (compiler === null) throw new ClangMissingError(CLANG_MISSING, APT_HINT);
 
   const work = workDir(cachePath ? (cacheDir ?? undefined) : undefined);
