@@ -12,11 +12,13 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -192,6 +194,37 @@ function sha256(b: Buffer): Buffer {
   return createHash('sha256').update(b).digest();
 }
 
+/**
+ * At most this many objects are kept (about 50 KiB each); past it, the least
+ * recently used go. Settings in read-only data (ring size, …) share an object,
+ * so the count grows only with distinct kernel filters.
+ */
+export const MAX_CACHED_OBJECTS = 128;
+
+/** A cache hit is a use: its modification time orders eviction. */
+function markUsed(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // read-only: eviction is only less precise
+  }
+}
+
+function evictOld(dir: string): void {
+  try {
+    const objects = readdirSync(dir)
+      .filter((n) => /^[0-9a-f]{32}\.o$/.test(n))
+      .map((n) => ({ path: join(dir, n), mtime: statSync(join(dir, n)).mtimeMs }));
+    if (objects.length <= MAX_CACHED_OBJECTS) return;
+    objects.sort((a, b) => a.mtime - b.mtime);
+    for (const o of objects.slice(0, objects.length - MAX_CACHED_OBJECTS))
+      rmSync(o.path, { force: true });
+  } catch {
+    // another run evicts concurrently: nothing lost but a cached object
+  }
+}
+
 export const PREBUILT_DIR = join(PACKAGE_ROOT, 'prebuilt');
 
 /** The shipped object, if it was built from this very source (its SHA-256 recorded beside it). */
@@ -248,9 +281,10 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
     if (file) {
       const cached = unwrap(file);
       if (!cached) cacheNote = `the cached object ${cachePath} was damaged: rebuilt`;
-      else if (compiler === null || cached.compiler === compiler)
+      else if (compiler === null || cached.compiler === compiler) {
+        markUsed(cachePath);
         return { object: cached.object, cached: true, hash };
-      else cacheNote = 'clang changed since the object was cached: rebuilt';
+      } else cacheNote = 'clang changed since the object was cached: rebuilt';
     }
   }
   // The package ships the object of the program with no kernel filter, built
@@ -271,6 +305,7 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
       try {
         writeFileSync(tmp, wrap(object, compiler), { mode: 0o600, flag: 'wx' });
         renameSync(tmp, cachePath);
+        evictOld(cacheDir);
       } catch (e) {
         try {
           rmSync(tmp, { force: true });

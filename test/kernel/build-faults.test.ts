@@ -12,6 +12,7 @@ import {
   readdirSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
 import { splitFilter } from '../../src/codegen/split.js';
 import { compileFilter } from '../../src/dsl/index.js';
-import { buildObject } from '../../src/kernel/build.js';
+import { buildObject, MAX_CACHED_OBJECTS } from '../../src/kernel/build.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
 
@@ -57,6 +58,25 @@ describeKernel('build faults', () => {
     const third = await buildObject(src, { cacheDir: dir });
     expect(third.cached).toBe(true);
     expect(third.object.equals(second.object)).toBe(true);
+  });
+
+  it('the cache keeps the 128 most recently used objects', async () => {
+    const dir = join(base, 'lru');
+    mkdirSync(dir, { mode: 0o700 });
+    const old = new Date(Date.now() - 86_400_000);
+    for (let i = 0; i < MAX_CACHED_OBJECTS; i++) {
+      const p = join(dir, `${i.toString(16).padStart(32, '0')}.o`);
+      writeFileSync(p, 'stale');
+      utimesSync(p, old, new Date(old.getTime() + i * 1000));
+    }
+    const r = compileFilter(unique(7));
+    const built = await buildObject(generateProgram(splitFilter(r.pred!)).source, {
+      cacheDir: dir,
+    });
+    const left = readdirSync(dir);
+    expect(left).toHaveLength(MAX_CACHED_OBJECTS);
+    expect(left).toContain(`${built.hash}.o`);
+    expect(left).not.toContain(`${'0'.repeat(32)}.o`); // the least recently used went
   });
 
   it('without clang, a cached object still serves; an uncached one says what to install', async () => {
