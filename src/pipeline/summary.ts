@@ -3,9 +3,10 @@
  * group, the number of sessions, tx and rx totals, and span percentiles
  * (nearest rank). What the original's usage line promised and never had.
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { hhmmss, OUT_FIELDS, type Row } from './fields.js';
 import { csvQuote, type OutputFormat } from './formatters.js';
+import { intervals, type Window } from './intervals.js';
 
 export interface SummaryRow {
   readonly start_ms: number;
@@ -44,84 +45,69 @@ export interface SummarizeOptions {
 
 /** Emits one array of rows per interval; a final partial interval when the source ends. */
 export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow[]> {
-  return (source) =>
-    new Observable<SummaryRow[]>((out) => {
-      let groups = new Map<string, Acc>();
-      let start = Date.now();
-      let emitted = 0;
-      const getters = o.groupBy.map((n) => OUT_FIELDS[n]!.value);
-
-      const flush = (partial: boolean) => {
-        const end = Date.now();
+  const getters = o.groupBy.map((n) => OUT_FIELDS[n]!.value);
+  const make = () => {
+    const groups = new Map<string, Acc>();
+    return {
+      get size() {
+        return groups.size;
+      },
+      add(r: Row) {
+        const vals = getters.map((g) => g(r));
+        const key = JSON.stringify(vals);
+        let a = groups.get(key);
+        if (!a) {
+          a = {
+            group: Object.fromEntries(o.groupBy.map((n, i) => [n, vals[i]])),
+            sessions: 0,
+            tx: 0,
+            rx: 0,
+            spans: [],
+          };
+          groups.set(key, a);
+        }
+        a.sessions++;
+        a.tx += r.tx_b;
+        a.rx += r.rx_b;
+        a.spans.push(r.span_us);
+      },
+      finish(w: Window): SummaryRow[] {
         const rows: SummaryRow[] = [];
         for (const a of groups.values()) {
           const sorted = a.spans.sort((x, y) => x - y);
           rows.push({
-            start_ms: start,
-            end_ms: end,
+            ...w,
             group: a.group,
             sessions: a.sessions,
             tx_b: a.tx,
             rx_b: a.rx,
             span_p50_ms: percentile(sorted, 50) / 1000,
             span_p99_ms: percentile(sorted, 99) / 1000,
-            partial,
           });
         }
         // The busiest groups first.
         rows.sort((a, b) => b.sessions - a.sessions);
-        if (rows.length === 0 && o.groupBy.length === 0) {
+        if (rows.length === 0) {
           rows.push({
-            start_ms: start,
-            end_ms: end,
+            ...w,
             group: {},
             sessions: 0,
             tx_b: 0,
             rx_b: 0,
             span_p50_ms: null,
             span_p99_ms: null,
-            partial,
           });
         }
-        groups = new Map();
-        start = end;
-        emitted++;
-        out.next(rows);
-        if (o.count !== undefined && emitted >= o.count) out.complete();
-      };
-
-      const timer = setInterval(() => flush(false), o.intervalMs);
-      const sub = source.subscribe({
-        next: (r) => {
-          const vals = getters.map((g) => g(r));
-          const key = JSON.stringify(vals);
-          let a = groups.get(key);
-          if (!a) {
-            a = {
-              group: Object.fromEntries(o.groupBy.map((n, i) => [n, vals[i]])),
-              sessions: 0,
-              tx: 0,
-              rx: 0,
-              spans: [],
-            };
-            groups.set(key, a);
-          }
-          a.sessions++;
-          a.tx += r.tx_b;
-          a.rx += r.rx_b;
-          a.spans.push(r.span_us);
-        },
-        error: (e) => out.error(e),
-        complete: () => {
-          if (groups.size > 0) flush(true);
-          out.complete();
-        },
-      });
-      return () => {
-        clearInterval(timer);
-        sub.unsubscribe();
-      };
-    });
+        return rows;
+      },
+    };
+  };
+  // Without groups, an interval with no session still says "0 sessions".
+  return intervals(
+    { intervalMs: o.intervalMs, ...(o.count ? { count: o.count } : {}) },
+    make,
+    o.groupBy.length === 0,
+  );
 }
 
 export interface SummaryFormatter {
