@@ -48,6 +48,7 @@ examples:
   tcplife --interval 5 --group-by comm     # every 5 s: sessions, bytes and span p50/p99 per command
   tcplife -x 'outcome != closed'          # sessions that ended badly, with ROLE, OUTCOME, RETRANS, RTT_MS, CONTAINER
   tcplife --interval 5 --group-by outcome,container
+  tcplife --hist span 'dport == 443'      # a log2 histogram of HTTPS session spans, at Ctrl-C
   tcplife --rules rules/failures.rules -x  # refused, timed out, reset and retransmitting sessions
   tcplife --rules rules/web.rules          # report sessions matching rules, tagged with their names
   tcplife check rules/web.rules            # validate rule files and run their samples
@@ -104,6 +105,10 @@ function program(io: Io, result: { code: number }): Command {
     )
     .option('--count <n>', 'with --interval: stop after N summaries', parsePositiveInt)
     .option('--group-by <fields>', 'with --interval: group summaries by these fields', parseList)
+    .option(
+      '--hist <field>',
+      'a log2 histogram of span, tx, rx or rtt (or another numeric field), at exit or every --interval',
+    )
     .option('--exit-after <n>', 'exit after N sessions are printed', parsePositiveInt)
     .option('--duration <secs>', 'exit after SECS seconds', parseSeconds)
     .option(

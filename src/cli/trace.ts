@@ -18,6 +18,7 @@ import { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
+import { formatHistogram, HIST_CSV_HEADER, histogram } from '../pipeline/histogram.js';
 import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
 import { userspacePart } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
@@ -46,6 +47,7 @@ export interface TraceCliOptions {
   interval?: number;
   count?: number;
   groupBy?: string[];
+  hist?: string;
   exitAfter?: number;
   duration?: number;
   rules?: string[];
@@ -71,6 +73,24 @@ function outputFormat(o: TraceCliOptions): OutputFormat {
   if (asked.size > 1)
     throw new UsageError(`choose one output format, not ${[...asked].join(' and ')}`);
   return [...asked][0] ?? 'table';
+}
+
+/** Short names for --hist, as BCC's tools have them. */
+const HIST_SHORT: Readonly<Record<string, string>> = {
+  span: 'span_us',
+  tx: 'tx_b',
+  rx: 'rx_b',
+  rtt: 'rtt_us',
+};
+
+/** The field --hist draws: a numeric output field (span, tx, rx, rtt, or any other by name). */
+function histField(name: string): string {
+  const f = HIST_SHORT[name] ?? resolveFields([name]).fields[0];
+  if (!f || OUT_FIELDS[f]?.json !== 'num' || f === 'ts')
+    throw new UsageError(
+      `--hist takes a numeric field: span, tx, rx, rtt, or one such as retrans or tx_kb; not '${name}'`,
+    );
+  return f;
 }
 
 /** The options' filter terms (-p, -L, -D, -4, -6), built with the typed builder. */
@@ -142,6 +162,9 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
   if ((o.count !== undefined || o.groupBy) && o.interval === undefined)
     throw new UsageError('--count and --group-by go with --interval');
+  const hist = o.hist === undefined ? undefined : histField(o.hist);
+  if (hist && (o.groupBy || o.fields))
+    throw new UsageError('--hist draws one field: it does not go with --group-by or --fields');
   if ((o.rule?.length || o.tag?.length) && !o.rules?.length)
     throw new UsageError(`${o.rule?.length ? '--rule' : '--tag'} needs --rules FILE`);
 
@@ -262,7 +285,22 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
 
   const done = new Promise<void>((resolve, reject) => {
     const complete = { error: reject, complete: () => resolve() };
-    if (o.interval !== undefined) {
+    if (hist) {
+      if (format === 'csv') writer.line(HIST_CSV_HEADER);
+      rows
+        .pipe(
+          histogram(hist, {
+            ...(o.interval !== undefined ? { intervalMs: o.interval * 1000 } : {}),
+            ...(o.count ? { count: o.count } : {}),
+          }),
+        )
+        .subscribe({
+          next: (h) => {
+            for (const l of formatHistogram(h, format)) writer.line(l);
+          },
+          ...complete,
+        });
+    } else if (o.interval !== undefined) {
       const f = createSummaryFormatter(format, groupBy);
       const h = f.header();
       if (h) writer.line(h);

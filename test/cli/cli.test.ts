@@ -37,6 +37,14 @@ describe('usage errors (no kernel needed)', () => {
       [['-s', '-j'], 'tcplife: choose one output format, not csv and jsonl'],
       [['--count', '3'], 'tcplife: --count and --group-by go with --interval'],
       [['--rule', 'x'], 'tcplife: --rule needs --rules FILE'],
+      [
+        ['--hist', 'comm'],
+        "tcplife: --hist takes a numeric field: span, tx, rx, rtt, or one such as retrans or tx_kb; not 'comm'",
+      ],
+      [
+        ['--hist', 'span', '--group-by', 'comm', '--interval', '1'],
+        'tcplife: --hist draws one field',
+      ],
       [['--fields', ','], 'tcplife: --fields needs at least one field name'],
       [['--duration', '2147484'], 'at most 2147483 seconds (about 24 days)'],
       [['--interval', '2147484'], 'at most 2147483 seconds (about 24 days)'],
@@ -372,6 +380,20 @@ s.close()`,
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/tcplife: 0 session\(s\) lost/);
     expect(r.stderr).toMatch(/passed the kernel filter/);
+  });
+
+  it("--hist tx: the clients' sessions in the bucket of their byte count", async () => {
+    const cli = startCli(['--verbose', '-j', '--hist', 'tx', 'comm == "tl_histcli"']);
+    await cli.ready;
+    const srv = await startServer('tl_histsrv', '127.0.0.1');
+    await runClient('tl_histcli', '127.0.0.1', srv.port, { count: 5, send: 3000 });
+    await sleep(200);
+    cli.proc.kill('SIGINT');
+    expect(await cli.exit).toBe(0);
+    srv.stop();
+    const h = JSON.parse(cli.stdout);
+    // 3,002 bytes acked (payload, SYN, FIN): the bucket [2048, 4096).
+    expect(h).toMatchObject({ field: 'tx_b', buckets: [{ lo: 2048, hi: 4096, count: 5 }] });
   });
 
   it('interval summaries: known counts and sizes, grouped', async () => {

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_KEYS, sessionOf } from '../../src/model/fields.js';
 import { OUT_FIELDS, type Row } from '../../src/pipeline/fields.js';
 import { createFormatter, type FormatOptions } from '../../src/pipeline/formatters.js';
+import { bucketOf, bucketRange, formatHistogram, histogram } from '../../src/pipeline/histogram.js';
 import { createSummaryFormatter, percentile, summarize } from '../../src/pipeline/summary.js';
 import { FIXTURES } from '../fixtures/sessions.js';
 
@@ -331,5 +332,30 @@ describe('--fields in every format', () => {
       ['span_ms', 1000],
       ['owner', true],
     ]);
+  });
+});
+
+describe('--hist: log2 histograms', () => {
+  it('buckets: 0 alone, then [2^(k-1), 2^k)', () => {
+    expect([0, 1, 2, 3, 4, 1023, 1024].map(bucketOf)).toEqual([0, 1, 2, 2, 3, 10, 11]);
+    expect(bucketRange(0)).toEqual([0, 1]);
+    expect(bucketRange(11)).toEqual([1024, 2048]);
+  });
+
+  it('once at the end without an interval; bars scaled to the largest; JSON and CSV carry the counts', async () => {
+    const rows: Row[] = [1, 1, 1, 1500, 1600, 70_000].map((tx_b) => ({ ...FIXTURES[0]!, tx_b }));
+    const out = await lastValueFrom(from(rows).pipe(histogram('tx_b', {}), toArray()));
+    expect(out).toHaveLength(1);
+    expect(out[0]!.partial).toBe(false);
+    const table = formatHistogram(out[0]!, 'table');
+    expect(table[0]).toMatch(/^\d\d:\d\d:\d\d tx_b$/);
+    expect(table[1]).toBe(`[1, 2)          3 |${'@'.repeat(52)}|`);
+    expect(table[2]).toMatch(/^\[2, 4\) +0 \| +\|$/);
+    expect(table.find((l) => l.startsWith('[1024, 2048)'))).toMatch(/ 2 \|@{35}/);
+    expect(table.at(-1)).toMatch(/^\[65536, 131072\) 1 \|@{17} +\|$/);
+    const json = JSON.parse(formatHistogram(out[0]!, 'jsonl')[0]!);
+    expect(json.buckets[0]).toEqual({ lo: 1, hi: 2, count: 3 });
+    expect(json.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0)).toBe(6);
+    expect(formatHistogram(out[0]!, 'csv')[0]).toMatch(/^[^,]+,tx_b,1,2,3$/);
   });
 });
