@@ -145,6 +145,25 @@ static __always_inline bool v6_in(const __u8 *a, __u8 family, __u32 n0, __u32 n1
          (be32_at(a + 8) & m2) == n2 && (be32_at(a + 12) & m3) == n3;
 }
 
+/*
+ * A filter of a PID, a family and sets of ports, read from the settings: the
+ * same C for every such filter (src/codegen/settings-filter.ts). The verifier
+ * sees the frozen settings as constants and drops the tests that are off.
+ */
+static __always_inline bool settings_filter(const struct event *e)
+{
+  __u64 on = settings.filter;
+  if ((on & 1) && e->pid != settings.filter_pid)
+    return false;
+  if ((on & 2) && e->family != settings.filter_family)
+    return false;
+  if ((on & 4) && !((settings.lport_set[(e->lport >> 6) & 1023] >> (e->lport & 63)) & 1))
+    return false;
+  if ((on & 8) && !((settings.rport_set[(e->rport >> 6) & 1023] >> (e->rport & 63)) & 1))
+    return false;
+  return true;
+}
+
 /* Generated: sets used by the filter (port bitmaps). */
 @@FILTER_DATA@@
 

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { map, type Observable, Subject, take } from 'rxjs';
 import { generateProgram, type ProgramSpec } from '../codegen/program.js';
+import type { Settings } from '../codegen/settings.js';
+import { describeSettingsFilter } from '../codegen/settings-filter.js';
 import type { Expr } from '../dsl/ast.js';
 import { where } from '../dsl/builder.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
@@ -75,6 +77,13 @@ function outputFormat(o: TraceCliOptions): OutputFormat {
   return [...asked][0] ?? 'table';
 }
 
+/** The settings that are numbers (the bitmaps aside), for --verbose. */
+function scalarSettings(s: Settings): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(s).filter((e): e is [string, number] => typeof e[1] === 'number'),
+  );
+}
+
 /** Short names for --hist, as BCC's tools have them. */
 const HIST_SHORT: Readonly<Record<string, string>> = {
   span: 'span_us',
@@ -132,6 +141,9 @@ function explain(p: Plan, prog: ProgramSpec, ebpfOnly: boolean, out: LineWriter)
     `userspace:  ${user.k === 'const' && user.value ? 'nothing more: the kernel decides exactly' : printPred(user)}`,
     'kernel C:',
     ...prog.filterC.split('\n').map((l) => `  ${l}`),
+    ...(prog.filterC === 'settings_filter(e)'
+      ? [`  with read-only settings: ${describeSettingsFilter(prog.settings)}`]
+      : []),
   ];
   out.line(lines.join('\n'));
 }
@@ -239,7 +251,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     const b = tracer.build;
     io.stderr(
       `tcplife: attached with ${tracer.attachedWith}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
-        `tcplife: ring ${spec.maxEntries.events} bytes, socket map ${spec.maxEntries.starts} entries, settings ${JSON.stringify(tracer.settings())}\n`,
+        `tcplife: ring ${spec.maxEntries.events} bytes, socket map ${spec.maxEntries.starts} entries, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
     );
     io.stderr(
       tracer.cgroups.available

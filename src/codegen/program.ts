@@ -11,6 +11,7 @@ import { eventStructC } from '../model/record.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter, enumsC } from './emit-c.js';
 import { type Settings, settingsC } from './settings.js';
+import { NO_SETTINGS_FILTER, settingsFilter } from './settings-filter.js';
 import type { Split } from './split.js';
 import { fillTemplate } from './template.js';
 
@@ -52,7 +53,12 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
   const starts = opts.mapEntries ?? DEFAULT_MAP_ENTRIES;
   if (!Number.isSafeInteger(starts) || starts < 1 || starts > 0xffff_ffff)
     throw new RangeError(`bad map size ${starts}`);
-  const emitted = emitFilter(split.kernel);
+  // A filter of PID, family and port sets is read from the settings: one
+  // object for all of them; anything else is generated C.
+  const fromSettings = settingsFilter(split.kernel);
+  const emitted = fromSettings
+    ? { expr: 'settings_filter(e)', data: '' }
+    : emitFilter(split.kernel);
   template ??= readFileSync(TEMPLATE_PATH, 'utf8');
   const source = fillTemplate(template, {
     EVENT_STRUCT: eventStructC(),
@@ -69,6 +75,9 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
     maxEntries: { events, starts },
     // Wake the reader once 1/8 of the ring is used: a burst cannot fill it
     // between two timer ticks.
-    settings: { wakeup_bytes: Math.max(4096, Math.floor(events / 8)) },
+    settings: {
+      wakeup_bytes: Math.max(4096, Math.floor(events / 8)),
+      ...(fromSettings ?? NO_SETTINGS_FILTER),
+    },
   };
 }

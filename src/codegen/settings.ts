@@ -11,34 +11,67 @@ export const SETTINGS = [
     name: 'wakeup_bytes',
     c: 'wake the reader at once when this much data waits in the ring',
   },
+  {
+    name: 'filter',
+    c: 'the settings filter: bit 0 pid, 1 family, 2 local ports, 3 remote ports',
+  },
+  { name: 'filter_pid', c: 'with bit 0: only this process' },
+  { name: 'filter_family', c: 'with bit 1: only this family (4 or 6)' },
+  { name: 'lport_set', c: 'with bit 2: local ports, a 65,536-bit bitmap', words: 1024 },
+  { name: 'rport_set', c: 'with bit 3: remote ports, a 65,536-bit bitmap', words: 1024 },
 ] as const;
 
-export type SettingName = (typeof SETTINGS)[number]['name'];
-export type Settings = Readonly<Record<SettingName, number>>;
+type Setting = (typeof SETTINGS)[number];
+export type SettingName = Setting['name'];
+/** Scalars are numbers; arrays of words (bitmaps) are bigints, every word given. */
+export type Settings = {
+  readonly [S in Setting as S['name']]: S extends { words: number } ? readonly bigint[] : number;
+};
+
+function words(d: Setting): number {
+  return 'words' in d ? d.words : 1;
+}
 
 /** The C declaration of struct settings and its one instance, for the template. */
 export function settingsC(): string {
   return [
     'struct settings {',
-    ...SETTINGS.map((s) => `  __u64 ${s.name}; /* ${s.c} */`),
+    ...SETTINGS.map((d) => `  __u64 ${d.name}${'words' in d ? `[${d.words}]` : ''}; /* ${d.c} */`),
     '};',
     `const volatile struct settings settings SEC("${SETTINGS_SECTION}");`,
   ].join('\n');
 }
 
-/** The section's bytes: each setting a little-endian u64, in declaration order. */
+/** The section's size in bytes. */
+export const SETTINGS_BYTES = SETTINGS.reduce((n, d) => n + words(d) * 8, 0);
+const SIZE = SETTINGS_BYTES;
+
+/** The section's bytes: each setting little-endian u64 words, in declaration order. */
 export function encodeSettings(s: Settings): Buffer {
-  const buf = Buffer.alloc(SETTINGS.length * 8);
-  SETTINGS.forEach((d, i) => {
+  const buf = Buffer.alloc(SIZE);
+  let off = 0;
+  for (const d of SETTINGS) {
     const v = s[d.name];
-    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`bad value for setting ${d.name}: ${v}`);
-    buf.writeBigUInt64LE(BigInt(v), i * 8);
-  });
+    const vs: readonly (number | bigint)[] = Array.isArray(v) ? v : [v as number];
+    if (vs.length !== words(d))
+      throw new Error(`setting ${d.name}: ${vs.length} words, not ${words(d)}`);
+    for (const w of vs) {
+      if (typeof w === 'number' && (!Number.isSafeInteger(w) || w < 0))
+        throw new Error(`bad value for setting ${d.name}: ${w}`);
+      buf.writeBigUInt64LE(BigInt(w), off);
+      off += 8;
+    }
+  }
   return buf;
 }
 
 export function decodeSettings(buf: Buffer): Settings {
-  return Object.fromEntries(
-    SETTINGS.map((d, i) => [d.name, Number(buf.readBigUInt64LE(i * 8))]),
-  ) as unknown as Settings;
+  let off = 0;
+  const out: Record<string, unknown> = {};
+  for (const d of SETTINGS) {
+    const ws: bigint[] = [];
+    for (let i = 0; i < words(d); i++, off += 8) ws.push(buf.readBigUInt64LE(off));
+    out[d.name] = 'words' in d ? ws : Number(ws[0]);
+  }
+  return out as Settings;
 }

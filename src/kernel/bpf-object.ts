@@ -8,7 +8,7 @@ import type { ProgramSpec } from '../codegen/program.js';
 import {
   decodeSettings,
   encodeSettings,
-  SETTINGS,
+  SETTINGS_BYTES,
   SETTINGS_SECTION,
   type Settings,
 } from '../codegen/settings.js';
@@ -295,7 +295,8 @@ export class BpfObject {
 
   /** The read-only settings as the loaded program sees them (for --verbose and tests). */
   settings(): Settings {
-    const value = Buffer.alloc(SETTINGS.length * 8);
+    // The whole section: the kernel writes value_size bytes.
+    const value = Buffer.alloc(SETTINGS_BYTES);
     if (this.n.bpf.bpf_map_lookup_elem(this.mapFd(SETTINGS_SECTION), Buffer.alloc(4), value) !== 0)
       throw new TcplifeError(`cannot read the program's settings (${SETTINGS_SECTION})`);
     return decodeSettings(value);

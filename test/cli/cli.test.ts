@@ -95,14 +95,22 @@ describe('usage errors (no kernel needed)', () => {
     expect(r.stdout).toContain('filter:     comm =~ /^java/ and rport in (443)');
     expect(r.stdout).toContain('kernel:     rport in (443)');
     expect(r.stdout).toContain('userspace:  comm =~ /^java/ and rport in (443)');
-    expect(r.stdout).toContain('(e->rport == 443ULL)');
+    // A set of remote ports needs no generated C: the program reads it from its settings.
+    expect(r.stdout).toContain('  settings_filter(e)\n  with read-only settings: rport in (443)');
+    const c = await runCli(['--explain', '-D', '443', 'tx_kb > 1']);
+    expect(c.stdout).toContain('((e->tx_b > 1024ULL) && (e->rport == 443ULL))');
   });
 
   it('--ebpf prints the whole generated program', async () => {
-    const r = await runCli(['--ebpf', '-L', '80']);
+    const r = await runCli(['--ebpf', '-L', '80', 'span > 1s']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('SEC("tp_btf/inet_sock_set_state")');
-    expect(r.stdout).toContain('return (e->lport == 80ULL);');
+    expect(r.stdout).toContain('return ((e->span_us > 1000000ULL) && (e->lport == 80ULL));');
+    // Options alone are read from the settings: the same program for every -L.
+    const a = await runCli(['--ebpf', '-L', '80']);
+    const b = await runCli(['--ebpf', '-L', '443', '-p', '1']);
+    expect(a.stdout).toContain('return settings_filter(e);');
+    expect(b.stdout).toBe(a.stdout);
   });
 });
 

@@ -39,7 +39,8 @@ writeFileSync(join(slowClang, 'clang'), '#!/bin/sh\nexec sleep 600\n', { mode: 0
 const run = (args: string[], env: Record<string, string>) =>
   runCli(args, { env: { ...process.env, ...env } as Record<string, string> });
 // A filter no other test uses, so that its object is built here.
-const unique = (n: number) => `lport == ${40000 + (process.pid % 10000) + n}`;
+// (A byte count: a filter of ports or a PID would be read from the settings, one object for all.)
+const unique = (n: number) => `tx_b == ${4_000_000 + (process.pid % 100_000) * 10 + n}`;
 
 describeKernel('build faults', () => {
   it('a damaged cached object is rebuilt and replaced, with a note', async () => {

@@ -116,6 +116,12 @@ describeKernel('the packed package, installed', () => {
     const plain = await traceOne(['--no-cache'], 'tl_pkgcli', env);
     expect(plain.code).toBe(0);
     expect(plain.stderr).toContain('object shipped with the package');
+    // The original's options (-p, -L, -D, -4, -6) are settings of the shipped object: in the kernel.
+    const v4 = await traceOne(['--no-cache', '-4'], 'tl_pkgcli', env);
+    expect(v4.code).toBe(0);
+    expect(v4.stderr).toContain('object shipped with the package');
+    expect(v4.stderr).not.toContain('runs in userspace');
+    expect(JSON.parse(v4.stdout).family).toBe(4);
     const filtered = await traceOne(['--no-cache', 'comm == "tl_pkgcli2"'], 'tl_pkgcli2', env);
     expect(filtered.code).toBe(0);
     expect(filtered.stderr).toContain(
