@@ -23,6 +23,8 @@ const SAMPLE_MS = SECONDS > 60 ? 10_000 : 500;
 const SEND = 300;
 const REPLY = 1200;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Processes to end if the run fails. */
+const children = [];
 const log = (s) => process.stderr.write(`soak: ${s}\n`);
 
 function status(pid) {
@@ -44,6 +46,7 @@ async function main() {
   const srv = spawn(join(bin, 'tl_ssrv'), ['server', '127.0.0.1', '0', '-r', String(REPLY)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  children.push(srv);
   const port = await new Promise((resolve) =>
     srv.stdout.once('data', (d) => resolve(Number(/port (\d+)/.exec(String(d))[1]))),
   );
@@ -62,6 +65,7 @@ async function main() {
     ],
     { stdio: ['ignore', 'inherit', 'pipe'] },
   );
+  children.push(tracer);
   let stderr = '';
   tracer.stderr.on('data', (d) => {
     stderr += d;
@@ -156,5 +160,7 @@ async function main() {
 
 main().catch((e) => {
   console.error(`soak: ${e.stack ?? e}`);
+  // Nothing of the run may outlive it: the tracer and the server are its children.
+  for (const p of children) p.kill('SIGKILL');
   process.exit(1);
 });

@@ -91,6 +91,19 @@ function textOf(name: string, style: TextStyle | undefined, type?: ValueType): (
   }
 }
 
+/** A list of names a row may carry (rules, tags): an array in JSON, comma-joined in text. */
+function listField(
+  name: string,
+  header: string,
+  get: (r: Row) => readonly string[] | undefined,
+): [string, OutField] {
+  const text = (r: Row) => (get(r) ?? []).join(',');
+  return [
+    name,
+    { name, header, width: -1, json: 'list', value: (r) => get(r) ?? [], text, csv: text },
+  ];
+}
+
 /** JSON's text for a finite number is JavaScript's: String(n). */
 export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries([
   ...ENTRIES.filter((e) => (SESSION_KEYS as readonly string[]).includes(e.name)).map(
@@ -119,30 +132,8 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries
       csv: (r: Row) => (r.ts ?? 0).toFixed(6),
     },
   ],
-  [
-    'rules',
-    {
-      name: 'rules',
-      header: 'RULES',
-      width: -1,
-      json: 'list',
-      value: (r: Row) => r.rules ?? [],
-      text: (r: Row) => (r.rules ?? []).join(','),
-      csv: (r: Row) => (r.rules ?? []).join(','),
-    },
-  ],
-  [
-    'tags',
-    {
-      name: 'tags',
-      header: 'TAGS',
-      width: -1,
-      json: 'list',
-      value: (r: Row) => r.tags ?? [],
-      text: (r: Row) => (r.tags ?? []).join(','),
-      csv: (r: Row) => (r.tags ?? []).join(','),
-    },
-  ],
+  listField('rules', 'RULES', (r) => r.rules),
+  listField('tags', 'TAGS', (r) => r.tags),
 ]);
 
 /** Resolves names given to --fields and --group-by (the filter language's aliases allowed). */
