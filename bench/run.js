@@ -102,7 +102,7 @@ function runClients(dir, p0, p1) {
       c.stdout.on('data', (d) => {
         out += d;
       });
-      c.on('exit', (code) => {
+      c.on('close', (code) => {
         const m = /sessions (\d+) seconds ([\d.]+) second_port (\d+)/.exec(out);
         if (code !== 0 || !m) reject(new Error(`client failed: ${out}`));
         else resolve({ n: Number(m[1]), seconds: Number(m[2]), n1: Number(m[3]) });

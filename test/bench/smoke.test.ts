@@ -15,11 +15,14 @@ const run = promisify(execFile);
 
 describeKernel('benchmark harness (smoke run)', () => {
   it('runs, checks every session and prints the table', async () => {
+    // Its progress goes to stderr: a run that stalls says where.
     const { stdout } = await run(
       process.execPath,
       [join(PACKAGE_ROOT, 'bench/run.js'), '--smoke'],
-      { timeout: 120_000 },
-    );
+      { timeout: 150_000 },
+    ).catch((e: { stderr?: string; message: string }) => {
+      throw new Error(`bench smoke failed: ${e.message}\n${e.stderr?.slice(-2000) ?? ''}`);
+    });
     expect(stdout).toContain('| configuration | sessions/s | vs no tracer |');
     for (const name of [
       'no tracer',
@@ -39,7 +42,7 @@ describeKernel('benchmark harness (smoke run)', () => {
       /\| tcplife, 10 % kernel filter \| \d+ \| [\d.]+ \| 60 \| 60 \| 0 \(0\.0 %\)/,
     );
     expect(stdout).toMatch(/\| tcplife, cached object \| [\d.]+ \|/);
-  });
+  }, 180_000);
 });
 
 describeKernel('soak (smoke run)', () => {
