@@ -15,7 +15,9 @@ import { runFields } from './fields.js';
 import { defaultIo, type Io } from './io.js';
 import {
   collect,
+  parseBuckets,
   parseList,
+  parseListen,
   parseMapSize,
   parsePid,
   parsePorts,
@@ -82,7 +84,7 @@ function program(io: Io, result: { code: number }): Command {
       new Option(
         '-o, --output <format>',
         'output format (json is jsonl, as kubectl users type it)',
-      ).choices(['table', 'jsonl', 'json', 'csv']),
+      ).choices(['table', 'jsonl', 'json', 'csv', 'none']),
     )
     .option(
       '-F, --filter-file <file>',
@@ -118,6 +120,26 @@ function program(io: Io, result: { code: number }): Command {
     )
     .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
     .option('--tag <tag>', 'with --rules: keep the rules carrying this tag (repeatable)', collect)
+    .option(
+      '--metrics <[host:]port>',
+      'serve Prometheus metrics at /metrics while tracing (a bare port binds 127.0.0.1)',
+      parseListen,
+    )
+    .option(
+      '--labels <list>',
+      'with --metrics: label names, fields or rule (default role,outcome)',
+      parseList,
+    )
+    .option(
+      '--max-series <n>',
+      'with --metrics: label sets at most (default 1000)',
+      parsePositiveInt,
+    )
+    .option(
+      '--buckets <secs>',
+      'with --metrics: the duration histogram bounds, in seconds',
+      parseBuckets,
+    )
     .option('--stats', 'print kernel counters (lost, missed, filtered) at exit')
     .option(
       '--explain',

@@ -76,3 +76,22 @@ export function parseMapSize(v: string): number {
     );
   return n;
 }
+
+/** --metrics [HOST:]PORT: a bare port binds 127.0.0.1; an IPv6 host is written in brackets. */
+export function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(v);
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvalidArgumentError(
+      'expected [HOST:]PORT, such as 9464, 0.0.0.0:9464 or [::1]:9464.',
+    );
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+/** --buckets: histogram bounds in seconds, ascending. */
+export function parseBuckets(v: string): number[] {
+  const bs = v.split(',').map((x) => Number(x.trim()));
+  if (bs.some((b) => !Number.isFinite(b) || b <= 0) || bs.some((b, i) => i > 0 && b <= bs[i - 1]!))
+    throw new InvalidArgumentError('expected ascending seconds above 0, such as 0.001,0.01,0.1,1.');
+  return bs;
+}

@@ -4,7 +4,8 @@
  * runs and sessions flow through RxJS operators to a formatter and stdout.
  */
 import { readFileSync } from 'node:fs';
-import { map, type Observable, Subject, take } from 'rxjs';
+import type { Server } from 'node:http';
+import { map, type Observable, Subject, take, tap } from 'rxjs';
 import { generateProgram, type ProgramSpec } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import { describeSettingsFilter } from '../codegen/settings-filter.js';
@@ -15,12 +16,13 @@ import * as IR from '../dsl/ir.js';
 import { printExpr } from '../dsl/print.js';
 import { printPred } from '../dsl/print-ir.js';
 import { prebuiltObject } from '../kernel/build.js';
-import { ClangMissingError } from '../kernel/errors.js';
+import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import { formatHistogram, HIST_CSV_HEADER, histogram } from '../pipeline/histogram.js';
+import { DEFAULT_LABELS, SessionMetrics } from '../pipeline/metrics.js';
 import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
 import { userspacePart } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
@@ -39,7 +41,11 @@ export interface TraceCliOptions {
   extended?: boolean;
   csv?: boolean;
   json?: boolean;
-  output?: OutputFormat | 'json';
+  output?: OutputFormat | 'json' | 'none';
+  metrics?: { host: string; port: number };
+  labels?: string[];
+  maxSeries?: number;
+  buckets?: number[];
   pid?: number;
   localport?: number[];
   remoteport?: number[];
@@ -67,8 +73,8 @@ export interface TraceCliOptions {
   attach: 'auto' | 'tp_btf' | 'raw_tp';
 }
 
-function outputFormat(o: TraceCliOptions): OutputFormat {
-  const asked = new Set<OutputFormat>();
+function outputFormat(o: TraceCliOptions): OutputFormat | 'none' {
+  const asked = new Set<OutputFormat | 'none'>();
   if (o.csv) asked.add('csv');
   if (o.json) asked.add('jsonl');
   if (o.output) asked.add(o.output === 'json' ? 'jsonl' : o.output);
@@ -175,6 +181,19 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   if ((o.count !== undefined || o.groupBy) && o.interval === undefined)
     throw new UsageError('--count and --group-by go with --interval');
   const hist = o.hist === undefined ? undefined : histField(o.hist);
+  if ((o.labels || o.maxSeries || o.buckets) && !o.metrics)
+    throw new UsageError('--labels, --max-series and --buckets go with --metrics');
+  for (const l of o.labels ?? []) {
+    if (l === 'rule') {
+      if (!o.rules?.length) throw new UsageError('the rule label needs --rules FILE');
+      continue;
+    }
+    const f = OUT_FIELDS[l];
+    if (!f || f.json === 'list' || l === 'time' || l === 'ts')
+      throw new UsageError(
+        `--labels takes field names or rule, not '${l}' (tcplife fields lists them)`,
+      );
+  }
   if (hist && (o.groupBy || o.fields))
     throw new UsageError('--hist draws one field: it does not go with --group-by or --fields');
   if ((o.rule?.length || o.tag?.length) && !o.rules?.length)
@@ -282,6 +301,35 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
       : matched;
   if (o.exitAfter) rows = rows.pipe(take(o.exitAfter));
 
+  // Metrics count what would be printed: the same filter, split and rules.
+  let metricsServer: Server | undefined;
+  if (o.metrics) {
+    const labels = o.labels ?? DEFAULT_LABELS;
+    const metrics = new SessionMetrics({
+      labels,
+      ...(o.buckets ? { buckets: o.buckets } : {}),
+      ...(o.maxSeries ? { maxSeries: o.maxSeries } : {}),
+      stats: () => tracer.stats(),
+      onOverflow: (cap) =>
+        io.stderr(
+          `tcplife: more than ${cap} label sets: further sessions go to the __other__ series (--max-series)\n`,
+        ),
+    });
+    const { host, port } = o.metrics;
+    try {
+      metricsServer = await metrics.listen(host, port);
+    } catch (e) {
+      tracer.close();
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new TcplifeError(
+        `cannot serve metrics on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : (e as Error).message}`,
+        'choose another --metrics [HOST:]PORT',
+      );
+    }
+    if (o.verbose) io.stderr(`tcplife: metrics at http://${host}:${port}/metrics\n`);
+    rows = rows.pipe(tap((r) => metrics.add(r)));
+  }
+
   let printed = 0;
   let tracked: number | undefined;
   let countPrinted = () => printed;
@@ -297,7 +345,9 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
 
   const done = new Promise<void>((resolve, reject) => {
     const complete = { error: reject, complete: () => resolve() };
-    if (hist) {
+    if (format === 'none') {
+      rows.subscribe({ next: () => {}, ...complete });
+    } else if (hist) {
       if (format === 'csv') writer.line(HIST_CSV_HEADER);
       rows
         .pipe(
@@ -370,6 +420,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     if (timer) clearTimeout(timer);
     clearInterval(watch);
     for (const sig of signals) process.off(sig, stop);
+    metricsServer?.close();
     // Sockets whose start is remembered and whose close was not seen yet
     // (asked before the last subscriber leaves, which closes the tracer).
     tracked = tracer.socketsTracked();

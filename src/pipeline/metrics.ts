@@ -1,0 +1,162 @@
+/**
+ * --metrics [HOST:]PORT: sessions as Prometheus metrics, served at /metrics
+ * by prom-client while tracing runs. Label names are field names (plus
+ * `rule`); past --max-series label sets, sessions go to one overflow series
+ * whose labels are all `__other__`. The kernel's counters are read at each
+ * scrape. A scrape only reads counters: it never waits on tracing.
+ */
+import { createServer, type Server } from 'node:http';
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { TracerStats } from '../kernel/tracer.js';
+import { OUT_FIELDS, type Row } from './fields.js';
+
+/** Seconds: 100 µs to 10 min, roughly ×2.5 each. */
+export const DEFAULT_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+  30, 60, 120, 300, 600,
+];
+export const DEFAULT_LABELS = ['role', 'outcome'];
+export const DEFAULT_MAX_SERIES = 1000;
+const OTHER = '__other__';
+
+export interface MetricsOptions {
+  /** label names: fields, or `rule` */
+  readonly labels: readonly string[];
+  readonly buckets?: readonly number[];
+  readonly maxSeries?: number;
+  /** counters of the kernel, read at each scrape */
+  readonly stats: () => TracerStats;
+  /** said once when the series cap is reached */
+  readonly onOverflow?: (cap: number) => void;
+}
+
+export class SessionMetrics {
+  readonly registry = new Registry();
+  private readonly sessions: Counter;
+  private readonly sent: Counter;
+  private readonly received: Counter;
+  private readonly duration: Histogram;
+  private readonly dropped: Counter;
+  private readonly series = new Set<string>();
+  private readonly getters: ((r: Row) => string)[];
+  private readonly byRule: boolean;
+  private warned = false;
+
+  constructor(private readonly o: MetricsOptions) {
+    const labelNames = [...o.labels];
+    this.byRule = o.labels.includes('rule');
+    this.getters = o.labels
+      .filter((l) => l !== 'rule')
+      .map((l) => {
+        const f = OUT_FIELDS[l]!;
+        return (r: Row) => String(f.value(r) ?? '');
+      });
+    const r = this.registry;
+    this.sessions = new Counter({
+      name: 'tcplife_sessions_total',
+      help: 'TCP sessions that closed (once per rule matched, with a rule label)',
+      labelNames,
+      registers: [r],
+    });
+    this.sent = new Counter({
+      name: 'tcplife_sent_bytes_total',
+      help: 'bytes acked by the peers (tx_b)',
+      labelNames,
+      registers: [r],
+    });
+    this.received = new Counter({
+      name: 'tcplife_received_bytes_total',
+      help: 'bytes received (rx_b)',
+      labelNames,
+      registers: [r],
+    });
+    this.duration = new Histogram({
+      name: 'tcplife_session_duration_seconds',
+      help: 'session lifespans',
+      labelNames,
+      buckets: [...(o.buckets ?? DEFAULT_BUCKETS)],
+      registers: [r],
+    });
+    this.dropped = new Counter({
+      name: 'tcplife_series_dropped_total',
+      help: `sessions counted in the ${OTHER} series: past --max-series label sets`,
+      registers: [r],
+    });
+    const stats = o.stats;
+    new Counter({
+      name: 'tcplife_lost_sessions_total',
+      help: 'sessions lost before userspace, by reason',
+      labelNames: ['reason'],
+      registers: [r],
+      collect() {
+        const s = stats();
+        this.reset();
+        this.inc({ reason: 'ring_full' }, s.ringbuf_drops);
+        this.inc({ reason: 'map_full' }, s.map_full);
+        this.inc({ reason: 'start_missed' }, s.missed_start);
+      },
+    });
+    new Counter({
+      name: 'tcplife_kernel_skipped_runs_total',
+      help: "program runs the kernel skipped (bpf_prog_info's recursion_misses)",
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(stats().recursion_misses);
+      },
+    });
+  }
+
+  /** Counts one session (once per rule it matched, when `rule` is a label). */
+  add(r: Row): void {
+    const values = this.getters.map((g) => g(r));
+    const rules = this.byRule ? (r.rules?.length ? r.rules : ['']) : [undefined];
+    for (const rule of rules) {
+      const vs = rule === undefined ? values : [...values, rule];
+      const labels = this.labelsFor(vs);
+      this.sessions.inc(labels);
+      this.sent.inc(labels, r.tx_b);
+      this.received.inc(labels, r.rx_b);
+      this.duration.observe(labels, r.span_us / 1e6);
+    }
+  }
+
+  private labelsFor(values: string[]): Record<string, string> {
+    const names = [...this.o.labels.filter((l) => l !== 'rule'), ...(this.byRule ? ['rule'] : [])];
+    const key = JSON.stringify(values);
+    const cap = this.o.maxSeries ?? DEFAULT_MAX_SERIES;
+    if (!this.series.has(key)) {
+      if (this.series.size >= cap) {
+        if (!this.warned) {
+          this.warned = true;
+          this.o.onOverflow?.(cap);
+        }
+        this.dropped.inc();
+        return Object.fromEntries(names.map((n) => [n, OTHER]));
+      }
+      this.series.add(key);
+    }
+    return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+  }
+
+  /** Serves /metrics; resolves once listening, rejects with a clear error. */
+  listen(host: string, port: number): Promise<Server> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('tcplife serves /metrics\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text),
+        (e: Error) => res.writeHead(500).end(`${e.message}\n`),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+}

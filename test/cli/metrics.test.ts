@@ -1,0 +1,160 @@
+/**
+ * --metrics, scraped by a real Prometheus (Debian's prometheus, started by
+ * the test): what it stores equals the sessions made. And the overflow
+ * series, the usage errors, a port in use.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sessionOf } from '../../src/model/fields.js';
+import { SessionMetrics } from '../../src/pipeline/metrics.js';
+import { FIXTURES } from '../fixtures/sessions.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { describeKernel } from '../helpers/kernel.js';
+import { runClient, sleep, startServer } from '../helpers/tcpgen.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const stats = () => ({
+  closed: 0,
+  passed: 0,
+  ringbuf_drops: 2,
+  missed_start: 3,
+  map_full: 1,
+  owner_unknown: 0,
+  recursion_misses: 4,
+  delivered: 0,
+});
+
+describe('metrics, without a kernel', () => {
+  it('past --max-series, sessions go to one __other__ series, said once, counted', async () => {
+    const warned: number[] = [];
+    const m = new SessionMetrics({
+      labels: ['comm'],
+      maxSeries: 2,
+      stats,
+      onOverflow: (cap) => warned.push(cap),
+    });
+    for (const comm of ['a', 'b', 'c', 'd', 'a']) m.add({ ...FIXTURES[0]!, comm });
+    const text = await m.registry.metrics();
+    expect(text).toContain('tcplife_sessions_total{comm="a"} 2');
+    expect(text).toContain('tcplife_sessions_total{comm="b"} 1');
+    expect(text).toContain('tcplife_sessions_total{comm="__other__"} 2');
+    expect(text).toContain('tcplife_series_dropped_total 2');
+    expect(text).toContain('tcplife_lost_sessions_total{reason="map_full"} 1');
+    expect(text).toContain('tcplife_kernel_skipped_runs_total 4');
+    expect(warned).toEqual([2]);
+  });
+
+  it('with the rule label, a session counts once per rule it matched', async () => {
+    const m = new SessionMetrics({ labels: ['rule'], stats });
+    m.add({ ...sessionOf({ ...FIXTURES[0]!, time: 0 }), rules: ['slow', 'big'] });
+    const text = await m.registry.metrics();
+    expect(text).toContain('tcplife_sessions_total{rule="slow"} 1');
+    expect(text).toContain('tcplife_sessions_total{rule="big"} 1');
+  });
+
+  it('usage errors exit 2', async () => {
+    for (const [args, msg] of [
+      [['--metrics', 'x'], 'expected [HOST:]PORT'],
+      [['--labels', 'comm'], '--labels, --max-series and --buckets go with --metrics'],
+      [['--metrics', '9', '--labels', 'bogus'], "--labels takes field names or rule, not 'bogus'"],
+      [['--metrics', '9', '--buckets', '1,0.5'], 'expected ascending seconds'],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(msg);
+    }
+  });
+});
+
+describeKernel('metrics scraped by a real Prometheus', () => {
+  let prometheus: ChildProcess | undefined;
+  afterAll(() => prometheus?.kill('SIGKILL'));
+
+  it('stores what the sessions were; a port in use is a clear error', async () => {
+    const port = await freePort();
+    const cli = startCli([
+      '--verbose',
+      '-o',
+      'none',
+      '--metrics',
+      String(port),
+      '--labels',
+      'comm,outcome',
+      'comm ~ "tl_prom*"',
+    ]);
+    await cli.ready;
+    const again = await runCli(['-o', 'none', '--metrics', String(port), '--duration', '1']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      `tcplife: cannot serve metrics on 127.0.0.1:${port}: the port is in use`,
+    );
+
+    const dir = mkdtempSync(join(tmpdir(), 'tl-prom-'));
+    const web = await freePort();
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tcplife\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`,
+    );
+    prometheus = spawn(
+      'prometheus',
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${web}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    const api = async (q: string) => {
+      const res = await fetch(
+        `http://127.0.0.1:${web}/api/v1/query?query=${encodeURIComponent(q)}`,
+      );
+      const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+      return body.data.result.map((x) => Number(x.value[1]));
+    };
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${web}/-/ready`)).ok) break;
+      } catch {
+        // not yet
+      }
+      await sleep(100);
+    }
+
+    const srv = await startServer('tl_promsrv', '127.0.0.1', { reply: 700 });
+    await runClient('tl_promcli', '127.0.0.1', srv.port, { count: 4, send: 3000 });
+    await runClient('tl_promcli', '127.0.0.1', 1, { count: 1, tolerate: true });
+    srv.stop();
+    // Scrapes every second: wait until Prometheus has the last session.
+    let closed: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      closed = await api('tcplife_sessions_total{comm="tl_promcli",outcome="closed"}');
+      const refused = await api('tcplife_sessions_total{comm="tl_promcli",outcome="refused"}');
+      if (closed[0] === 4 && refused[0] === 1) break;
+      await sleep(200);
+    }
+    expect(closed).toEqual([4]);
+    expect(await api('tcplife_sent_bytes_total{comm="tl_promcli",outcome="closed"}')).toEqual([
+      4 * 3002,
+    ]);
+    expect(await api('tcplife_received_bytes_total{comm="tl_promsrv"}')).toEqual([4 * 3001]);
+    expect(
+      await api('tcplife_session_duration_seconds_count{comm="tl_promsrv",outcome="closed"}'),
+    ).toEqual([4]);
+    expect(await api('tcplife_lost_sessions_total{reason="ring_full"}')).toEqual([0]);
+    cli.proc.kill('SIGINT');
+    expect(await cli.exit).toBe(0);
+    expect(cli.stdout).toBe('');
+  }, 120_000);
+});
