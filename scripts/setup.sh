@@ -14,6 +14,8 @@ ldconfig -p | grep -q 'libbpf.so.1 ' || need+=(libbpf1)
 command -v ip >/dev/null || need+=(iproute2)
 command -v jq >/dev/null || need+=(jq)
 command -v nft >/dev/null || need+=(nftables)
+# A test measures replay's peak memory with GNU time.
+[ -x /usr/bin/time ] || need+=(time)
 # A real Prometheus scrapes --metrics in the tests.
 command -v prometheus >/dev/null || need+=(prometheus)
 # A real data tool reads data CSV in the tests: Debian's pandas, for Debian's python.

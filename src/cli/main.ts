@@ -25,6 +25,7 @@ import {
   parseSeconds,
   parseSize,
 } from './parse-args.js';
+import { type ReplayOptions, ReplayUsageError, runReplay } from './replay.js';
 import { runRules } from './rules.js';
 import { runTrace, type TraceCliOptions, UsageError } from './trace.js';
 
@@ -164,6 +165,9 @@ function program(io: Io, result: { code: number }): Command {
         .default('auto')
         .hideHelp(),
     )
+    // The commands (replay) have options of the same names: the program's own
+    // options are read before a command's name only.
+    .enablePositionalOptions()
     .addHelpText('after', EXAMPLES)
     .showHelpAfterError('(run tcplife --help for usage)')
     .configureOutput({
@@ -174,6 +178,41 @@ function program(io: Io, result: { code: number }): Command {
     .exitOverride()
     .action(async (words: string[], opts: TraceCliOptions) => {
       result.code = await runTrace(words.join(' '), opts, io);
+    });
+  p.command('replay')
+    .description(
+      'filter and format a recording of JSON lines again (plain or gzip; - for stdin); no privileges needed',
+    )
+    .argument('<file>', 'JSON lines as tcplife -j writes them, or - for standard input')
+    .argument('[filter...]', 'filter expression, as for live sessions')
+    .addOption(
+      new Option('-o, --output <format>', 'output format (default jsonl)').choices([
+        'table',
+        'jsonl',
+        'json',
+        'csv',
+        'none',
+      ]),
+    )
+    .option('-j, --json', 'JSON lines (the default)')
+    .option('-s, --csv', "CSV in the original tool's layout")
+    .option('-w, --wide', 'wide columns')
+    .option('-x, --extended', 'table and CSV: how sessions ended and where they belong')
+    .option('--fields <list>', 'columns to print, in order', parseList)
+    .option('--rules <file>', 'rule file (repeatable)', collect)
+    .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
+    .option('--tag <tag>', 'with --rules: keep the rules carrying this tag (repeatable)', collect)
+    .addHelpText(
+      'after',
+      `
+examples:
+  tcplife replay day.jsonl 'outcome != closed'           # the sessions that ended badly
+  tcplife replay day.jsonl.gz -o table -x                # gzip is detected by content
+  tcplife -j | tee day.jsonl | tcplife replay - 'rport == 443'`,
+    )
+    .exitOverride()
+    .action(async (file: string, words: string[], opts: ReplayOptions) => {
+      result.code = await runReplay(file, words.join(' '), opts, io);
     });
   p.command('fields')
     .description(
@@ -226,7 +265,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         return 0;
       return 2;
     }
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof ReplayUsageError) {
       io.stderr(`tcplife: ${e.message}\n`);
       return 2;
     }

@@ -1,0 +1,213 @@
+/**
+ * `tcplife replay FILE [FILTER]`: JSON lines as tcplife writes them (plain or
+ * gzip, detected by content; `-` for stdin), filtered again with the same
+ * language, checker, evaluator and rule files, written in any format. It
+ * streams: memory stays bounded whatever the file's size. A line that cannot
+ * be a session is named on stderr (FILE:LINE: what is wrong), skipped and
+ * counted; any skipped line makes the exit status 1.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { compilePredicate } from '../dsl/compile.js';
+import { renderDiagnostics } from '../dsl/diagnostic.js';
+import type { Pred } from '../dsl/ir.js';
+import { type DecodedSession, fieldSpec, SESSION_KEYS } from '../model/fields.js';
+import { type Row, resolveFields } from '../pipeline/fields.js';
+import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
+import { LineWriter } from '../pipeline/writer.js';
+import { makePlan } from '../plan/plan.js';
+import type { Io } from './io.js';
+
+export interface ReplayOptions {
+  output?: OutputFormat | 'json' | 'none';
+  json?: boolean;
+  csv?: boolean;
+  fields?: string[];
+  extended?: boolean;
+  wide?: boolean;
+  rules?: string[];
+  rule?: string[];
+  tag?: string[];
+}
+
+export class ReplayUsageError extends Error {}
+
+/** The keys a predicate reads. */
+function keysOf(p: Pred, out = new Set<string>()): Set<string> {
+  switch (p.k) {
+    case 'const':
+      return out;
+    case 'and':
+    case 'or':
+      for (const i of p.items) keysOf(i, out);
+      return out;
+    case 'not':
+      return keysOf(p.item, out);
+    default:
+      out.add(p.key);
+      return out;
+  }
+}
+
+const JS_TYPE: Readonly<Record<string, string>> = {
+  addr: 'string',
+  string: 'string',
+  time: 'string',
+  enum: 'string',
+  bool: 'boolean',
+};
+
+/** What is wrong with a record for these keys, or undefined. */
+function problem(o: unknown, keys: readonly string[]): string | undefined {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'not a JSON object';
+  const rec = o as Record<string, unknown>;
+  for (const k of keys) {
+    if (!(k in rec)) return `no field '${k}'`;
+    const spec = fieldSpec(k);
+    const want = spec ? (JS_TYPE[spec.type] ?? 'number') : undefined;
+    if (want && typeof rec[k] !== want) return `field '${k}' is ${typeof rec[k]}, not a ${want}`;
+  }
+  return undefined;
+}
+
+/** Plain or gzip, by the first two bytes (1f 8b), never by the name. */
+async function open(file: string): Promise<Readable> {
+  const raw = file === '-' ? process.stdin : createReadStream(file);
+  const chunks = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await chunks.next();
+  const all = Readable.from(
+    (async function* () {
+      if (!first.done) yield first.value;
+      for (;;) {
+        const n = await chunks.next();
+        if (n.done) return;
+        yield n.value;
+      }
+    })(),
+  );
+  if (first.done || first.value[0] !== 0x1f || first.value[1] !== 0x8b) return all;
+  const gunzip = createGunzip();
+  all.on('error', (e) => gunzip.destroy(e));
+  return all.pipe(gunzip);
+}
+
+export async function runReplay(
+  file: string,
+  filter: string,
+  o: ReplayOptions,
+  io: Io,
+): Promise<number> {
+  const asked = new Set<string>();
+  if (o.json) asked.add('jsonl');
+  if (o.csv) asked.add('csv');
+  if (o.output) asked.add(o.output === 'json' ? 'jsonl' : o.output);
+  if (asked.size > 1)
+    throw new ReplayUsageError(`choose one output format, not ${[...asked].join(' and ')}`);
+  const format = ([...asked][0] ?? 'jsonl') as OutputFormat | 'none';
+  let fields: string[] | undefined;
+  if (o.fields) {
+    const r = resolveFields(o.fields);
+    if (r.unknown.length)
+      throw new ReplayUsageError(`unknown fields for --fields: ${r.unknown.join(', ')}`);
+    fields = r.fields;
+  }
+  // The filter is checked before any line is read: a wrong filter is a usage error.
+  const planned = makePlan({
+    filter,
+    ...(o.rules ? { rules: o.rules } : {}),
+    ...(o.rule ? { only: o.rule } : {}),
+    ...(o.tag ? { tags: o.tag } : {}),
+  });
+  const plan = planned.plan;
+  if (!plan) {
+    io.stderr(`${renderDiagnostics(planned.diagnostics)}\n`);
+    return 2;
+  }
+  const test = compilePredicate(plan.pred);
+  const rules = plan.rules;
+  const formatter =
+    format === 'none'
+      ? undefined
+      : createFormatter({
+          format,
+          ...(fields ? { fields } : {}),
+          wide: o.wide === true,
+          extended: o.extended === true,
+          classic: o.csv === true,
+          rules: rules !== undefined,
+        });
+  // What every record must carry: what the filter reads and what is written.
+  const needed = [
+    ...new Set([...keysOf(plan.pred), ...(format === 'none' ? [] : (fields ?? SESSION_KEYS))]),
+  ].filter((k) => k !== 'ts' && k !== 'rules' && k !== 'tags');
+
+  let closed = false;
+  const writer = new LineWriter(io.stdoutFd, () => {
+    closed = true;
+  });
+  const h = formatter?.header();
+  if (h) writer.line(h);
+  const name = file === '-' ? '<stdin>' : file;
+  let skipped = 0;
+  let lineNo = 0;
+  let input: Readable;
+  try {
+    input = await open(file);
+  } catch (e) {
+    io.stderr(`tcplife: cannot read ${name}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  // readline ends quietly on a stream error: keep it, to say it at the end.
+  let readError: Error | undefined;
+  input.on('error', (e) => {
+    readError = e;
+    lines.close();
+  });
+  try {
+    for await (const line of lines) {
+      lineNo++;
+      if (closed) break;
+      if (line.trim() === '') continue;
+      let rec: unknown;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        skipped++;
+        io.stderr(`${name}:${lineNo}: not JSON\n`);
+        continue;
+      }
+      const wrong = problem(rec, needed);
+      if (wrong) {
+        skipped++;
+        io.stderr(`${name}:${lineNo}: ${wrong}\n`);
+        continue;
+      }
+      const s = rec as DecodedSession;
+      if (!test(s as never)) continue;
+      if (!formatter) continue;
+      let row: Row = s;
+      if (rules) {
+        const names = rules.tag(s);
+        row = { ...s, rules: names, tags: rules.tagsOf(names) };
+      }
+      writer.line(formatter.row(row));
+    }
+  } catch (e) {
+    writer.flush();
+    io.stderr(`tcplife: cannot read ${name}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  writer.flush();
+  if (readError) {
+    io.stderr(`tcplife: cannot read ${name}: ${readError.message}\n`);
+    return 1;
+  }
+  if (skipped > 0) {
+    io.stderr(`tcplife: ${skipped} line(s) of ${name} skipped\n`);
+    return 1;
+  }
+  return 0;
+}
