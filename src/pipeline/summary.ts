@@ -6,7 +6,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { hhmmss, OUT_FIELDS, type Row } from './fields.js';
 import { csvQuote, type OutputFormat } from './formatters.js';
-import { intervals, type Window } from './intervals.js';
+import { type Accumulator, intervals, type Window } from './intervals.js';
 
 export interface SummaryRow {
   readonly start_ms: number;
@@ -43,69 +43,71 @@ export interface SummarizeOptions {
   readonly count?: number;
 }
 
+/** One interval's summary, built row by row (live intervals and replay's windows alike). */
+export function summaryAccumulator(groupBy: readonly string[]): Accumulator<SummaryRow[]> {
+  const getters = groupBy.map((n) => OUT_FIELDS[n]!.value);
+  const groups = new Map<string, Acc>();
+  return {
+    get size() {
+      return groups.size;
+    },
+    add(r: Row) {
+      const vals = getters.map((g) => g(r));
+      const key = JSON.stringify(vals);
+      let a = groups.get(key);
+      if (!a) {
+        a = {
+          group: Object.fromEntries(groupBy.map((n, i) => [n, vals[i]])),
+          sessions: 0,
+          tx: 0,
+          rx: 0,
+          spans: [],
+        };
+        groups.set(key, a);
+      }
+      a.sessions++;
+      a.tx += r.tx_b;
+      a.rx += r.rx_b;
+      a.spans.push(r.span_us);
+    },
+    finish(w: Window): SummaryRow[] {
+      const rows: SummaryRow[] = [];
+      for (const a of groups.values()) {
+        const sorted = a.spans.sort((x, y) => x - y);
+        rows.push({
+          ...w,
+          group: a.group,
+          sessions: a.sessions,
+          tx_b: a.tx,
+          rx_b: a.rx,
+          span_p50_ms: percentile(sorted, 50) / 1000,
+          span_p99_ms: percentile(sorted, 99) / 1000,
+        });
+      }
+      // The busiest groups first.
+      rows.sort((a, b) => b.sessions - a.sessions);
+      if (rows.length === 0) {
+        rows.push({
+          ...w,
+          group: {},
+          sessions: 0,
+          tx_b: 0,
+          rx_b: 0,
+          span_p50_ms: null,
+          span_p99_ms: null,
+        });
+      }
+      return rows;
+    },
+  };
+}
+
 /** Emits one array of rows per interval; a final partial interval when the source ends. */
 export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow[]> {
-  const getters = o.groupBy.map((n) => OUT_FIELDS[n]!.value);
-  const make = () => {
-    const groups = new Map<string, Acc>();
-    return {
-      get size() {
-        return groups.size;
-      },
-      add(r: Row) {
-        const vals = getters.map((g) => g(r));
-        const key = JSON.stringify(vals);
-        let a = groups.get(key);
-        if (!a) {
-          a = {
-            group: Object.fromEntries(o.groupBy.map((n, i) => [n, vals[i]])),
-            sessions: 0,
-            tx: 0,
-            rx: 0,
-            spans: [],
-          };
-          groups.set(key, a);
-        }
-        a.sessions++;
-        a.tx += r.tx_b;
-        a.rx += r.rx_b;
-        a.spans.push(r.span_us);
-      },
-      finish(w: Window): SummaryRow[] {
-        const rows: SummaryRow[] = [];
-        for (const a of groups.values()) {
-          const sorted = a.spans.sort((x, y) => x - y);
-          rows.push({
-            ...w,
-            group: a.group,
-            sessions: a.sessions,
-            tx_b: a.tx,
-            rx_b: a.rx,
-            span_p50_ms: percentile(sorted, 50) / 1000,
-            span_p99_ms: percentile(sorted, 99) / 1000,
-          });
-        }
-        // The busiest groups first.
-        rows.sort((a, b) => b.sessions - a.sessions);
-        if (rows.length === 0) {
-          rows.push({
-            ...w,
-            group: {},
-            sessions: 0,
-            tx_b: 0,
-            rx_b: 0,
-            span_p50_ms: null,
-            span_p99_ms: null,
-          });
-        }
-        return rows;
-      },
-    };
-  };
   // Without groups, an interval with no session still says "0 sessions".
   return intervals(
     { intervalMs: o.intervalMs, ...(o.count ? { count: o.count } : {}) },
-    make,
+    () => summaryAccumulator(o.groupBy),
     o.groupBy.length === 0,
   );
 }
