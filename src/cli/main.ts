@@ -202,10 +202,17 @@ function program(io: Io, result: { code: number }): Command {
     .option('--rules <file>', 'rule file (repeatable)', collect)
     .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
     .option('--tag <tag>', 'with --rules: keep the rules carrying this tag (repeatable)', collect)
+    .option(
+      '--interval <secs>',
+      "summaries in windows of the records' own close times",
+      parseSeconds,
+    )
+    .option('--group-by <fields>', 'with --interval: group summaries by these fields', parseList)
     .addHelpText(
       'after',
       `
 examples:
+  tcplife replay day.jsonl --interval 60 --group-by outcome   # per minute of the recording
   tcplife replay day.jsonl 'outcome != closed'           # the sessions that ended badly
   tcplife replay day.jsonl.gz -o table -x                # gzip is detected by content
   tcplife -j | tee day.jsonl | tcplife replay - 'rport == 443'`,

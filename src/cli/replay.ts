@@ -16,6 +16,12 @@ import type { Pred } from '../dsl/ir.js';
 import { type DecodedSession, fieldSpec, SESSION_KEYS } from '../model/fields.js';
 import { type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
+import type { Accumulator } from '../pipeline/intervals.js';
+import {
+  createSummaryFormatter,
+  type SummaryRow,
+  summaryAccumulator,
+} from '../pipeline/summary.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan } from '../plan/plan.js';
 import type { Io } from './io.js';
@@ -30,6 +36,8 @@ export interface ReplayOptions {
   rules?: string[];
   rule?: string[];
   tag?: string[];
+  interval?: number;
+  groupBy?: string[];
 }
 
 export class ReplayUsageError extends Error {}
@@ -126,9 +134,22 @@ export async function runReplay(
     return 2;
   }
   const test = compilePredicate(plan.pred);
+  let groupBy: string[] = [];
+  if (o.groupBy) {
+    if (o.interval === undefined) throw new ReplayUsageError('--group-by goes with --interval');
+    const r = resolveFields(o.groupBy);
+    if (r.unknown.length)
+      throw new ReplayUsageError(`unknown fields for --group-by: ${r.unknown.join(', ')}`);
+    groupBy = r.fields;
+  }
+  // Summaries in windows of the records' own close times.
+  const windows =
+    o.interval === undefined || format === 'none'
+      ? undefined
+      : { ms: o.interval * 1000, f: createSummaryFormatter(format, groupBy) };
   const rules = plan.rules;
   const formatter =
-    format === 'none'
+    format === 'none' || windows
       ? undefined
       : createFormatter({
           format,
@@ -147,8 +168,21 @@ export async function runReplay(
   const writer = new LineWriter(io.stdoutFd, () => {
     closed = true;
   });
-  const h = formatter?.header();
+  const h = (windows?.f ?? formatter)?.header();
   if (h) writer.line(h);
+  // Windows stay open one window long after a later one starts: records that
+  // arrive slightly out of close order (two CPUs) still land in their own.
+  const opened = new Map<number, Accumulator<SummaryRow[]>>();
+  const closeWindows = (before: number) => {
+    if (!windows) return;
+    for (const index of [...opened.keys()].sort((a, b) => a - b)) {
+      if (index >= before) break;
+      const start = index * windows.ms;
+      const w = { start_ms: start, end_ms: start + windows.ms, partial: false };
+      for (const r of opened.get(index)!.finish(w)) writer.line(windows.f.row(r));
+      opened.delete(index);
+    }
+  };
   const name = file === '-' ? '<stdin>' : file;
   let skipped = 0;
   let lineNo = 0;
@@ -187,6 +221,17 @@ export async function runReplay(
       }
       const s = rec as DecodedSession;
       if (!test(s as never)) continue;
+      if (windows) {
+        const index = Math.floor(Date.parse(s.time) / windows.ms);
+        let acc = opened.get(index);
+        if (!acc) {
+          acc = summaryAccumulator(groupBy);
+          opened.set(index, acc);
+          closeWindows(index - 1);
+        }
+        acc.add(s);
+        continue;
+      }
       if (!formatter) continue;
       let row: Row = s;
       if (rules) {
@@ -200,6 +245,7 @@ export async function runReplay(
     io.stderr(`tcplife: cannot read ${name}: ${(e as Error).message}\n`);
     return 1;
   }
+  closeWindows(Number.POSITIVE_INFINITY);
   writer.flush();
   if (readError) {
     io.stderr(`tcplife: cannot read ${name}: ${readError.message}\n`);

@@ -85,6 +85,27 @@ describe('tcplife replay', () => {
     );
   });
 
+  it("--interval and --group-by summarize in windows of the records' own times", () => {
+    // In close order, as tcplife records them (give or take a window's lateness).
+    const sorted = join(dir, 'sorted.jsonl');
+    const inOrder = [...records].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    writeFileSync(sorted, inOrder.map((x) => `${jsonl.row(x)}\n`).join(''));
+    const r = replay([sorted, '--interval', '1', '--group-by', 'comm', '-o', 'jsonl']);
+    expect(r.status).toBe(0);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const want = new Map<string, number>();
+    for (const s of records) {
+      const end = new Date((Math.floor(Date.parse(s.time) / 1000) + 1) * 1000).toISOString();
+      const k = `${end} ${s.comm}`;
+      want.set(k, (want.get(k) ?? 0) + 1);
+    }
+    expect(new Map(rows.map((x) => [`${x.time} ${x.comm}`, x.sessions]))).toEqual(want);
+    expect(rows.every((x) => x.interval_s === 1)).toBe(true);
+  });
+
   it('malformed lines are named FILE:LINE, skipped, counted; exit 1', () => {
     const bad = join(dir, 'bad.jsonl');
     const [a, b] = text.split('\n');
