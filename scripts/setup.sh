@@ -2,8 +2,9 @@
 # Installs everything tcplife needs on a fresh Debian machine (run as root):
 # clang and libbpf (to build and load the BPF program at run time), iproute2
 # (network namespaces in the tests), nftables (fault injection inside them),
-# jq and python3-pandas (tests read JSON lines and CSV with them),
-# then the npm packages and the TypeScript build.
+# jq and python3-pandas (tests read JSON lines and CSV with them), prometheus
+# (a test scrapes --metrics), time and man-db (tests measure replay's memory
+# and render the man page), then the npm packages and the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ command -v jq >/dev/null || need+=(jq)
 command -v nft >/dev/null || need+=(nftables)
 # A test measures replay's peak memory with GNU time.
 [ -x /usr/bin/time ] || need+=(time)
+command -v man >/dev/null || need+=(man-db)
 # A real Prometheus scrapes --metrics in the tests.
 command -v prometheus >/dev/null || need+=(prometheus)
 # A real data tool reads data CSV in the tests: Debian's pandas, for Debian's python.
