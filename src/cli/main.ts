@@ -60,17 +60,9 @@ examples:
 Fields: tcplife fields. The filter language, rule files and every option are described in
 the README (fields, units, lists, CIDRs, globs, regexes): ${join(PACKAGE_ROOT, 'README.md')}`;
 
-function program(io: Io, result: { code: number }): Command {
-  const p = new Command('tcplife')
-    .description('Trace the lifespan of TCP sessions with eBPF, filtered in the kernel')
-    .version(
-      `tcplife ${VERSION} (TypeScript, with a filter language; not the tcplife of BCC or libbpf-tools)`,
-      '-V, --version',
-      'say which tcplife this is, and its version',
-    )
-    .argument('[filter...]', 'filter expression; several words are joined with spaces')
-    .option('-T, --time', 'include time column on output (HH:MM:SS)')
-    .option('-t, --timestamp', 'include timestamp on output (seconds since the first session)')
+/** How sessions are printed: shared by tracing and replay. */
+function outputOptions(c: Command, dflt: 'table' | 'jsonl'): Command {
+  return c
     .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
     .option(
       '-x, --extended',
@@ -84,43 +76,65 @@ function program(io: Io, result: { code: number }): Command {
     .addOption(
       new Option(
         '-o, --output <format>',
-        'output format (json is jsonl, as kubectl users type it)',
+        `output format (default ${dflt}; json is jsonl, as kubectl users type it)`,
       ).choices(['table', 'jsonl', 'json', 'csv', 'none']),
     )
-    .option(
-      '-F, --filter-file <file>',
-      'read the filter from FILE (as tcpdump -F): for filters longer than a command line',
-    )
-    .option('-p, --pid <pid>', 'trace this PID only', parsePid)
-    .option('-L, --localport <ports>', 'comma-separated list of local ports to trace', parsePorts)
-    .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace', parsePorts)
-    .option('-4, --ipv4', 'trace IPv4 family only')
-    .option('-6, --ipv6', 'trace IPv6 family only')
     .option(
       '--fields <list>',
       'columns to print, in order (filter field names, time, ts, rules)',
       parseList,
-    )
+    );
+}
+
+/** Rule files and the selection of their rules: shared by tracing and replay. */
+function ruleOptions(c: Command): Command {
+  return c
     .option(
-      '--interval <secs>',
-      'print a summary every SECS seconds instead of one line per session',
-      parseSeconds,
+      '--rules <file>',
+      'rule file or name (repeatable): report sessions matching any rule, tagged',
+      collect,
     )
-    .option('--count <n>', 'with --interval: stop after N summaries', parsePositiveInt)
-    .option('--group-by <fields>', 'with --interval: group summaries by these fields', parseList)
+    .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
+    .option('--tag <tag>', 'with --rules: keep the rules carrying this tag (repeatable)', collect);
+}
+
+/** Summaries: shared by tracing (wall-clock intervals) and replay (the records' times). */
+function summaryOptions(c: Command, what: string): Command {
+  return c
+    .option('--interval <secs>', `print a summary every SECS seconds ${what}`, parseSeconds)
+    .option('--group-by <fields>', 'with --interval: group summaries by these fields', parseList);
+}
+
+function program(io: Io, result: { code: number }): Command {
+  const p = new Command('tcplife');
+  p.description('Trace the lifespan of TCP sessions with eBPF, filtered in the kernel')
+    .version(
+      `tcplife ${VERSION} (TypeScript, with a filter language; not the tcplife of BCC or libbpf-tools)`,
+      '-V, --version',
+      'say which tcplife this is, and its version',
+    )
+    .argument('[filter...]', 'filter expression; several words are joined with spaces')
+    .option('-T, --time', 'include time column on output (HH:MM:SS)')
+    .option('-t, --timestamp', 'include timestamp on output (seconds since the first session)');
+  outputOptions(p, 'table');
+  p.option(
+    '-F, --filter-file <file>',
+    'read the filter from FILE (as tcpdump -F): for filters longer than a command line',
+  )
+    .option('-p, --pid <pid>', 'trace this PID only', parsePid)
+    .option('-L, --localport <ports>', 'comma-separated list of local ports to trace', parsePorts)
+    .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace', parsePorts)
+    .option('-4, --ipv4', 'trace IPv4 family only')
+    .option('-6, --ipv6', 'trace IPv6 family only');
+  summaryOptions(p, 'instead of one line per session');
+  ruleOptions(p);
+  p.option('--count <n>', 'with --interval: stop after N summaries', parsePositiveInt)
     .option(
       '--hist <field>',
       'a log2 histogram of span, tx, rx or rtt (or another numeric field), at exit or every --interval',
     )
     .option('--exit-after <n>', 'exit after N sessions are printed', parsePositiveInt)
     .option('--duration <secs>', 'exit after SECS seconds', parseSeconds)
-    .option(
-      '--rules <file>',
-      'rule file (repeatable): report sessions matching any rule, tagged',
-      collect,
-    )
-    .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
-    .option('--tag <tag>', 'with --rules: keep the rules carrying this tag (repeatable)', collect)
     .option(
       '--metrics <[host:]port>',
       'serve Prometheus metrics at /metrics while tracing (a bare port binds 127.0.0.1)',
@@ -179,35 +193,17 @@ function program(io: Io, result: { code: number }): Command {
     .action(async (words: string[], opts: TraceCliOptions) => {
       result.code = await runTrace(words.join(' '), opts, io);
     });
-  p.command('replay')
+  const replay = p
+    .command('replay')
     .description(
       'filter and format a recording of JSON lines again (plain or gzip; - for stdin); no privileges needed',
     )
     .argument('<file>', 'JSON lines as tcplife -j writes them, or - for standard input')
-    .argument('[filter...]', 'filter expression, as for live sessions')
-    .addOption(
-      new Option('-o, --output <format>', 'output format (default jsonl)').choices([
-        'table',
-        'jsonl',
-        'json',
-        'csv',
-        'none',
-      ]),
-    )
-    .option('-j, --json', 'JSON lines (the default)')
-    .option('-s, --csv', "CSV in the original tool's layout")
-    .option('-w, --wide', 'wide columns')
-    .option('-x, --extended', 'table and CSV: how sessions ended and where they belong')
-    .option('--fields <list>', 'columns to print, in order', parseList)
-    .option('--rules <file>', 'rule file (repeatable)', collect)
-    .option('--rule <name>', 'with --rules: keep only these rules (repeatable)', collect)
-    .option('--tag <tag>', 'with --rules: keep the rules carrying this tag (repeatable)', collect)
-    .option(
-      '--interval <secs>',
-      "summaries in windows of the records' own close times",
-      parseSeconds,
-    )
-    .option('--group-by <fields>', 'with --interval: group summaries by these fields', parseList)
+    .argument('[filter...]', 'filter expression, as for live sessions');
+  outputOptions(replay, 'jsonl');
+  ruleOptions(replay);
+  summaryOptions(replay, "in windows of the records' own close times");
+  replay
     .addHelpText(
       'after',
       `

@@ -25,6 +25,7 @@ import {
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan } from '../plan/plan.js';
 import type { Io } from './io.js';
+import { outputFormat } from './trace.js';
 
 export interface ReplayOptions {
   output?: OutputFormat | 'json' | 'none';
@@ -107,13 +108,7 @@ export async function runReplay(
   o: ReplayOptions,
   io: Io,
 ): Promise<number> {
-  const asked = new Set<string>();
-  if (o.json) asked.add('jsonl');
-  if (o.csv) asked.add('csv');
-  if (o.output) asked.add(o.output === 'json' ? 'jsonl' : o.output);
-  if (asked.size > 1)
-    throw new ReplayUsageError(`choose one output format, not ${[...asked].join(' and ')}`);
-  const format = ([...asked][0] ?? 'jsonl') as OutputFormat | 'none';
+  const format = outputFormat(o, 'jsonl');
   let fields: string[] | undefined;
   if (o.fields) {
     const r = resolveFields(o.fields);

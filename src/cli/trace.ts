@@ -73,14 +73,18 @@ export interface TraceCliOptions {
   attach: 'auto' | 'tp_btf' | 'raw_tp';
 }
 
-function outputFormat(o: TraceCliOptions): OutputFormat | 'none' {
+/** The one format asked for by -s, -j and -o (an error when they disagree). */
+export function outputFormat(
+  o: { csv?: boolean; json?: boolean; output?: OutputFormat | 'json' | 'none' },
+  dflt: OutputFormat = 'table',
+): OutputFormat | 'none' {
   const asked = new Set<OutputFormat | 'none'>();
   if (o.csv) asked.add('csv');
   if (o.json) asked.add('jsonl');
   if (o.output) asked.add(o.output === 'json' ? 'jsonl' : o.output);
   if (asked.size > 1)
     throw new UsageError(`choose one output format, not ${[...asked].join(' and ')}`);
-  return [...asked][0] ?? 'table';
+  return [...asked][0] ?? dflt;
 }
 
 /** The settings that are numbers (the bitmaps aside), for --verbose. */
