@@ -14,7 +14,7 @@ import { compilePredicate } from '../dsl/compile.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
 import type { Pred } from '../dsl/ir.js';
 import { type DecodedSession, fieldSpec, SESSION_KEYS } from '../model/fields.js';
-import { type Row, resolveFields } from '../pipeline/fields.js';
+import type { Row } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import type { Accumulator } from '../pipeline/intervals.js';
 import {
@@ -25,7 +25,7 @@ import {
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan } from '../plan/plan.js';
 import type { Io } from './io.js';
-import { outputFormat } from './trace.js';
+import { fieldsOption, outputFormat, ruleInputs } from './trace.js';
 
 export interface ReplayOptions {
   output?: OutputFormat | 'json' | 'none';
@@ -109,34 +109,18 @@ export async function runReplay(
   io: Io,
 ): Promise<number> {
   const format = outputFormat(o, 'jsonl');
-  let fields: string[] | undefined;
-  if (o.fields) {
-    const r = resolveFields(o.fields);
-    if (r.unknown.length)
-      throw new ReplayUsageError(`unknown fields for --fields: ${r.unknown.join(', ')}`);
-    fields = r.fields;
-  }
+  const fields = fieldsOption(o.fields, '--fields');
   // The filter is checked before any line is read: a wrong filter is a usage error.
-  const planned = makePlan({
-    filter,
-    ...(o.rules ? { rules: o.rules } : {}),
-    ...(o.rule ? { only: o.rule } : {}),
-    ...(o.tag ? { tags: o.tag } : {}),
-  });
+  const planned = makePlan({ filter, ...ruleInputs(o) });
   const plan = planned.plan;
   if (!plan) {
     io.stderr(`${renderDiagnostics(planned.diagnostics)}\n`);
     return 2;
   }
   const test = compilePredicate(plan.pred);
-  let groupBy: string[] = [];
-  if (o.groupBy) {
-    if (o.interval === undefined) throw new ReplayUsageError('--group-by goes with --interval');
-    const r = resolveFields(o.groupBy);
-    if (r.unknown.length)
-      throw new ReplayUsageError(`unknown fields for --group-by: ${r.unknown.join(', ')}`);
-    groupBy = r.fields;
-  }
+  if (o.groupBy && o.interval === undefined)
+    throw new ReplayUsageError('--group-by goes with --interval');
+  const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
   // Summaries in windows of the records' own close times.
   const windows =
     o.interval === undefined || format === 'none'

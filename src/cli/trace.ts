@@ -87,6 +87,15 @@ export function outputFormat(
   return [...asked][0] ?? dflt;
 }
 
+/** The rule files and the selection of their rules, as the planner takes them. */
+export function ruleInputs(o: { rules?: string[]; rule?: string[]; tag?: string[] }) {
+  return {
+    ...(o.rules ? { rules: o.rules } : {}),
+    ...(o.rule ? { only: o.rule } : {}),
+    ...(o.tag ? { tags: o.tag } : {}),
+  };
+}
+
 /** The settings that are numbers (the bitmaps aside), for --verbose. */
 function scalarSettings(s: Settings): Record<string, number> {
   return Object.fromEntries(
@@ -125,7 +134,7 @@ function optionTerms(o: TraceCliOptions): Expr[] {
   return terms;
 }
 
-function fieldsOption(names: string[] | undefined, what: string): string[] | undefined {
+export function fieldsOption(names: string[] | undefined, what: string): string[] | undefined {
   if (!names) return undefined;
   const r = resolveFields(names);
   if (r.unknown.length) {
@@ -221,9 +230,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     filter: text,
     ...(filterName ? { filterName } : {}),
     terms: optionTerms(o),
-    ...(o.rules ? { rules: o.rules } : {}),
-    ...(o.rule ? { only: o.rule } : {}),
-    ...(o.tag ? { tags: o.tag } : {}),
+    ...ruleInputs(o),
   });
   const p = planned.plan;
   if (!p) {
