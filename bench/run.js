@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 // tcplife against the tools users would pick instead, side by side in one run.
 //
-//   npm run bench [-- --rounds 3 --seconds 4]      the full comparison (root)
+//   npm run bench [-- --rounds 3 --seconds 4 --profile light|heavy|all]
+//                                                    the full comparison (root)
 //   node bench/run.js --smoke                        a few hundred sessions, tcplife only
 //
 // A C load generator (tools/tcpgen.c, compiled here) opens short TCP sessions
-// on loopback as fast as the machine allows: two clients, each session sends
-// SEND bytes and receives REPLY bytes, every 10th one to a second port. Each
+// on loopback as fast as the machine allows, each session sending SEND bytes
+// and receiving REPLY bytes, every 10th one to a second port. Two profiles:
+// light, two client processes; heavy, twice as many clients as cores, so
+// the tracer competes with a saturated workload for CPU. Beside tcplife and
+// the tools users would pick instead run a C reference (tools/rbref.c, the
+// least a BPF session tracer costs: socket storage, direct reads, a ring
+// drained every 50 ms without wake-ups) and a null tp_btf program on the
+// same tracepoint (the cost of being attached at all). Each
 // configuration runs interleaved with the others, several rounds; the table
 // quotes medians, and ratios to the no-tracer rate measured in the same run.
 // Every tracer's output is checked session by session against what the
@@ -42,6 +49,15 @@ const SMOKE = flag('--smoke');
 const ROUNDS = opt('--rounds', SMOKE ? 1 : 3);
 const SECONDS = opt('--seconds', 4);
 const SMOKE_SESSIONS = 150; // per client
+const PROFILE = argv.includes('--profile') ? argv[argv.indexOf('--profile') + 1] : 'all';
+const PROFILES = [
+  { name: 'light', clients: 2 },
+  { name: 'heavy', clients: 2 * os.cpus().length },
+].filter((p) => (SMOKE ? p.name === 'light' : PROFILE === 'all' || PROFILE === p.name));
+if (!PROFILES.length) {
+  console.error(`bench: --profile light, heavy or all, not ${PROFILE}`);
+  process.exit(2);
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
@@ -69,6 +85,30 @@ function buildTcpgen() {
   return dir;
 }
 
+/** The C reference consumer and its BPF object; null when libbpf-dev is missing. */
+function buildReference(dir) {
+  try {
+    execFileSync('clang', [
+      '-O2',
+      '-g',
+      '-target',
+      'bpf',
+      '-D__TARGET_ARCH_x86',
+      '-I',
+      join(ROOT, 'bpf/include'),
+      '-c',
+      join(ROOT, 'tools/rbref.bpf.c'),
+      '-o',
+      join(dir, 'rbref.bpf.o'),
+    ]);
+    execFileSync('cc', ['-O2', '-o', join(dir, 'rbref'), join(ROOT, 'tools/rbref.c'), '-lbpf']);
+    return { bin: join(dir, 'rbref'), obj: join(dir, 'rbref.bpf.o') };
+  } catch (e) {
+    log(`the C reference did not build, skipped: ${e.message.split('\n')[0]}`);
+    return null;
+  }
+}
+
 function startServer(dir, name) {
   const p = spawn(join(dir, name), ['server', '127.0.0.1', '0', '-r', String(REPLY)], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -80,7 +120,7 @@ function startServer(dir, name) {
   });
 }
 
-function runClients(dir, p0, p1) {
+function runClients(dir, p0, p1, clients) {
   const args = [
     'client',
     '127.0.0.1',
@@ -108,10 +148,10 @@ function runClients(dir, p0, p1) {
         else resolve({ n: Number(m[1]), seconds: Number(m[2]), n1: Number(m[3]) });
       });
     });
-  return Promise.all([one(), one()]).then((rs) => ({
-    n: rs[0].n + rs[1].n,
-    n1: rs[0].n1 + rs[1].n1,
-    seconds: Math.max(rs[0].seconds, rs[1].seconds),
+  return Promise.all(Array.from({ length: clients }, one)).then((rs) => ({
+    n: rs.reduce((a, r) => a + r.n, 0),
+    n1: rs.reduce((a, r) => a + r.n1, 0),
+    seconds: Math.max(...rs.map((r) => r.seconds)),
   }));
 }
 
@@ -136,6 +176,27 @@ function peakRssMb(pid) {
   } catch {
     return Number.NaN;
   }
+}
+
+/** Kernel memory of the BPF maps a process holds (the maps' memlock), in MB. */
+function bpfMapMb(pid) {
+  let total = 0;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+      let info = '';
+      try {
+        info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!info.includes('map_type:')) continue;
+      const m = /memlock:\s+(\d+)/.exec(info);
+      if (m) total += Number(m[1]);
+    }
+  } catch {
+    return Number.NaN;
+  }
+  return total / 1e6;
 }
 
 /** A BPF tracer is ready once it holds a link or perf-event fd. */
@@ -189,7 +250,7 @@ tracepoint:sock:inet_sock_set_state
   }
 }`;
 
-function configs(ports) {
+function configs(ports, ref) {
   const p1 = ports[1];
   const both = (w) => 2 * w.n; // each session is reported by both ends
   const tcplife = (name, args, parse, expect, note) => ({
@@ -214,7 +275,37 @@ function configs(ports) {
       (w) => 2 * w.n1,
     ),
     tcplife('tcplife, regex (userspace)', ['-j', 'comm =~ /^tl_bcl/'], 'jsonl', (w) => w.n),
+    tcplife(
+      'tcplife --interval 1 --group-by comm,rport',
+      ['-j', '--interval', '1', '--group-by', 'comm,rport'],
+      'summary',
+      both,
+    ),
+    tcplife(
+      'tcplife --interval 1 --group-by comm',
+      ['-j', '--interval', '1', '--group-by', 'comm'],
+      'summary',
+      both,
+    ),
   ];
+  if (ref && (!SMOKE || flag('--all'))) {
+    list.push({
+      name: 'C reference consumer > file',
+      cmd: ref.bin,
+      args: [ref.obj],
+      parse: 'bt',
+      expect: both,
+      tool: 'rbref',
+    });
+    list.push({
+      name: 'null tp_btf program (the limit)',
+      cmd: ref.bin,
+      args: ['-n', ref.obj],
+      parse: 'none',
+      expect: () => 0,
+      tool: 'rbref',
+    });
+  }
   if (!SMOKE || flag('--all')) {
     if (existsSync('/usr/sbin/tcplife')) {
       list.push({
@@ -264,9 +355,20 @@ function configs(ports) {
 /** Workload records in a tracer's output: [{side, lport, rport, tx, rx}] */
 function parseOutput(kind, text) {
   const recs = [];
+  if (kind === 'none') return recs;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let f;
+    if (kind === 'summary') {
+      // Interval summaries: the workload's sessions, by the groups' comm.
+      try {
+        const o = JSON.parse(line);
+        if (/^tl_b/.test(o.comm)) recs.push({ count: o.sessions });
+      } catch {
+        // not a summary line
+      }
+      continue;
+    }
     if (kind === 'jsonl') {
       try {
         const o = JSON.parse(line);
@@ -303,6 +405,15 @@ function parseOutput(kind, text) {
  * reused many times in a run.
  */
 function checkRecords(recs, ports, expected) {
+  if (recs.length && recs[0].count !== undefined) {
+    const n = recs.reduce((a, r) => a + r.count, 0);
+    return {
+      reported: Math.min(n, expected),
+      expected,
+      dup: Math.max(0, n - expected),
+      badBytes: 0,
+    };
+  }
   let client = 0;
   let server = 0;
   let badBytes = 0;
@@ -328,6 +439,7 @@ function toolLoss(tool, stderr) {
     const m = /(\d+) session\(s\) lost/.exec(stderr);
     return m ? Number(m[1]) : Number.NaN;
   }
+  if (tool === 'rbref') return 0; // counts nothing: a reference, not a tool
   if (tool === 'libbpf-tools') {
     let n = 0;
     for (const m of stderr.matchAll(/lost (\d+) events/gi)) n += Number(m[1]);
@@ -338,7 +450,7 @@ function toolLoss(tool, stderr) {
   return n;
 }
 
-async function runOne(cfg, dir, ports, round) {
+async function runOne(cfg, dir, ports, round, clients) {
   let tracer;
   let errFile;
   if (!cfg.none) {
@@ -354,17 +466,20 @@ async function runOne(cfg, dir, ports, round) {
     await sleep(200);
   }
   const cpu0 = tracer ? cpuNs(tracer.pid) : 0;
-  const w = await runClients(dir, ports[0], ports[1]);
+  const w = await runClients(dir, ports[0], ports[1], clients);
   await sleep(300); // let the tracer drain
   const cpu1 = tracer ? cpuNs(tracer.pid) : 0;
   const result = { name: cfg.name, rate: w.n / w.seconds, w };
   if (tracer) {
     result.rss = peakRssMb(tracer.pid);
+    result.bpfMb = bpfMapMb(tracer.pid);
     await stopProc(tracer);
     const recs = parseOutput(cfg.parse, readFileSync(tracer.outPath, 'utf8'));
     Object.assign(result, checkRecords(recs, ports, cfg.expect(w)));
     result.toolLoss = toolLoss(cfg.tool, readFileSync(errFile, 'utf8'));
-    result.cpuUs = (cpu1 - cpu0) / 1000 / Math.max(1, result.reported);
+    // Per record written, or per session summarised.
+    result.cpuUs =
+      cfg.parse === 'none' ? Number.NaN : (cpu1 - cpu0) / 1000 / Math.max(1, result.reported);
   }
   return result;
 }
@@ -408,6 +523,7 @@ async function main() {
   }
   mkdirSync(OUT, { recursive: true });
   const dir = buildTcpgen();
+  const ref = buildReference(dir);
   let mountedTracefs = false;
   const wantsOthers = !SMOKE || flag('--all');
   if (wantsOthers && !existsSync('/sys/kernel/tracing/events/sock')) {
@@ -434,15 +550,19 @@ async function main() {
     const s0 = await startServer(dir, 'tl_bsrv');
     const s1 = await startServer(dir, 'tl_bsrv2');
     const ports = [s0.port, s1.port];
-    const cfgs = configs(ports);
-    const results = new Map(cfgs.map((c) => [c.name, []]));
+    const cfgs = configs(ports, ref);
     // Warm the cache so the throughput runs all start the same way.
     execFileSync(BIN, ['-j', '--duration', '0.1'], { stdio: 'ignore' });
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const c of cfgs) {
-        log(`round ${r + 1}/${ROUNDS}: ${c.name}`);
-        results.get(c.name).push(await runOne(c, dir, ports, r));
+    const byProfile = [];
+    for (const prof of PROFILES) {
+      const results = new Map(cfgs.map((c) => [c.name, []]));
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const c of cfgs) {
+          log(`${prof.name} profile, round ${r + 1}/${ROUNDS}: ${c.name}`);
+          results.get(c.name).push(await runOne(c, dir, ports, r, prof.clients));
+        }
       }
+      byProfile.push({ prof, results });
     }
     s0.proc.kill();
     s1.proc.kill();
@@ -466,13 +586,17 @@ async function main() {
     if (wantsOthers && existsSync('/usr/bin/bpftrace'))
       await probe('bpftrace script', '/usr/bin/bpftrace', ['-B', 'line', join(OUT, 'all.bt')]);
 
-    const report = table(cfgs, results, startup);
+    const report = [
+      machine(),
+      ...byProfile.map((p) => table(cfgs, p.prof, p.results)),
+      startupTable(startup),
+    ].join('\n\n');
     console.log(report);
     writeFileSync(join(OUT, 'latest.md'), `${report}\n`);
     if (SMOKE) {
       // The smoke run is a test: at a few hundred sessions nothing may be lost or wrong.
       for (const c of cfgs.filter((x) => x.tool === 'tcplife')) {
-        for (const r of results.get(c.name)) {
+        for (const r of byProfile[0].results.get(c.name)) {
           if (r.reported !== r.expected || r.dup || r.badBytes) {
             console.error(`bench: smoke failed: ${c.name}: ${JSON.stringify(r)}`);
             process.exitCode = 1;
@@ -489,21 +613,24 @@ function fmt(x, d = 0) {
   return Number.isFinite(x) ? x.toFixed(d) : '–';
 }
 
-function table(cfgs, results, startup) {
-  const base = median(results.get('no tracer').map((r) => r.rate));
+function machine() {
   const cpuModel = (os.cpus()[0]?.model ?? '').replace(/\s+/g, ' ').trim();
+  return `Machine: Linux ${os.release()}, ${os.cpus().length} cores (${cpuModel}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}.`;
+}
+
+function table(cfgs, prof, results) {
+  const base = median(results.get('no tracer').map((r) => r.rate));
   const lines = [
-    `Machine: Linux ${os.release()}, ${os.cpus().length} cores (${cpuModel}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}.`,
-    `Workload: 2 clients, sessions of ${SEND} bytes out and ${REPLY} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${2 * SMOKE_SESSIONS} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians.`,
+    `**${prof.name} profile**: ${prof.clients} client processes, sessions of ${SEND} bytes out and ${REPLY} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${prof.clients * SMOKE_SESSIONS} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians. Tracer CPU is per record written (per session for summaries); BPF memory is the memlock of the tracer's maps.`,
     '',
-    '| configuration | sessions/s | vs no tracer | records expected | reported | lost | loss the tool reported | tracer CPU µs/record | peak RSS MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| configuration | sessions/s | vs no tracer | records expected | reported | lost | loss the tool reported | tracer CPU µs/record | peak RSS MB | BPF memory MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of cfgs) {
     const rs = results.get(c.name);
     const rate = median(rs.map((r) => r.rate));
     if (c.none) {
-      lines.push(`| ${c.name} | ${fmt(rate)} | 1.00 | | | | | | |`);
+      lines.push(`| ${c.name} | ${fmt(rate)} | 1.00 | | | | | | | |`);
       continue;
     }
     const exp = rs.reduce((a, r) => a + r.expected, 0);
@@ -512,10 +639,14 @@ function table(cfgs, results, startup) {
     const tl = rs.reduce((a, r) => a + r.toolLoss, 0);
     const bad = rs.reduce((a, r) => a + r.dup + r.badBytes, 0);
     lines.push(
-      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 1)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} |`,
+      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 1)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
     );
   }
-  lines.push('', '| start-up | time to the first session seen (s) |', '|---|---:|');
+  return lines.join('\n');
+}
+
+function startupTable(startup) {
+  const lines = ['| start-up | time to the first session seen (s) |', '|---|---:|'];
   for (const s of startup) lines.push(`| ${s.name} | ${fmt(s.s, 2)} |`);
   return lines.join('\n');
 }
