@@ -201,7 +201,7 @@ export class BpfObject {
       );
     }
     const btf =
-      /loading kernel BTF '([^']+)': -?\d+|failed to find valid kernel BTF|Error loading vmlinux BTF/.exec(
+      /loading kernel BTF '([^']+)': -\d+|failed to find valid kernel BTF|Error loading vmlinux BTF/.exec(
         text,
       );
     if (btf) {
@@ -212,17 +212,18 @@ export class BpfObject {
         text,
       );
     }
-    if (err === EPERM || err === EACCES) {
-      throw new PermissionError(
-        'not permitted to load BPF programs',
-        'run as root, or give this process CAP_BPF and CAP_PERFMON, e.g. a systemd unit with AmbientCapabilities (README: Running without root); never setcap the node binary',
-        text,
-      );
-    }
+    // The verifier refuses with EACCES too: its log tells the two apart.
     if (/processed \d+ insns|verifier|R\d+/.test(text)) {
       throw new VerifierError(
         `the kernel's verifier rejected the program: ${summariseVerifierLog(text)}`,
         'run with --verbose for the full verifier log',
+        text,
+      );
+    }
+    if (err === EPERM || err === EACCES) {
+      throw new PermissionError(
+        'not permitted to load BPF programs',
+        'run as root, or give this process CAP_BPF and CAP_PERFMON, e.g. a systemd unit with AmbientCapabilities (README: Running without root); never setcap the node binary',
         text,
       );
     }

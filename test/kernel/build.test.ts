@@ -5,15 +5,38 @@ import { describe, expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
 import { splitFilter } from '../../src/codegen/split.js';
 import * as IR from '../../src/dsl/ir.js';
-import { summariseVerifierLog } from '../../src/kernel/bpf-object.js';
+import { BpfObject, summariseVerifierLog } from '../../src/kernel/bpf-object.js';
 import { buildObject, cacheDirProblem } from '../../src/kernel/build.js';
-import { ClangMissingError } from '../../src/kernel/errors.js';
+import { ClangMissingError, VerifierError } from '../../src/kernel/errors.js';
 import { Tracer } from '../../src/kernel/tracer.js';
 import { describeKernel } from '../helpers/kernel.js';
 
 const source = () => generateProgram(splitFilter(IR.TRUE), { ringBytes: 1 << 16 }).source;
 
 describeKernel('building with clang, and the object cache', () => {
+  it('a program the verifier refuses (EACCES) is said to be refused by the verifier, not a missing permission', async () => {
+    const spec = generateProgram(splitFilter(IR.TRUE), { ringBytes: 1 << 16 });
+    // The filter reads far past the record on the stack.
+    const bad = spec.source.replace(
+      /(bool filter\(const struct event \*e\)\s*\{\s*return )[^;]+;/,
+      '$1((const volatile char *)e)[1 << 20] == 0;',
+    );
+    expect(bad).not.toBe(spec.source);
+    const built = await buildObject(bad, { cacheDir: null });
+    for (const attach of ['tp_btf', 'raw_tp'] as const) {
+      const obj = BpfObject.open(built.object, {
+        maxEntries: spec.maxEntries,
+        settings: spec.settings,
+        attach,
+      });
+      try {
+        expect(() => obj.load()).toThrow(VerifierError);
+      } finally {
+        obj.close();
+      }
+    }
+  });
+
   it('the second start takes the cached object; the file is private', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'tl-cache-')), 'cache');
     const first = await buildObject(source(), { cacheDir: dir });
