@@ -35,6 +35,20 @@ struct start {
 /* Per-CPU counters; userspace sums them. Generated from src/model/counters.ts. */
 @@STATS_STRUCT@@
 
+/*
+ * Where a socket's start is kept. tp_btf programs keep it in the socket's
+ * own storage: no hashing, no table to fill, and the kernel frees it with
+ * the socket. raw_tp programs (the fallback; their socket is not a BTF
+ * pointer, which socket storage needs) use the hash `starts`, keyed by the
+ * socket's address. The loader creates only the map the loaded programs use.
+ */
+struct {
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct start);
+} sk_starts SEC(".maps");
+
 /* Sizes are defaults: the loader sets them from options before load. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -173,11 +187,35 @@ static __always_inline bool filter(const struct event *e)
   return @@FILTER_EXPR@@;
 }
 
-static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
+/*
+ * A field of the socket: read directly in tp_btf programs, whose socket is a
+ * BTF pointer (a plain load, CO-RE relocated, checked by the verifier), and
+ * through bpf_probe_read_kernel in raw_tp ones. `btf` is a constant in each
+ * program, so only one branch is compiled.
+ */
+#define SK_READ(btf, src, field) ((btf) ? (src)->field : BPF_CORE_READ(src, field))
+
+/* The socket's start, created when `create` and there is none yet. */
+static __always_inline struct start *start_of(struct sock *sk, const bool btf, bool create)
 {
-  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+  if (btf)
+    return bpf_sk_storage_get(&sk_starts, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+  __u64 key = (__u64)sk;
+  struct start *s = bpf_map_lookup_elem(&starts, &key);
+  if (s || !create)
+    return s;
+  struct start n = {};
+  long err = bpf_map_update_elem(&starts, &key, &n, BPF_NOEXIST);
+  if (err && err != -EEXIST)
     return 0;
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  return bpf_map_lookup_elem(&starts, &key);
+}
+
+static __always_inline int on_state(struct sock *sk, int oldstate, int newstate, const bool btf)
+{
+  if (SK_READ(btf, sk, sk_protocol) != IPPROTO_TCP)
+    return 0;
+  __u16 family = SK_READ(btf, sk, __sk_common.skc_family);
   if (family != AF_INET && family != AF_INET6)
     return 0;
 
@@ -188,30 +226,32 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
 
   if (newstate < TCP_FIN_WAIT1) {
     /* SYN_SENT, SYN_RECV, ESTABLISHED: the session starts at the first one seen. */
-    struct start *s = bpf_map_lookup_elem(&starts, &key);
-    if (s) {
-      if (newstate == TCP_SYN_SENT)
-        remember_owner(s);
-      return 0;
-    }
-    struct start n = {};
-    n.ts_ns = bpf_ktime_get_ns();
-    n.role = newstate == TCP_SYN_SENT ? ROLE_CLIENT : newstate == TCP_SYN_RECV ? ROLE_SERVER : 0;
-    /* connect() runs in the owner's context; the server's SYN_RECV does not. */
-    if (newstate == TCP_SYN_SENT)
-      remember_owner(&n);
-    long err = bpf_map_update_elem(&starts, &key, &n, BPF_NOEXIST);
-    if (err && err != -EEXIST) {
+    struct start *s = start_of(sk, btf, true);
+    if (!s) {
+      /* No room for it: its close is counted once, as lost to a full map. */
       __u8 one = 1;
       bpf_map_update_elem(&overflowed, &key, &one, BPF_ANY);
+      return 0;
     }
+    if (!s->ts_ns) {
+      /* A new session (a socket storage is zero when made, and its
+       * ts_ns is cleared at close: a socket can connect again). */
+      s->ts_ns = bpf_ktime_get_ns();
+      s->owner = 0;
+      st->started++;
+      s->role =
+          newstate == TCP_SYN_SENT ? ROLE_CLIENT : newstate == TCP_SYN_RECV ? ROLE_SERVER : 0;
+    }
+    /* connect() runs in the owner's context; the server's SYN_RECV does not. */
+    if (newstate == TCP_SYN_SENT)
+      remember_owner(s);
     return 0;
   }
 
   if ((newstate == TCP_FIN_WAIT1 && oldstate == TCP_ESTABLISHED) || newstate == TCP_LAST_ACK) {
     /* Active close (close() or shutdown()) and passive close run in the owner's context. */
-    struct start *s = bpf_map_lookup_elem(&starts, &key);
-    if (s)
+    struct start *s = start_of(sk, btf, false);
+    if (s && s->ts_ns)
       remember_owner(s);
     return 0;
   }
@@ -221,8 +261,8 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
   if (oldstate == TCP_LISTEN)
     return 0; /* a listener closing is not a session */
 
-  struct start *sp = bpf_map_lookup_elem(&starts, &key);
-  if (!sp) {
+  struct start *sp = start_of(sk, btf, false);
+  if (!sp || !sp->ts_ns) {
     /* Once per session, under its true reason. */
     if (bpf_map_lookup_elem(&overflowed, &key)) {
       bpf_map_delete_elem(&overflowed, &key);
@@ -233,21 +273,30 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
     return 0;
   }
   struct start s = *sp;
-  bpf_map_delete_elem(&starts, &key); /* on every path below, filtered or not */
+  /* On every path below, filtered or not: the socket storage is freed with
+   * the socket, and marked used in case the socket connects again. */
+  if (btf)
+    sp->ts_ns = 0;
+  else
+    bpf_map_delete_elem(&starts, &key);
   st->closed++;
 
   __u64 now = bpf_ktime_get_ns();
   struct event e = {};
   e.ts_ns = now;
   e.span_us = (now - s.ts_ns) / 1000;
-  struct tcp_sock *tp = (struct tcp_sock *)sk;
-  e.rx_b = BPF_CORE_READ(tp, bytes_received);
-  e.tx_b = BPF_CORE_READ(tp, bytes_acked);
-  e.retrans = BPF_CORE_READ(tp, total_retrans);
-  e.rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+  /* tp_btf: a BTF pointer to the tcp_sock; inet_sock is at its start. */
+  struct tcp_sock *tp = btf ? bpf_skc_to_tcp_sock(sk) : (struct tcp_sock *)sk;
+  if (!tp)
+    return 0;
+  e.rx_b = SK_READ(btf, tp, bytes_received);
+  e.tx_b = SK_READ(btf, tp, bytes_acked);
+  e.retrans = SK_READ(btf, tp, total_retrans);
+  e.rtt_us = SK_READ(btf, tp, srtt_us) >> 3;
   e.role = s.role;
-  e.outcome = outcome_of(oldstate, BPF_CORE_READ(sk, sk_err));
-  e.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+  e.outcome = outcome_of(oldstate, SK_READ(btf, sk, sk_err));
+  e.netns = btf ? sk->__sk_common.skc_net.net->ns.inum
+                : BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
   if (s.owner) {
     e.pid = s.pid;
     e.uid = s.uid;
@@ -264,15 +313,19 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
     st->owner_unknown++;
   }
   /* skc_num is already 0 for ephemeral ports at close: inet_sport is still set. */
-  struct inet_sock *inet = (struct inet_sock *)sk;
-  e.lport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
-  e.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  struct inet_sock *inet = (struct inet_sock *)tp;
+  e.lport = bpf_ntohs(SK_READ(btf, inet, inet_sport));
+  e.rport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
   if (family == AF_INET) {
     e.family = 4;
-    __be32 la = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-    __be32 ra = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __be32 la = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
+    __be32 ra = SK_READ(btf, sk, __sk_common.skc_daddr);
     __builtin_memcpy(e.laddr, &la, 4);
     __builtin_memcpy(e.raddr, &ra, 4);
+  } else if (btf) {
+    e.family = 6;
+    __builtin_memcpy(e.laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+    __builtin_memcpy(e.raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
   } else {
     e.family = 6;
     BPF_CORE_READ_INTO(&e.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
@@ -303,13 +356,12 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate)
  * while it is still unknown. (Linux 6.3 and later have these tracepoints;
  * the loader leaves these programs out elsewhere.)
  */
-static __always_inline int claim_owner(struct sock *sk)
+static __always_inline int claim_owner(struct sock *sk, const bool btf)
 {
-  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+  if (SK_READ(btf, sk, sk_protocol) != IPPROTO_TCP)
     return 0;
-  __u64 key = (__u64)sk;
-  struct start *s = bpf_map_lookup_elem(&starts, &key);
-  if (s && !s->owner)
+  struct start *s = start_of(sk, btf, false);
+  if (s && s->ts_ns && !s->owner)
     remember_owner(s);
   return 0;
 }
@@ -317,36 +369,37 @@ static __always_inline int claim_owner(struct sock *sk)
 SEC("tp_btf/sock_recv_length")
 int tcplife_recv_btf(__u64 *ctx)
 {
-  return claim_owner((struct sock *)ctx[0]);
+  return claim_owner((struct sock *)ctx[0], true);
 }
 
 SEC("tp_btf/sock_send_length")
 int tcplife_send_btf(__u64 *ctx)
 {
-  return claim_owner((struct sock *)ctx[0]);
+  return claim_owner((struct sock *)ctx[0], true);
 }
 
 SEC("raw_tp/sock_recv_length")
 int tcplife_recv_raw(__u64 *ctx)
 {
-  return claim_owner((struct sock *)ctx[0]);
+  return claim_owner((struct sock *)ctx[0], false);
 }
 
 SEC("raw_tp/sock_send_length")
 int tcplife_send_raw(__u64 *ctx)
 {
-  return claim_owner((struct sock *)ctx[0]);
+  return claim_owner((struct sock *)ctx[0], false);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int tcplife_btf(__u64 *ctx)
 {
-  return on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+  return on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2], true);
 }
 
-/* Fallback for kernels where tp_btf does not attach; the same arguments. */
+/* Fallback for kernels where tp_btf does not attach or socket storage is
+ * refused: the same arguments, the hash map and probe reads. */
 SEC("raw_tp/inet_sock_set_state")
 int tcplife_raw(__u64 *ctx)
 {
-  return on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+  return on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2], false);
 }

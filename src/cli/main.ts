@@ -165,7 +165,7 @@ function program(io: Io, result: { code: number }): Command {
     .option('--ring-size <size>', 'ring buffer size (default 16MiB)', parseSize)
     .option(
       '--map-size <n>',
-      'sockets tracked at once (default 131072, about 15 MiB of kernel memory; at most 4194304)',
+      'with the raw_tp fallback (no socket storage): sockets tracked at once (default 131072, about 15 MiB of kernel memory; at most 4194304)',
       parseMapSize,
     )
     .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')

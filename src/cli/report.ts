@@ -6,13 +6,16 @@ export function lossReport(
   always: boolean,
   printed: number,
   tracked?: number,
+  state: 'socket storage' | 'hash map' = 'hash map',
 ): string[] {
   const lines: string[] = [];
   const lost = s.ringbuf_drops + s.map_full;
   if (lost > 0 || always) {
     lines.push(
       `tcplife: ${lost} session(s) lost: ${s.ringbuf_drops} with the ring buffer full (try a larger --ring-size), ` +
-        `${s.map_full} with the socket map full (try a larger --map-size)`,
+        (state === 'socket storage'
+          ? `${s.map_full} with no memory for their socket storage (see net.core.optmem_max)`
+          : `${s.map_full} with the socket map full (try a larger --map-size)`),
     );
   }
   if (s.recursion_misses > 0 || always) {

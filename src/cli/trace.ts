@@ -280,8 +280,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   if (o.verbose) {
     const b = tracer.build;
     io.stderr(
-      `tcplife: attached with ${tracer.attachedWith}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
-        `tcplife: ring ${spec.maxEntries.events} bytes, socket map ${spec.maxEntries.starts} entries, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
+      `tcplife: attached with ${tracer.attachedWith}, sessions' starts in ${tracer.socketState === 'socket storage' ? 'socket storage' : `a hash map of ${tracer.program.maxEntries.starts} sockets`}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
+        `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${spec.maxEntries.starts} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
     );
     io.stderr(
       tracer.cgroups.available
@@ -455,6 +455,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     o.stats === true || failed !== undefined,
     countPrinted(),
     tracked,
+    tracer.socketState,
   );
   for (const l of account) io.stderr(`${l}\n`);
   return failed ? 1 : 0;

@@ -42,6 +42,12 @@ export interface OpenOptions {
 }
 
 /** The programs of the template, by attach point. */
+/**
+ * With socket storage, `overflowed` only holds sockets whose storage the
+ * kernel could not allocate (out of memory, or net.core.optmem_max).
+ */
+const OVERFLOWED_WITH_STORAGE = 1024;
+
 const MAIN = { tp_btf: 'tcplife_btf', raw_tp: 'tcplife_raw' } as const;
 const OWNER_PROBES = {
   tp_btf: ['tcplife_recv_btf', 'tcplife_send_btf'],
@@ -175,7 +181,15 @@ export class BpfObject {
       if (!p) throw new TcplifeError(`BPF program ${name} not found`);
       b.bpf_program__set_autoload(p, want);
     }
-    for (const [name, n] of Object.entries(opts.maxEntries)) {
+    // tp_btf programs keep a socket's start in its socket storage, raw_tp
+    // ones in the hash `starts`: only the map in use takes memory.
+    const storage = opts.attach === 'tp_btf';
+    if (b.bpf_map__set_autocreate(this.map('sk_starts'), storage) !== 0)
+      throw new TcplifeError('cannot configure BPF map sk_starts');
+    const sizes: Record<string, number> = storage
+      ? { ...opts.maxEntries, starts: 1, overflowed: OVERFLOWED_WITH_STORAGE }
+      : opts.maxEntries;
+    for (const [name, n] of Object.entries(sizes)) {
       if (b.bpf_map__set_max_entries(this.map(name), n) !== 0)
         throw new TcplifeError(`cannot set the size of BPF map ${name} to ${n}`);
     }

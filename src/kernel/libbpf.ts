@@ -17,6 +17,7 @@ export interface LibBpf {
   bpf_program__attach(prog: Ptr): Ptr | null;
   bpf_program__fd(prog: Ptr): number;
   bpf_map__set_max_entries(map: Ptr, n: number): number;
+  bpf_map__set_autocreate(map: Ptr, create: boolean): number;
   bpf_map__max_entries(map: Ptr): number;
   bpf_map__fd(map: Ptr): number;
   bpf_map__set_initial_value(map: Ptr, data: Buffer, size: number): number;
@@ -70,6 +71,7 @@ export function loadNative(): Native {
     bpf_program__fd: lib.func('int bpf_program__fd(void *prog)'),
     bpf_map__set_max_entries: lib.func('int bpf_map__set_max_entries(void *map, uint32_t n)'),
     bpf_map__max_entries: lib.func('uint32_t bpf_map__max_entries(void *map)'),
+    bpf_map__set_autocreate: lib.func('int bpf_map__set_autocreate(void *map, bool create)'),
     bpf_map__fd: lib.func('int bpf_map__fd(void *map)'),
     bpf_map__set_initial_value: lib.func(
       'int bpf_map__set_initial_value(void *map, const void *data, size_t size)',

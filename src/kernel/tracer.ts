@@ -23,7 +23,7 @@ import {
 import { type BuildResult, buildObject } from './build.js';
 import { CgroupResolver } from './cgroups.js';
 import { type Decoder, makeDecoder } from './decode.js';
-import { AttachError, TcplifeError } from './errors.js';
+import { AttachError, BtfMissingError, PermissionError, TcplifeError } from './errors.js';
 import { koffi } from './libbpf.js';
 import { RingReader } from './ringbuf.js';
 
@@ -137,11 +137,17 @@ export class Tracer {
       } catch (e) {
         obj.close();
         lastError = e;
-        // A load interrupted by a signal is tried again; an attach failure
-        // is worth the raw_tp fallback; a verifier or permission error would
-        // be the same with raw_tp. The error that ends the start carries its
-        // log as its detail; only a retried attempt's log is passed on here.
-        if (!(e instanceof AttachError) && !(e instanceof InterruptedLoadError)) throw e;
+        // A load interrupted by a signal is tried again. An attach failure,
+        // or a tp_btf program the kernel refuses (socket storage, direct
+        // reads), is worth the raw_tp fallback; missing permission or BTF
+        // would be the same with raw_tp. The error that ends the start
+        // carries its log as its detail; only a retried attempt's log is
+        // passed on here.
+        const fallback =
+          e instanceof AttachError ||
+          e instanceof InterruptedLoadError ||
+          (which === 'tp_btf' && !(e instanceof PermissionError) && !(e instanceof BtfMissingError));
+        if (!fallback) throw e;
         for (const l of obj.log) options.onLog?.(l.trimEnd());
       }
     }
@@ -229,9 +235,20 @@ export class Tracer {
     return this.obj.settings();
   }
 
-  /** Sockets whose start is remembered and whose close has not been seen yet. */
+  /**
+   * Sessions whose start is remembered and whose close has not been seen
+   * yet (the kernel's counters: socket storage cannot be counted by walking
+   * it, and it needs no walking — the kernel frees it with the socket).
+   */
   socketsTracked(): number {
-    return this.closed ? 0 : this.obj.countEntries('starts');
+    if (this.closed) return 0;
+    const c = this.obj.counters();
+    return Math.max(0, c.started - c.closed);
+  }
+
+  /** Where the program keeps a socket's start. */
+  get socketState(): 'socket storage' | 'hash map' {
+    return this.attachedWith === 'tp_btf' ? 'socket storage' : 'hash map';
   }
 
   stats(): TracerStats {

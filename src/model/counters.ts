@@ -10,6 +10,7 @@ export const COUNTERS = [
   { name: 'missed_start', c: 'sessions closed whose start was not seen (opened before tracing)' },
   { name: 'map_full', c: 'sessions closed whose start did not fit in the full socket map' },
   { name: 'owner_unknown', c: 'sessions reported with the task at close, not the owner' },
+  { name: 'started', c: 'sessions whose start was recorded' },
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number]['name'];

@@ -32,6 +32,7 @@ const stats = () => ({
   missed_start: 3,
   map_full: 1,
   owner_unknown: 0,
+  started: 0,
   recursion_misses: 4,
   delivered: 0,
 });

@@ -24,30 +24,64 @@ time.sleep(0.3)
 print("done", flush=True)
 `;
 
+const REUSE = `
+import socket, sys, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
+closed = socket.socket(); closed.bind(("127.0.0.1", 0))   # bound, never listening: refuses
+print(srv.getsockname()[1], closed.getsockname()[1], flush=True)
+sys.stdin.readline()
+c = socket.socket()
+try:
+    c.connect(("127.0.0.1", closed.getsockname()[1]))
+except ConnectionRefusedError:
+    pass
+time.sleep(0.5)
+c.connect(("127.0.0.1", srv.getsockname()[1]))   # the same socket connects again
+a, _ = srv.accept(); c.close(); a.close()
+time.sleep(0.2)
+print("done", flush=True)
+`;
+
+async function holdPython(script: string, args: string[]) {
+  const proc = spawn('python3', ['-c', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => {
+    out += d;
+  });
+  while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+  const ports = out.trim().split(/\s+/).map(Number);
+  return {
+    ports,
+    go: () => proc.stdin!.write('go\n'),
+    done: async () => {
+      while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
+    },
+  };
+}
+
 describeKernel('loss accounting', () => {
-  it('a full socket map: printed + lost = every session, each counted once', async () => {
+  // The hash map is the raw_tp fallback's; tp_btf keeps starts in socket storage.
+  it('a full socket map (raw_tp): printed + lost = every session, each counted once', async () => {
     const N = 200;
-    const hold = spawn('python3', ['-c', HOLD, String(N)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    hold.stdout!.on('data', (d) => {
-      out += d;
-    });
-    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
-    const port = Number(out.trim());
+    const hold = await holdPython(HOLD, [String(N)]);
+    const port = hold.ports[0]!;
     const cli = startCli([
       '--verbose',
       '-j',
       '--stats',
+      '--attach',
+      'raw_tp',
       '--map-size',
       '16',
       `lport == ${port} or rport == ${port}`,
     ]);
     await cli.ready;
-    hold.stdin!.write('go\n');
-    while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
+    hold.go();
+    await hold.done();
     await new Promise((r) => setTimeout(r, 200));
     cli.proc.kill('SIGINT');
     expect(await cli.exit).toBe(0);
+    expect(cli.stderr).toMatch(/starts in a hash map of 16 sockets/);
     const printed = cli.stdout.trim().split('\n').filter(Boolean).length;
     const mapFull = Number(/(\d+) with the socket map full/.exec(cli.stderr)?.[1]);
     const notSeen = Number(
@@ -58,4 +92,62 @@ describeKernel('loss accounting', () => {
     expect(printed + mapFull).toBe(2 * N);
     expect(notSeen).toBe(0);
   });
+
+  it('socket storage (tp_btf) has no map to fill: every session of the same load is printed', async () => {
+    const N = 200;
+    const hold = await holdPython(HOLD, [String(N)]);
+    const port = hold.ports[0]!;
+    const cli = startCli([
+      '--verbose',
+      '-j',
+      '--stats',
+      '--map-size',
+      '16',
+      `lport == ${port} or rport == ${port}`,
+    ]);
+    await cli.ready;
+    hold.go();
+    await hold.done();
+    await new Promise((r) => setTimeout(r, 200));
+    cli.proc.kill('SIGINT');
+    expect(await cli.exit).toBe(0);
+    expect(cli.stderr).toMatch(/attached with tp_btf, sessions' starts in socket storage/);
+    expect(cli.stdout.trim().split('\n').filter(Boolean)).toHaveLength(2 * N);
+    expect(cli.stderr).toMatch(/0 session\(s\) lost: 0 with the ring buffer full/);
+    expect(cli.stderr).toMatch(/ 0 with no memory for their socket storage/);
+  });
+
+  for (const attach of ['tp_btf', 'raw_tp']) {
+    it(`a socket that connects again after a refused connect is a new session (${attach})`, async () => {
+      const hold = await holdPython(REUSE, []);
+      const [open, refusing] = hold.ports as [number, number];
+      const cli = startCli([
+        '--verbose',
+        '-j',
+        '--attach',
+        attach,
+        `rport in (${open}, ${refusing}) and comm == "python3"`,
+      ]);
+      await cli.ready;
+      hold.go();
+      await hold.done();
+      await new Promise((r) => setTimeout(r, 200));
+      cli.proc.kill('SIGINT');
+      expect(await cli.exit).toBe(0);
+      const got = cli.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (l) =>
+            JSON.parse(l) as { rport: number; outcome: string; span_ms: number; lport: number },
+        );
+      const first = got.find((s) => s.rport === refusing);
+      const second = got.find((s) => s.rport === open && s.lport !== open);
+      expect(first?.outcome).toBe('refused');
+      expect(second?.outcome).toBe('closed');
+      // Its start is its own SYN, not the refused attempt's half a second before.
+      expect(second!.span_ms).toBeLessThan(400);
+    });
+  }
 });
