@@ -45,6 +45,11 @@ export interface OutField {
   readonly text: (r: Row) => string;
   /** the text of a CSV cell: the table's, but never shortened */
   readonly csv: (r: Row) => string;
+  /** What text and csv read from a row: its value, or for a clock the close time in ms. */
+  readonly cellValue: (r: Row) => unknown;
+  /** text and csv of that value (text(r) is textOf(cellValue(r))) */
+  readonly textOf: (v: unknown) => string;
+  readonly csvOf: (v: unknown) => string;
 }
 
 export { isoTime };
@@ -72,22 +77,22 @@ const JSON_KIND: Readonly<Record<ValueType, JsonKind>> = {
   bool: 'bool',
 };
 
-function textOf(name: string, style: TextStyle | undefined, type?: ValueType): (r: Row) => string {
-  const get = (r: Row) => (r as unknown as Record<string, unknown>)[name];
+/** A cell's text from its value (for a clock, the close time in ms). */
+function styled(style: TextStyle | undefined, type?: ValueType): (v: unknown) => string {
   switch (style) {
     case undefined:
-      if (type === 'string') return (r) => escapeControls(String(get(r)));
-      return (r) => String(get(r));
+      if (type === 'string') return (v) => escapeControls(String(v));
+      return (v) => String(v);
     case 'floor':
-      return (r) => String(Math.floor(get(r) as number));
+      return (v) => String(Math.floor(v as number));
     case 'fixed2':
-      return (r) => (get(r) as number).toFixed(2);
+      return (v) => (v as number).toFixed(2);
     case 'yesno':
-      return (r) => (get(r) ? 'yes' : 'no');
+      return (v) => (v ? 'yes' : 'no');
     case 'clock':
-      return (r) => hhmmss(closeMs(r));
+      return (v) => hhmmss(v as number);
     case 'short12':
-      return (r) => String(get(r)).slice(0, 12);
+      return (v) => String(v).slice(0, 12);
   }
 }
 
@@ -97,28 +102,50 @@ function listField(
   header: string,
   get: (r: Row) => readonly string[] | undefined,
 ): [string, OutField] {
-  const text = (r: Row) => (get(r) ?? []).join(',');
+  const textOf = (v: unknown) => (v as readonly string[]).join(',');
+  const value = (r: Row) => get(r) ?? [];
+  const text = (r: Row) => textOf(value(r));
   return [
     name,
-    { name, header, width: -1, json: 'list', value: (r) => get(r) ?? [], text, csv: text },
+    {
+      name,
+      header,
+      width: -1,
+      json: 'list',
+      value,
+      text,
+      csv: text,
+      cellValue: value,
+      textOf,
+      csvOf: textOf,
+    },
   ];
 }
 
 /** JSON's text for a finite number is JavaScript's: String(n). */
 export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries([
   ...ENTRIES.filter((e) => (SESSION_KEYS as readonly string[]).includes(e.name)).map(
-    ({ name, spec }): [string, OutField] => [
-      name,
-      {
+    ({ name, spec }): [string, OutField] => {
+      const value = (r: Row) => (r as unknown as Record<string, unknown>)[name];
+      const cellValue = spec.text === 'clock' ? (r: Row) => closeMs(r) : value;
+      const textOf = styled(spec.text, spec.type);
+      const csvOf = styled(spec.text === 'short12' ? undefined : spec.text);
+      return [
         name,
-        header: spec.header,
-        width: spec.width,
-        json: JSON_KIND[spec.type],
-        value: (r) => (r as unknown as Record<string, unknown>)[name],
-        text: textOf(name, spec.text, spec.type),
-        csv: textOf(name, spec.text === 'short12' ? undefined : spec.text),
-      },
-    ],
+        {
+          name,
+          header: spec.header,
+          width: spec.width,
+          json: JSON_KIND[spec.type],
+          value,
+          text: (r) => textOf(cellValue(r)),
+          csv: (r) => csvOf(cellValue(r)),
+          cellValue,
+          textOf,
+          csvOf,
+        },
+      ];
+    },
   ),
   [
     'ts',
@@ -130,6 +157,9 @@ export const OUT_FIELDS: Readonly<Record<string, OutField>> = Object.fromEntries
       value: (r: Row) => r.ts ?? 0,
       text: (r: Row) => (r.ts ?? 0).toFixed(6),
       csv: (r: Row) => (r.ts ?? 0).toFixed(6),
+      cellValue: (r: Row) => r.ts ?? 0,
+      textOf: (v: unknown) => (v as number).toFixed(6),
+      csvOf: (v: unknown) => (v as number).toFixed(6),
     },
   ],
   listField('rules', 'RULES', (r) => r.rules),

@@ -50,16 +50,31 @@ function field(name: string) {
 }
 
 /** A table cell: width > 0 right-aligned, < 0 left-aligned, 0 as it is; maxLen truncates. */
-interface Column {
+export interface Column {
   readonly name: string;
   readonly width: number;
   readonly maxLen?: number;
 }
 
-function cell(s: string, width: number): string {
+/**
+ * What a format writes, per row, decided from the options once: the table's
+ * columns (which fields, widths, truncation), or the fields of a CSV (the
+ * original's or data) or a JSON line. Formatters over rows and the fast path
+ * over kernel records (fast.ts) both follow it.
+ */
+export type Layout =
+  | { readonly kind: 'table'; readonly cols: readonly Column[] }
+  | { readonly kind: 'classicCsv' | 'dataCsv' | 'jsonl'; readonly fields: readonly string[] };
+
+export function cell(s: string, width: number): string {
   if (width > 0) return s.padStart(width);
   if (width < 0) return s.padEnd(-width);
   return s;
+}
+
+/** An empty last cell leaves no trailing space. */
+export function trimsEnd(cols: readonly Column[]): boolean {
+  return cols[cols.length - 1]?.width === 0;
 }
 
 function table(cols: readonly Column[]): Formatter {
@@ -73,14 +88,13 @@ function table(cols: readonly Column[]): Formatter {
           return cell(c.maxLen !== undefined ? t.slice(0, c.maxLen) : t, c.width);
         })
         .join(' ');
-      // An empty last cell leaves no trailing space.
-      return fs[fs.length - 1]?.width === 0 ? line.trimEnd() : line;
+      return trimsEnd(cols) ? line.trimEnd() : line;
     },
   };
 }
 
 /** The original's table: its columns, widths and wide variant (-w). */
-function classicTable(o: FormatOptions): Formatter {
+function classicTable(o: FormatOptions): Column[] {
   const wide = o.wide === true;
   const commW = wide ? 16 : 10;
   const addrW = wide ? 26 : 15;
@@ -108,7 +122,7 @@ function classicTable(o: FormatOptions): Formatter {
     if (!o.rules && last.width < 0) cols[cols.length - 1] = { ...last, width: 0 };
   } else cols.push({ name: 'span_ms', width: 0 });
   if (o.rules) cols.push({ name: 'rules', width: 0 });
-  return table(cols);
+  return cols;
 }
 
 /** The original's CSV columns. */
@@ -134,15 +148,13 @@ function classicColumns(o: FormatOptions): string[] {
 }
 
 /** --fields in a table: each field's own width, the last column unpadded. */
-function fieldTable(fields: readonly string[], wide: boolean): Formatter {
-  return table(
-    fields.map((name, i) => {
-      let width = field(name).width;
-      if (wide && (name === 'laddr' || name === 'raddr')) width = -39;
-      if (i === fields.length - 1 && width < 0) width = 0;
-      return { name, width };
-    }),
-  );
+function fieldTable(fields: readonly string[], wide: boolean): Column[] {
+  return fields.map((name, i) => {
+    let width = field(name).width;
+    if (wide && (name === 'laddr' || name === 'raddr')) width = -39;
+    if (i === fields.length - 1 && width < 0) width = 0;
+    return { name, width };
+  });
 }
 
 /** The original's CSV (-s): upper-case headers, the table's texts. */
@@ -155,7 +167,7 @@ function classicCsv(fields: readonly string[]): Formatter {
 }
 
 /** A JSON value as a CSV cell: numbers and booleans as JSON writes them, lists as JSON arrays. */
-function cellOf(v: unknown): string {
+export function cellOf(v: unknown): string {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return JSON.stringify(v);
   return String(v);
@@ -214,18 +226,35 @@ function jsonFields(o: FormatOptions): readonly string[] {
   return [...base, ...extra];
 }
 
-export function createFormatter(o: FormatOptions): Formatter {
+export function layoutOf(o: FormatOptions): Layout {
   switch (o.format) {
     case 'table':
-      return o.fields ? fieldTable(o.fields, o.wide === true) : classicTable(o);
+      return {
+        kind: 'table',
+        cols: o.fields ? fieldTable(o.fields, o.wide === true) : classicTable(o),
+      };
     case 'csv':
-      if (o.classic) return classicCsv(o.fields ?? classicColumns(o));
-      return dataCsv(o.fields ?? jsonFields(o));
+      if (o.classic) return { kind: 'classicCsv', fields: o.fields ?? classicColumns(o) };
+      return { kind: 'dataCsv', fields: o.fields ?? jsonFields(o) };
     case 'jsonl':
-      return jsonl(jsonFields(o));
+      return { kind: 'jsonl', fields: jsonFields(o) };
     default: {
       const never: never = o.format;
       throw new Error(`unknown format ${never}`);
     }
+  }
+}
+
+export function createFormatter(o: FormatOptions): Formatter {
+  const l = layoutOf(o);
+  switch (l.kind) {
+    case 'table':
+      return table(l.cols);
+    case 'classicCsv':
+      return classicCsv(l.fields);
+    case 'dataCsv':
+      return dataCsv(l.fields);
+    case 'jsonl':
+      return jsonl(l.fields);
   }
 }
