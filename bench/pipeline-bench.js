@@ -1,9 +1,12 @@
-// The userspace path alone, without the kernel: decode records from a buffer
-// laid out like the ring's, format JSON lines, write them to /dev/null.
-// Prints CPU µs per record (not a test): the floor for tcplife's own cost.
+// The userspace path alone, without the kernel: records from a buffer laid
+// out like the ring's, written as JSON lines (and CSV, table) to /dev/null,
+// by the Session path (decode, then a formatter's row) and by the fast path
+// (records straight to bytes), side by side. Prints CPU µs per record (not
+// a test): the floor for tcplife's own cost.
 import { openSync } from 'node:fs';
 import { makeDecoder } from '../dist/kernel/decode.js';
 import { RECORD_SIZE as EVENT_SIZE, member } from '../dist/model/record.js';
+import { fastWriter } from '../dist/pipeline/fast.js';
 import { createFormatter } from '../dist/pipeline/formatters.js';
 import { LineWriter } from '../dist/pipeline/writer.js';
 
@@ -46,13 +49,44 @@ for (let i = 0; i < 1024; i++) {
   dv.setUint8(o + OFFSETS.owner, 1);
   for (const [j, c] of [...'tl_bcli'].entries()) dv.setUint8(o + OFFSETS.comm + j, c.charCodeAt(0));
 }
-const fmt = createFormatter({ format: 'jsonl' });
-const out = new LineWriter(openSync('/dev/null', 'w'), () => {});
-const u0 = process.cpuUsage();
-for (let i = 0; i < N; i++)
-  out.line(fmt.row(decodeEvent(dv, (i & 1023) * EVENT_SIZE, EVENT_SIZE, 1.7e12)));
-out.flush();
-const u = process.cpuUsage(u0);
-console.log(
-  `decode + JSON line + write: ${((u.user + u.system) / N).toFixed(2)} µs CPU per record (${N} records)`,
-);
+const resolvers = { cgroup: () => '/user.slice/user-0.slice/session-1.scope', container: () => '' };
+const decodeWith = makeDecoder(resolvers);
+
+function sessionPath(o) {
+  const fmt = createFormatter(o);
+  const out = new LineWriter(openSync('/dev/null', 'w'), () => {});
+  const u0 = process.cpuUsage();
+  for (let i = 0; i < N; i++)
+    out.line(fmt.row(decodeWith(dv, (i & 1023) * EVENT_SIZE, EVENT_SIZE, 1.7e12)));
+  out.flush();
+  const u = process.cpuUsage(u0);
+  return (u.user + u.system) / N;
+}
+
+function fastPath(o) {
+  const out = new LineWriter(openSync('/dev/null', 'w'), () => {});
+  const w = fastWriter(o, resolvers, (b, n) => out.bytes(b, n));
+  const u0 = process.cpuUsage();
+  for (let i = 0; i < N; i++) {
+    w.record(dv, (i & 1023) * EVENT_SIZE, EVENT_SIZE, 1.7e12);
+    // a drain of the ring ends every 1,024 records
+    if ((i & 1023) === 1023) w.flush();
+  }
+  w.flush();
+  const u = process.cpuUsage(u0);
+  return (u.user + u.system) / N;
+}
+
+console.log('| format | Session path µs/record | fast path µs/record |');
+console.log('|---|---:|---:|');
+for (const [name, o] of [
+  ['JSON lines', { format: 'jsonl' }],
+  ['CSV (-o csv)', { format: 'csv' }],
+  ['table', { format: 'table' }],
+]) {
+  // Interleaved, twice each; the second figures are quoted (warm).
+  sessionPath(o);
+  fastPath(o);
+  console.log(`| ${name} | ${sessionPath(o).toFixed(2)} | ${fastPath(o).toFixed(2)} |`);
+}
+console.log(`(${N} records each; 25 JSON keys)`);

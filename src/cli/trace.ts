@@ -19,8 +19,9 @@ import { prebuiltObject } from '../kernel/build.js';
 import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
+import { fastWriter } from '../pipeline/fast.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
-import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
+import { createFormatter, type FormatOptions, type OutputFormat } from '../pipeline/formatters.js';
 import { formatHistogram, HIST_CSV_HEADER, histogram } from '../pipeline/histogram.js';
 import { DEFAULT_LABELS, SessionMetrics } from '../pipeline/metrics.js';
 import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
@@ -345,10 +346,46 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   let tracked: number | undefined;
   let countPrinted = () => printed;
   let stopping = false;
+
+  // Every session the kernel sends, printed as it is: the fast path writes
+  // records straight to bytes, without a Session each (fast.ts). It makes
+  // the same bytes (tested); TCPLIFE_SESSION_PATH=1 turns it off, to compare.
+  const user = tracer.program.split.user;
+  const formatOptions: FormatOptions | undefined =
+    format === 'none' || hist || o.interval !== undefined
+      ? undefined
+      : {
+          format,
+          ...(fields ? { fields } : {}),
+          time: o.time === true,
+          timestamp: o.timestamp === true,
+          wide: o.wide === true,
+          extended: o.extended === true,
+          // -s keeps the original's CSV; -o csv is data CSV.
+          classic: o.csv === true,
+          rules: rules !== undefined,
+        };
+  const fast =
+    formatOptions &&
+    !o.metrics &&
+    !o.exitAfter &&
+    !rules &&
+    user.k === 'const' &&
+    user.value &&
+    process.env.TCPLIFE_SESSION_PATH !== '1'
+      ? fastWriter(formatOptions, tracer.resolvers, (bytes, lines) => writer.bytes(bytes, lines))
+      : undefined;
+  let fastDone = () => {};
+
   const stop = () => {
     if (stopping) return;
     stopping = true;
     // Sessions already in the ring are printed before exit.
+    if (fast) {
+      if (!writer.closed) tracer.drainNow();
+      fastDone();
+      return;
+    }
     if (!writer.closed) tracer.flush((s) => src.next(s));
     src.complete();
   };
@@ -392,31 +429,25 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
           },
           ...complete,
         });
-    } else {
-      const f = createFormatter({
-        format,
-        ...(fields ? { fields } : {}),
-        time: o.time === true,
-        timestamp: o.timestamp === true,
-        wide: o.wide === true,
-        extended: o.extended === true,
-        // -s keeps the original's CSV; -o csv is data CSV.
-        classic: o.csv === true,
-        rules: rules !== undefined,
-      });
+    } else if (formatOptions) {
+      const f = createFormatter(formatOptions);
       const h = f.header();
       if (h) writer.line(h);
       const headerLines = h ? 1 : 0;
-      rows.subscribe({
-        next: (r) => writer.line(f.row(r)),
-        ...complete,
-      });
+      if (fast) fastDone = resolve;
+      else
+        rows.subscribe({
+          next: (r) => writer.line(f.row(r)),
+          ...complete,
+        });
       // Printed: what stdout took, without the header.
       countPrinted = () => Math.max(0, writer.written - headerLines);
     }
   });
 
-  const kernelSub = tracer.sessions().subscribe(src);
+  const kernelSub = fast
+    ? tracer.records(fast).subscribe({ error: (e) => io.stderr(`tcplife: ${e}\n`) })
+    : tracer.sessions().subscribe(src);
   // Ctrl-C, SIGTERM and a hang-up end tracing the same way: drain, report, exit.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, stop);

@@ -22,7 +22,7 @@ import {
 } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
 import { CgroupResolver } from './cgroups.js';
-import { type Decoder, makeDecoder } from './decode.js';
+import { type Decoder, makeDecoder, type Resolvers } from './decode.js';
 import { AttachError, BtfMissingError, PermissionError, TcplifeError } from './errors.js';
 import { koffi } from './libbpf.js';
 import { RingReader } from './ringbuf.js';
@@ -47,6 +47,12 @@ export interface TracerOptions {
   readonly ownerProbes?: boolean;
 }
 
+/** Takes records as the ring holds them (the fast path's writer), and the end of each drain. */
+export interface RecordConsumer {
+  record(dv: DataView, off: number, len: number, monoOffsetMs: number): void;
+  flush(): void;
+}
+
 export interface TracerStats extends KernelCounters {
   recursion_misses: number;
   /** records read from the ring */
@@ -67,11 +73,14 @@ export class Tracer {
   private readonly monoOffsetMs: number;
   /** cgroup ids → paths and containers, for the decoder. */
   readonly cgroups = new CgroupResolver();
-  private readonly decode: Decoder = makeDecoder({
+  /** How resolved fields (cgroup, container) are found from a record's ids. */
+  readonly resolvers: Resolvers = {
     cgroup: (id) => this.cgroups.cgroup(id),
     container: (id) => this.cgroups.container(id),
-  });
+  };
+  private readonly decode: Decoder = makeDecoder(this.resolvers);
   private readonly subscribers = new Set<Subscriber<DecodedSession>>();
+  private readonly consumers = new Set<RecordConsumer>();
   private stopDraining: (() => void) | undefined;
 
   private constructor(
@@ -146,7 +155,9 @@ export class Tracer {
         const fallback =
           e instanceof AttachError ||
           e instanceof InterruptedLoadError ||
-          (which === 'tp_btf' && !(e instanceof PermissionError) && !(e instanceof BtfMissingError));
+          (which === 'tp_btf' &&
+            !(e instanceof PermissionError) &&
+            !(e instanceof BtfMissingError));
         if (!fallback) throw e;
         for (const l of obj.log) options.onLog?.(l.trimEnd());
       }
@@ -166,12 +177,52 @@ export class Tracer {
         return;
       }
       this.subscribers.add(subscriber);
-      if (this.subscribers.size === 1) this.startDraining();
+      if (this.subscribers.size + this.consumers.size === 1) this.startDraining();
       return () => {
         this.subscribers.delete(subscriber);
-        if (this.subscribers.size === 0) this.close();
+        if (this.subscribers.size + this.consumers.size === 0) this.close();
       };
     });
+  }
+
+  /**
+   * Records as the ring holds them, undecoded, to `consumer` (beside any
+   * session subscribers): the fast path, which writes output without a
+   * Session per record. Like sessions(), the tracer drains while this is
+   * subscribed; the Observable completes when the tracer closes.
+   */
+  records(consumer: RecordConsumer): Observable<never> {
+    return new Observable<never>((subscriber) => {
+      if (!this.reader || this.closed) {
+        subscriber.error(new TcplifeError('tracer is closed'));
+        return;
+      }
+      this.consumers.add(consumer);
+      this.onClose.add(subscriber);
+      if (this.subscribers.size + this.consumers.size === 1) this.startDraining();
+      return () => {
+        this.consumers.delete(consumer);
+        this.onClose.delete(subscriber);
+        if (this.subscribers.size + this.consumers.size === 0) this.close();
+      };
+    });
+  }
+
+  private readonly onClose = new Set<Subscriber<never>>();
+
+  /** What a drain does with each record: decode for subscribers, hand to consumers. */
+  private handler(): (dv: DataView, off: number, len: number) => void {
+    const mono = this.monoOffsetMs;
+    const one = this.consumers.size === 1 ? [...this.consumers][0]! : undefined;
+    if (one && this.subscribers.size === 0) return (dv, off, len) => one.record(dv, off, len, mono);
+    return (dv, off, len) => {
+      for (const c of this.consumers) c.record(dv, off, len, mono);
+      if (this.subscribers.size > 0) this.emit(this.decode(dv, off, len, mono));
+    };
+  }
+
+  private flushConsumers(): void {
+    for (const c of this.consumers) c.flush();
   }
 
   private emit(s: DecodedSession): void {
@@ -182,17 +233,15 @@ export class Tracer {
 
   private startDraining(): void {
     const reader = this.reader!;
-    const mono = this.monoOffsetMs;
-    const emit = (dv: DataView, off: number, len: number) =>
-      this.emit(this.decode(dv, off, len, mono));
     let immediate: NodeJS.Immediate | undefined;
     let armed = true;
 
     const drain = () => {
       immediate = undefined;
-      if (this.closed || this.subscribers.size === 0) return;
+      if (this.closed || this.subscribers.size + this.consumers.size === 0) return;
       if (this.opts.isPaused?.()) return; // the timer looks again
-      const n = reader.drain(BATCH, emit);
+      const n = reader.drain(BATCH, this.handler());
+      this.flushConsumers();
       this.delivered += n;
       if (n === BATCH) immediate = setImmediate(drain);
     };
@@ -214,6 +263,21 @@ export class Tracer {
       if (immediate) clearImmediate(immediate);
       poll.close();
     };
+  }
+
+  /** Drain what is left in the ring right now to the subscribers and consumers (at exit). */
+  drainNow(): number {
+    if (!this.reader) return 0;
+    const handle = this.handler();
+    let total = 0;
+    for (;;) {
+      const n = this.reader.drain(BATCH, handle);
+      total += n;
+      if (n < BATCH) break;
+    }
+    this.flushConsumers();
+    this.delivered += total;
+    return total;
   }
 
   /** Drain what is left in the ring right now (at exit, before printing stats). */
@@ -268,6 +332,9 @@ export class Tracer {
     this.stopDraining = undefined;
     for (const sub of [...this.subscribers]) sub.complete();
     this.subscribers.clear();
+    for (const sub of [...this.onClose]) sub.complete();
+    this.onClose.clear();
+    this.consumers.clear();
     this.reader?.close();
     this.reader = undefined;
     this.cgroups.close();

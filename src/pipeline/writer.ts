@@ -50,6 +50,17 @@ export class LineWriter {
     }
   }
 
+  /**
+   * Bytes of whole lines (the fast path's buffer), written now, after any
+   * lines still buffered; the caller may reuse the bytes once this returns.
+   */
+  bytes(data: Uint8Array, lines: number): void {
+    this.flush();
+    if (this.broken) return;
+    this.writeAll(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    if (!this.broken) this.written += lines;
+  }
+
   /** Writes what is buffered now (blocking: stdout into a slow pipe waits here). */
   flush(): void {
     if (this.broken || this.text === '') return;

@@ -1,0 +1,452 @@
+/**
+ * The fast path: kernel records straight to output bytes, for the common
+ * case of printing every session the kernel sends (no userspace predicate,
+ * no rules, no summaries). No Session object is made and no line string is
+ * built: each record's fields are read from the ring where they lie and
+ * written into one buffer, which goes to the output when full or when a
+ * drain ends.
+ *
+ * It follows the formats' layout (formatters.ts: layoutOf) and each field's
+ * own text functions, so its bytes are the Session path's by construction;
+ * a test compares the two on random records in every format. What it saves:
+ * integers are written digit by digit; the texts that repeat (a comm, an
+ * address, a cgroup, an enum, the time within a millisecond) are encoded
+ * once and copied; floats go through String() as JSON has them.
+ */
+import { type FieldReader, fieldReader, isoTime, type Resolvers } from '../kernel/decode.js';
+import { fieldSpec, isDerived, isStored } from '../model/fields.js';
+import { member, RECORD_SIZE } from '../model/record.js';
+import { OUT_FIELDS } from './fields.js';
+import {
+  type Column,
+  cell,
+  cellOf,
+  csvQuote,
+  type FormatOptions,
+  type Layout,
+  layoutOf,
+  trimsEnd,
+} from './formatters.js';
+
+/** Takes a chunk of output (whole lines) at once; the bytes are reused after it returns. */
+export type ByteSink = (bytes: Uint8Array, lines: number) => void;
+
+const SIZE = 1 << 16;
+/** Cached texts per field before the cache starts again (cgroups, comms, addresses). */
+const CACHE_MAX = 4096;
+const enc = new TextEncoder();
+
+class Out {
+  buf = new Uint8Array(SIZE);
+  p = 0;
+  lines = 0;
+  constructor(
+    private readonly sink: ByteSink,
+    /** Kept free beyond what is asked: the room of the writers with a bound. */
+    private readonly reserve: number,
+  ) {}
+
+  /** Room for n more bytes of the current line, which moves to the front if need be. */
+  need(n: number, lineStart: number): number {
+    n += this.reserve;
+    if (this.p + n <= this.buf.length) return lineStart;
+    const partial = this.buf.slice(lineStart, this.p);
+    this.p = lineStart;
+    this.flush();
+    if (partial.length + n > this.buf.length) {
+      this.buf = new Uint8Array(2 * (partial.length + n));
+    }
+    this.buf.set(partial, 0);
+    this.p = partial.length;
+    return 0;
+  }
+
+  flush(): void {
+    if (this.p > 0) this.sink(this.buf.subarray(0, this.p), this.lines);
+    this.p = 0;
+    this.lines = 0;
+  }
+}
+
+/**
+ * Writes a field of a record, after its constant prefix (a JSON key, a
+ * separator); returns where the current line now starts. A writer with a
+ * bound on its bytes relies on the room the record asked for at its start;
+ * one without asks for room itself.
+ */
+type Writer = (o: Out, dv: DataView, off: number, mono: number, line: number) => number;
+
+interface Part {
+  readonly write: Writer;
+  /** most bytes it writes, prefix included; undefined: no bound */
+  readonly max: number | undefined;
+}
+
+function putBytes(o: Out, b: Uint8Array): void {
+  const buf = o.buf;
+  const p = o.p;
+  if (b.length > 24) buf.set(b, p);
+  else for (let i = 0; i < b.length; i++) buf[p + i] = b[i]!;
+  o.p = p + b.length;
+}
+
+/** A string: ASCII byte by byte, anything else as UTF-8 (room for 3 bytes a char is asked first). */
+function putString(o: Out, s: string, line: number): number {
+  line = o.need(3 * s.length, line);
+  const buf = o.buf;
+  let p = o.p;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      p += enc.encodeInto(s.slice(i), buf.subarray(p)).written;
+      break;
+    }
+    buf[p++] = c;
+  }
+  o.p = p;
+  return line;
+}
+
+function digitCount(n: number): number {
+  if (n < 10) return 1;
+  if (n < 100) return 2;
+  if (n < 1000) return 3;
+  if (n < 10000) return 4;
+  if (n < 100000) return 5;
+  let d = 5;
+  let m = Math.floor(n / 100000);
+  while (m > 0) {
+    m = Math.floor(m / 10);
+    d++;
+  }
+  return d;
+}
+
+/** A non-negative safe integer as String() writes it: digits from the last. */
+function putUint(o: Out, n: number): void {
+  const buf = o.buf;
+  const end = o.p + digitCount(n);
+  let p = end;
+  if (n <= 0x7fffffff) {
+    let m = n | 0;
+    do {
+      const q = (m / 10) | 0;
+      buf[--p] = 48 + (m - q * 10);
+      m = q;
+    } while (m > 0);
+  } else {
+    let m = n;
+    do {
+      const q = Math.floor(m / 10);
+      buf[--p] = 48 + (m - q * 10);
+      m = q;
+    } while (m > 0);
+  }
+  o.p = end;
+}
+
+function putSpaces(o: Out, n: number): void {
+  for (let i = 0; i < n; i++) o.buf[o.p++] = 0x20;
+}
+
+/** How a field's value becomes its text in one layout. */
+type Mode = 'json' | 'dataCsv' | 'classicCsv' | 'table';
+
+/** Whether a field's record value is an integer whose text in this mode is String(v). */
+function plainInteger(name: string, mode: Mode): boolean {
+  const spec = fieldSpec(name);
+  if (!spec || !isStored(spec) || spec.type === 'bool' || spec.type === 'enum') return false;
+  if (spec.c !== 'u8' && spec.c !== 'u16' && spec.c !== 'u32' && spec.c !== 'u64') return false;
+  if (spec.type === 'time') return false;
+  return mode === 'json' || mode === 'dataCsv' || spec.text === undefined;
+}
+
+/** The text of a field's record value in a mode: exactly what the Session path writes. */
+function textFn(name: string, mode: Mode, col?: Column): (v: unknown) => string {
+  const f = OUT_FIELDS[name]!;
+  // The time is read as ms: JSON and data CSV have its ISO text, the original's layouts a clock.
+  const value = name === 'time' ? (v: unknown) => isoTime(v as number) : (v: unknown) => v;
+  switch (mode) {
+    case 'json':
+      switch (f.json) {
+        case 'str':
+          return (v) => JSON.stringify(value(v));
+        case 'plain':
+          return (v) => `"${value(v)}"`;
+        case 'bool':
+          return (v) => (v ? 'true' : 'false');
+        default:
+          return (v) => String(value(v));
+      }
+    case 'dataCsv':
+      return (v) => csvQuote(cellOf(value(v)));
+    case 'classicCsv':
+      return (v) => csvQuote(f.csvOf(v));
+    case 'table': {
+      const c = col!;
+      return (v) => {
+        const t = f.textOf(v);
+        return cell(c.maxLen !== undefined ? t.slice(0, c.maxLen) : t, c.width);
+      };
+    }
+  }
+}
+
+/**
+ * A number divided by 1000 or 1024 (ms from µs, KiB from bytes) as String()
+ * writes it, without making the string: the exact decimal, trailing zeros
+ * dropped. Exact while the quotient's doubles are closer together than its
+ * decimals (below 2^40 for 1000, 2^19 for 1024): no shorter decimal then
+ * reads back as the same double. Larger values go through String().
+ */
+function putScaled(o: Out, n: number, scale: 1000 | 1024): void {
+  const whole = Math.floor(n / scale);
+  const rest = n - whole * scale;
+  putUint(o, whole);
+  if (rest === 0) return;
+  // the fraction as a zero-padded integer of 3 (÷1000) or 10 (÷1024) digits
+  let frac = scale === 1000 ? rest : rest * 9765625;
+  let width = scale === 1000 ? 3 : 10;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    width--;
+  }
+  o.buf[o.p++] = 0x2e;
+  const start = o.p;
+  putUint(o, frac);
+  const len = o.p - start;
+  if (len < width) {
+    // leading zeros of the fraction
+    o.buf.copyWithin(start + width - len, start, o.p);
+    o.buf.fill(0x30, start, start + width - len);
+    o.p = start + width;
+  }
+}
+
+const SCALED_EXACT = { 1000: 2 ** 40, 1024: 2 ** 19 } as const;
+
+function fieldPart(
+  prefix: string,
+  name: string,
+  mode: Mode,
+  resolvers: Resolvers,
+  col?: Column,
+): Part {
+  const pre = enc.encode(prefix);
+  const read: FieldReader = fieldReader(name, resolvers);
+  const width = col?.width ?? 0;
+  const spec = fieldSpec(name);
+  if (plainInteger(name, mode) && col?.maxLen === undefined) {
+    return {
+      max: pre.length + 24 + Math.abs(width),
+      write: (o, dv, off, mono, line) => {
+        putBytes(o, pre);
+        const n = read(dv, off, mono) as number;
+        if (width > 0) {
+          putSpaces(o, width - digitCount(n));
+          putUint(o, n);
+        } else if (width < 0) {
+          const start = o.p;
+          putUint(o, n);
+          putSpaces(o, -width - (o.p - start));
+        } else putUint(o, n);
+        return line;
+      },
+    };
+  }
+  const text = textFn(name, mode, col);
+  if (
+    (mode === 'json' || mode === 'dataCsv') &&
+    spec &&
+    isDerived(spec) &&
+    (spec.scale === 1000 || spec.scale === 1024)
+  ) {
+    // ms and KiB: JSON's number text, digit by digit
+    const scale = spec.scale;
+    const base = fieldReader(spec.from, resolvers);
+    const limit = SCALED_EXACT[scale] * scale;
+    return {
+      max: undefined,
+      write: (o, dv, off, mono, line) => {
+        const n = base(dv, off, mono) as number;
+        if (n >= limit) return putString(o, prefix + text(n / scale), line);
+        line = o.need(pre.length + 40, line);
+        putBytes(o, pre);
+        putScaled(o, n, scale);
+        return line;
+      },
+    };
+  }
+  const repeats =
+    name === 'time' ||
+    spec?.type === 'string' ||
+    spec?.type === 'addr' ||
+    spec?.type === 'enum' ||
+    spec?.type === 'bool';
+  if (!repeats) {
+    // Other floats and the rest: their text, as the Session path makes it.
+    return {
+      max: undefined,
+      write: (o, dv, off, mono, line) => putString(o, prefix + text(read(dv, off, mono)), line),
+    };
+  }
+  if (name === 'time') {
+    // Texts of a time depend on its whole milliseconds only (ISO, clock).
+    let lastMs = Number.NaN;
+    let bytes = new Uint8Array(0);
+    return {
+      max: undefined,
+      write: (o, dv, off, mono, line) => {
+        const ms = read(dv, off, mono) as number;
+        const whole = Math.floor(ms);
+        if (whole !== lastMs) {
+          lastMs = whole;
+          bytes = enc.encode(prefix + text(ms));
+        }
+        line = o.need(bytes.length, line);
+        putBytes(o, bytes);
+        return line;
+      },
+    };
+  }
+  if (spec && isStored(spec) && (spec.c === 'char[16]' || spec.c === 'u8[16]'))
+    return { max: undefined, write: bytesKeyed(name, read, (v) => prefix + text(v)) };
+  const cache = new Map<unknown, Uint8Array>();
+  return {
+    max: undefined,
+    write: (o, dv, off, mono, line) => {
+      const v = read(dv, off, mono);
+      let bytes = cache.get(v);
+      if (!bytes) {
+        if (cache.size >= CACHE_MAX) cache.clear();
+        bytes = enc.encode(prefix + text(v));
+        cache.set(v, bytes);
+      }
+      line = o.need(bytes.length, line);
+      putBytes(o, bytes);
+      return line;
+    },
+  };
+}
+
+const SLOTS = 1024;
+
+/**
+ * A field stored as 16 bytes (a comm, an address): its text cached by those
+ * bytes (and the family, for an address), in a direct-mapped table, so that
+ * a repeated value costs four loads and a compare, not a string.
+ */
+function bytesKeyed(name: string, read: FieldReader, text: (v: unknown) => string): Writer {
+  const at = member(name).offset;
+  const familyAt = member('family').offset;
+  const keys = new Uint32Array(5 * SLOTS);
+  const texts: (Uint8Array | undefined)[] = new Array(SLOTS);
+  return (o, dv, off, mono, line) => {
+    const a = dv.getUint32(off + at, true);
+    const b = dv.getUint32(off + at + 4, true);
+    const c = dv.getUint32(off + at + 8, true);
+    const d = dv.getUint32(off + at + 12, true);
+    const f = dv.getUint8(off + familyAt);
+    const slot =
+      Math.imul(a ^ Math.imul(b, 31) ^ Math.imul(c, 961) ^ Math.imul(d, 29791), 0x9e3779b1) >>>
+      22;
+    const k = 5 * slot;
+    let bytes = texts[slot];
+    if (
+      bytes === undefined ||
+      keys[k] !== a ||
+      keys[k + 1] !== b ||
+      keys[k + 2] !== c ||
+      keys[k + 3] !== d ||
+      keys[k + 4] !== f
+    ) {
+      bytes = enc.encode(text(read(dv, off, mono)));
+      texts[slot] = bytes;
+      keys[k] = a;
+      keys[k + 1] = b;
+      keys[k + 2] = c;
+      keys[k + 3] = d;
+      keys[k + 4] = f;
+    }
+    line = o.need(bytes.length, line);
+    putBytes(o, bytes);
+    return line;
+  };
+}
+
+/** Fields the fast path cannot write: they are not in the record (-t's ts, rules, tags). */
+const NOT_IN_RECORD = new Set(['ts', 'rules', 'tags']);
+
+function layoutNames(l: Layout): readonly string[] {
+  return l.kind === 'table' ? l.cols.map((c) => c.name) : l.fields;
+}
+
+export interface FastWriter {
+  /** Writes one kernel record (as the ring holds it) as one line. */
+  record(dv: DataView, off: number, len: number, mono: number): void;
+  /** Hands what is buffered to the sink (at the end of each drain). */
+  flush(): void;
+}
+
+/**
+ * A writer of kernel records in this format, or undefined when the format
+ * needs what only a Session has (rules, -t).
+ */
+export function fastWriter(
+  opts: FormatOptions,
+  resolvers: Resolvers,
+  sink: ByteSink,
+): FastWriter | undefined {
+  const layout = layoutOf(opts);
+  if (layoutNames(layout).some((n) => NOT_IN_RECORD.has(n))) return undefined;
+  let parts: Part[];
+  let end = '\n';
+  switch (layout.kind) {
+    case 'jsonl':
+      parts = layout.fields.map((name, i) =>
+        fieldPart(`${i === 0 ? '{' : ','}"${name}":`, name, 'json', resolvers),
+      );
+      end = '}\n';
+      break;
+    case 'dataCsv':
+    case 'classicCsv': {
+      const mode = layout.kind;
+      parts = layout.fields.map((name, i) => fieldPart(i > 0 ? ',' : '', name, mode, resolvers));
+      break;
+    }
+    case 'table':
+      parts = layout.cols.map((c, i) => fieldPart(i > 0 ? ' ' : '', c.name, 'table', resolvers, c));
+      break;
+  }
+  const trim = layout.kind === 'table' && trimsEnd(layout.cols);
+  const endBytes = enc.encode(end);
+  // Room asked once per record for every writer with a bound.
+  const room = parts.reduce((a, p) => a + (p.max ?? 0), 0);
+  const writers = parts.map((p) => p.write);
+  const out = new Out(sink, room);
+  const n = writers.length;
+  return {
+    record(dv, off, len, mono) {
+      if (len !== RECORD_SIZE)
+        throw new Error(`event record of ${len} bytes, expected ${RECORD_SIZE}`);
+      let line = out.need(0, out.p);
+      for (let i = 0; i < n; i++) line = writers[i]!(out, dv, off, mono, line);
+      if (trim) line = trimLine(out, line);
+      out.need(endBytes.length, line);
+      putBytes(out, endBytes);
+      out.lines++;
+    },
+    flush: () => out.flush(),
+  };
+}
+
+/** String.prototype.trimEnd on the line being written: spaces here, any other white space as JS has it. */
+function trimLine(o: Out, line: number): number {
+  while (o.p > line && o.buf[o.p - 1] === 0x20) o.p--;
+  if (o.p > line && o.buf[o.p - 1]! >= 0x80) {
+    const text = new TextDecoder().decode(o.buf.subarray(line, o.p)).trimEnd();
+    o.p = line;
+    return putString(o, text, line);
+  }
+  return line;
+}
