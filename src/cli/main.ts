@@ -162,7 +162,7 @@ function program(io: Io, result: { code: number }): Command {
     )
     .option('--ebpf', 'print the generated BPF C program and exit')
     .option('-v, --verbose', "show build and attach details and libbpf's log on stderr")
-    .option('--ring-size <size>', 'ring buffer size (default 16MiB)', parseSize)
+    .option('--ring-size <size>', 'ring buffer size (default 4MiB)', parseSize)
     .option(
       '--map-size <n>',
       'with the raw_tp fallback (no socket storage): sockets tracked at once (default 131072, about 15 MiB of kernel memory; at most 4194304)',

@@ -18,7 +18,7 @@ import { fillTemplate } from './template.js';
 export const TEMPLATE_PATH = join(PACKAGE_ROOT, 'bpf/templates/tcplife.bpf.c');
 export const INCLUDE_DIR = join(PACKAGE_ROOT, 'bpf/include');
 
-export const DEFAULT_RING_BYTES = 16 << 20;
+export const DEFAULT_RING_BYTES = 4 << 20;
 export const DEFAULT_MAP_ENTRIES = 131_072;
 
 export interface ProgramSpec {

@@ -5,7 +5,7 @@
  *
  * The kernel offers the data area twice in a row so that a record wrapping
  * around the end looks contiguous; we map it once (every page of the mapping
- * counts in our RSS once the ring has cycled: 16 MiB rather than 32 MiB by
+ * counts in our RSS once the ring has cycled: 4 MiB rather than 8 MiB by
  * default) and copy the rare wrapped record into a scratch buffer instead.
  */
 
