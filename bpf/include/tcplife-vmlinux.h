@@ -26,6 +26,7 @@ typedef _Bool bool;
 /* uapi/linux/bpf.h: ABI constants, stable across kernels. */
 enum {
   BPF_MAP_TYPE_HASH = 1,
+  BPF_MAP_TYPE_ARRAY = 2,
   BPF_MAP_TYPE_LRU_HASH = 9,
   BPF_MAP_TYPE_PERCPU_ARRAY = 6,
   BPF_MAP_TYPE_SK_STORAGE = 24,

@@ -82,6 +82,7 @@ struct {
   __type(value, struct stats);
 } counters SEC(".maps");
 
+
 /*
  * Settings that are not code, set by the loader before load (read-only data,
  * generated from src/codegen/settings.ts). settings.wakeup_bytes: records
@@ -91,6 +92,46 @@ struct {
  * ring between two timer ticks.
  */
 @@SETTINGS@@
+
+/* In-kernel summaries (src/model/groups.ts): a group's counts and span histogram. */
+@@GROUPS@@
+
+/*
+ * With settings.aggregate, sessions are summarised per group in one of two
+ * maps; `summary_map` says which. Userspace switches it at each interval,
+ * waits until no program can still be writing the other (an RCU grace
+ * period, through membarrier), then reads and empties that one.
+ */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, 1);
+  __type(key, struct event);
+  __type(value, struct group_val);
+} groups_a SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, 1);
+  __type(key, struct event);
+  __type(value, struct group_val);
+} groups_b SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} summary_map SEC(".maps");
+
+/* A zero group value, too large for the stack, to insert a new group with. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct group_val);
+} zero_group SEC(".maps");
 
 static __always_inline struct stats *stats(void)
 {
@@ -209,6 +250,47 @@ static __always_inline struct start *start_of(struct sock *sk, const bool btf, b
   if (err && err != -EEXIST)
     return 0;
   return bpf_map_lookup_elem(&starts, &key);
+}
+
+static __always_inline void add_to(void *groups, const struct event *k, const struct event *e,
+                                   struct stats *st)
+{
+  struct group_val *g = bpf_map_lookup_elem(groups, k);
+  if (!g) {
+    __u32 zero = 0;
+    struct group_val *z = bpf_map_lookup_elem(&zero_group, &zero);
+    if (!z)
+      return;
+    long err = bpf_map_update_elem(groups, k, z, BPF_NOEXIST);
+    if (err && err != -EEXIST) {
+      st->group_full++;
+      return;
+    }
+    g = bpf_map_lookup_elem(groups, k);
+    if (!g) {
+      st->group_full++;
+      return;
+    }
+  }
+  __sync_fetch_and_add(&g->sessions, 1);
+  __sync_fetch_and_add(&g->tx_b, e->tx_b);
+  __sync_fetch_and_add(&g->rx_b, e->rx_b);
+  __sync_fetch_and_add(&g->span_hist[span_bucket(e->span_us)], 1);
+}
+
+/* A session into its group of the current summary map. */
+static __always_inline void summarise(const struct event *e, struct stats *st)
+{
+  __u32 zero = 0;
+  __u32 *which = bpf_map_lookup_elem(&summary_map, &zero);
+  if (!which)
+    return;
+  struct event k = {};
+  group_key_of(e, &k);
+  if (*which)
+    add_to(&groups_b, &k, e, st);
+  else
+    add_to(&groups_a, &k, e, st);
 }
 
 static __always_inline int on_state(struct sock *sk, int oldstate, int newstate, const bool btf)
@@ -335,6 +417,10 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
   if (!filter(&e))
     return 0;
   st->passed++;
+  if (settings.aggregate) {
+    summarise(&e, st);
+    return 0;
+  }
 
   struct event *out = bpf_ringbuf_reserve(&events, sizeof(e), 0);
   if (!out) {

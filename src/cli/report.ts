@@ -9,13 +9,16 @@ export function lossReport(
   state: 'socket storage' | 'hash map' = 'hash map',
 ): string[] {
   const lines: string[] = [];
-  const lost = s.ringbuf_drops + s.map_full;
+  const lost = s.ringbuf_drops + s.map_full + s.group_full;
   if (lost > 0 || always) {
     lines.push(
       `tcplife: ${lost} session(s) lost: ${s.ringbuf_drops} with the ring buffer full (try a larger --ring-size), ` +
         (state === 'socket storage'
           ? `${s.map_full} with no memory for their socket storage (see net.core.optmem_max)`
-          : `${s.map_full} with the socket map full (try a larger --map-size)`),
+          : `${s.map_full} with the socket map full (try a larger --map-size)`) +
+        (s.group_full > 0
+          ? `, ${s.group_full} not summarised with the kernel's groups map full (fewer --group-by fields, or a shorter --interval)`
+          : ''),
     );
   }
   if (s.recursion_misses > 0 || always) {

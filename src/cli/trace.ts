@@ -24,7 +24,11 @@ import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type FormatOptions, type OutputFormat } from '../pipeline/formatters.js';
 import { formatHistogram, HIST_CSV_HEADER, histogram } from '../pipeline/histogram.js';
 import { DEFAULT_LABELS, SessionMetrics } from '../pipeline/metrics.js';
-import { createSummaryFormatter, summarize } from '../pipeline/summary.js';
+import {
+  createSummaryFormatter,
+  kernelSummaryAccumulator,
+  summarize,
+} from '../pipeline/summary.js';
 import { userspacePart } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan, type Plan } from '../plan/plan.js';
@@ -238,9 +242,21 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     io.stderr(`${renderDiagnostics(planned.diagnostics)}\n`);
     return 2;
   }
+  // Summaries of a filter the kernel decides alone are made in the kernel:
+  // counts, bytes and a span histogram per group, read once per interval
+  // (TCPLIFE_SESSION_PATH=1 keeps them in userspace, to compare).
+  const summariseInKernel =
+    o.interval !== undefined &&
+    !hist &&
+    !o.metrics &&
+    !p.rules &&
+    p.split.user.k === 'const' &&
+    p.split.user.value &&
+    process.env.TCPLIFE_SESSION_PATH !== '1';
   const spec = generateProgram(p.split, {
     ...(o.ringSize ? { ringBytes: o.ringSize } : {}),
     ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
+    ...(summariseInKernel ? { summarise: { groupBy } } : {}),
   });
 
   let onPipeClosed = () => {};
@@ -282,6 +298,9 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     const b = tracer.build;
     io.stderr(
       `tcplife: attached with ${tracer.attachedWith}, sessions' starts in ${tracer.socketState === 'socket storage' ? 'socket storage' : `a hash map of ${tracer.program.maxEntries.starts} sockets`}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
+        (tracer.program.summary
+          ? `tcplife: summaries made in the kernel, by ${groupBy.length ? groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
+          : '') +
         `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${spec.maxEntries.starts} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
     );
     io.stderr(
@@ -376,10 +395,15 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
       ? fastWriter(formatOptions, tracer.resolvers, (bytes, lines) => writer.bytes(bytes, lines))
       : undefined;
   let fastDone = () => {};
+  let summaryDone: (() => void) | undefined;
 
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    if (summaryDone) {
+      summaryDone();
+      return;
+    }
     // Sessions already in the ring are printed before exit.
     if (fast) {
       if (!writer.closed) tracer.drainNow();
@@ -410,6 +434,37 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
           },
           ...complete,
         });
+    } else if (o.interval !== undefined && tracer.program.summary) {
+      const f = createSummaryFormatter(format, groupBy);
+      const h = f.header();
+      if (h) writer.line(h);
+      const intervalMs = o.interval * 1000;
+      let start = Date.now();
+      let emitted = 0;
+      // As summarize() does: an interval without groups prints nothing
+      // when grouping; the last, cut short, only when it has sessions.
+      const take = (partial: boolean) => {
+        const acc = kernelSummaryAccumulator(groupBy, tracer.resolvers);
+        tracer.takeGroups((k, ko, v, vo) => acc.add(k, ko, v, vo));
+        const end = Date.now();
+        const w = { start_ms: start, end_ms: end, partial };
+        start = end;
+        emitted++;
+        if (acc.size > 0 || (groupBy.length === 0 && !partial)) {
+          const rs = acc.finish(w);
+          for (const r of rs) writer.line(f.row(r));
+          printed += rs.length;
+        }
+      };
+      const timer = setInterval(() => {
+        take(false);
+        if (o.count && emitted >= o.count) stop();
+      }, intervalMs);
+      summaryDone = () => {
+        clearInterval(timer);
+        if (!(o.count && emitted >= o.count)) take(true);
+        resolve();
+      };
     } else if (o.interval !== undefined) {
       const f = createSummaryFormatter(format, groupBy);
       const h = f.header();

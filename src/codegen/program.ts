@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { statsStructC } from '../model/counters.js';
+import { groupMask, groupsC } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter, enumsC } from './emit-c.js';
@@ -20,6 +21,8 @@ export const INCLUDE_DIR = join(PACKAGE_ROOT, 'bpf/include');
 
 export const DEFAULT_RING_BYTES = 4 << 20;
 export const DEFAULT_MAP_ENTRIES = 131_072;
+/** Groups an in-kernel summary holds per interval (each map; memory only as used). */
+export const DEFAULT_MAX_GROUPS = 65_536;
 
 export interface ProgramSpec {
   readonly split: Split;
@@ -28,7 +31,14 @@ export interface ProgramSpec {
   /** The whole BPF C source: depends on the kernel part of the filter only. */
   readonly source: string;
   /** Map sizes, set before load. */
-  readonly maxEntries: { readonly events: number; readonly starts: number };
+  readonly maxEntries: {
+    readonly events: number;
+    readonly starts: number;
+    readonly groups_a: number;
+    readonly groups_b: number;
+  };
+  /** Summaries made in the kernel: the fields they group by. */
+  readonly summary?: { readonly groupBy: readonly string[] };
   /** Read-only data, set before load. */
   readonly settings: Settings;
 }
@@ -38,6 +48,12 @@ export interface GenerateOptions {
   readonly ringBytes?: number;
   /** Sockets tracked at once. */
   readonly mapEntries?: number;
+  /**
+   * Summarise in the kernel, grouped by these fields, instead of a record
+   * per session (the caller checks that the filter is the kernel's alone).
+   * Ignored when a field cannot be keyed in the kernel: see summary.
+   */
+  readonly summarise?: { readonly groupBy: readonly string[]; readonly maxGroups?: number };
 }
 
 export function roundRingSize(bytes: number): number {
@@ -60,10 +76,13 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
     ? { expr: 'settings_filter(e)', data: '' }
     : emitFilter(split.kernel);
   template ??= readFileSync(TEMPLATE_PATH, 'utf8');
+  const mask = opts.summarise ? groupMask(opts.summarise.groupBy) : undefined;
+  const groups = mask === undefined ? 1 : (opts.summarise?.maxGroups ?? DEFAULT_MAX_GROUPS);
   const source = fillTemplate(template, {
     EVENT_STRUCT: eventStructC(),
     ENUMS: enumsC(),
     STATS_STRUCT: statsStructC(),
+    GROUPS: groupsC(),
     SETTINGS: settingsC(),
     FILTER_DATA: emitted.data,
     FILTER_EXPR: emitted.expr,
@@ -72,12 +91,21 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
     split,
     filterC: emitted.expr,
     source,
-    maxEntries: { events, starts },
+    // Summaries in the kernel send no records: the ring is a page.
+    maxEntries: {
+      events: mask === undefined ? events : 4096,
+      starts,
+      groups_a: groups,
+      groups_b: groups,
+    },
+    ...(mask !== undefined ? { summary: { groupBy: opts.summarise!.groupBy } } : {}),
     // Wake the reader once 1/8 of the ring is used: a burst cannot fill it
     // between two timer ticks.
     settings: {
       wakeup_bytes: Math.max(4096, Math.floor(events / 8)),
       ...(fromSettings ?? NO_SETTINGS_FILTER),
+      aggregate: mask === undefined ? 0 : 1,
+      group_mask: mask ?? 0,
     },
   };
 }

@@ -19,6 +19,14 @@ export const SETTINGS = [
   { name: 'filter_family', c: 'with bit 1: only this family (4 or 6)' },
   { name: 'lport_set', c: 'with bit 2: local ports, a 65,536-bit bitmap', words: 1024 },
   { name: 'rport_set', c: 'with bit 3: remote ports, a 65,536-bit bitmap', words: 1024 },
+  {
+    name: 'aggregate',
+    c: '1: summarise sessions in the groups maps instead of a record each to the ring',
+  },
+  {
+    name: 'group_mask',
+    c: 'with aggregate: the record members a group is keyed on (bit i: member i)',
+  },
 ] as const;
 
 type Setting = (typeof SETTINGS)[number];

@@ -24,6 +24,16 @@ export interface LibBpf {
   bpf_link__destroy(link: Ptr): number;
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
   bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number;
+  bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: number): number;
+  bpf_map_lookup_and_delete_batch(
+    fd: number,
+    inBatch: Buffer | null,
+    outBatch: Buffer,
+    keys: Buffer,
+    values: Buffer,
+    count: Buffer,
+    opts: Ptr | null,
+  ): number;
   bpf_obj_get_info_by_fd(fd: number, info: Buffer, len: Buffer): number;
   libbpf_num_possible_cpus(): number;
   libbpf_set_print(fn: Ptr | null): Ptr | null;
@@ -36,7 +46,12 @@ export interface LibC {
   strerror(errnum: number): string;
   open_by_handle_at(mountFd: number, handle: Buffer, flags: number): number;
   poll(fds: Buffer, nfds: number, timeoutMs: number): number;
+  /** membarrier(2), through syscall(2): glibc has no wrapper. */
+  membarrier(cmd: number, flags: number): number;
 }
+
+/** membarrier's syscall number, where we know it. */
+const SYS_MEMBARRIER: Readonly<Record<string, number>> = { x64: 324, arm64: 283 };
 
 export interface Native {
   readonly bpf: LibBpf;
@@ -81,6 +96,12 @@ export function loadNative(): Native {
     bpf_map_get_next_key: lib.func(
       'int bpf_map_get_next_key(int fd, const void *key, void *next_key)',
     ),
+    bpf_map_update_elem: lib.func(
+      'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)',
+    ),
+    bpf_map_lookup_and_delete_batch: lib.func(
+      'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, const void *opts)',
+    ),
     bpf_obj_get_info_by_fd: lib.func(
       'int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *len)',
     ),
@@ -94,6 +115,12 @@ export function loadNative(): Native {
     strerror: libc.func('const char *strerror(int errnum)'),
     open_by_handle_at: libc.func('int open_by_handle_at(int mount_fd, void *handle, int flags)'),
     poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    membarrier: (() => {
+      const syscall = libc.func('long syscall(long number, ...)');
+      const nr = SYS_MEMBARRIER[process.arch];
+      return (cmd: number, flags: number) =>
+        nr === undefined ? -1 : Number(syscall(nr, 'int', cmd, 'unsigned int', flags));
+    })(),
   } as LibC;
   native = { bpf, c, printCallback };
   return native;

@@ -14,6 +14,8 @@ import { Observable, type Subscriber } from 'rxjs';
 import type { ProgramSpec } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import type { DecodedSession } from '../model/fields.js';
+import { GROUP_VALUE_SIZE } from '../model/groups.js';
+import { RECORD_SIZE } from '../model/record.js';
 import {
   BpfObject,
   InterruptedLoadError,
@@ -24,10 +26,13 @@ import { type BuildResult, buildObject } from './build.js';
 import { CgroupResolver } from './cgroups.js';
 import { type Decoder, makeDecoder, type Resolvers } from './decode.js';
 import { AttachError, BtfMissingError, PermissionError, TcplifeError } from './errors.js';
-import { koffi } from './libbpf.js';
+import { errno, koffi, loadNative } from './libbpf.js';
+import { readAndDelete } from './map-batch.js';
 import { RingReader } from './ringbuf.js';
 
 const BATCH = 8192;
+/** membarrier(2): wait until every CPU has passed an RCU grace period. */
+const MEMBARRIER_CMD_GLOBAL = 1;
 
 export interface TracerOptions {
   /** Where compiled objects are cached; null disables the cache. */
@@ -292,6 +297,34 @@ export class Tracer {
     }
     this.delivered += total;
     return total;
+  }
+
+  private summaryIndex = 0;
+
+  /**
+   * In-kernel summaries: switches the program to the other groups map,
+   * waits until no run can still be adding to this one (membarrier's global
+   * command waits for an RCU grace period, and BPF programs run inside RCU
+   * read sections), then reads and empties it, handing each group to visit.
+   * Returns the number of groups.
+   */
+  takeGroups(
+    visit: (key: DataView, keyOff: number, value: DataView, valueOff: number) => void,
+  ): number {
+    if (!this.program.summary || this.closed) return 0;
+    const n = loadNative();
+    const retired = this.summaryIndex === 0 ? 'groups_a' : 'groups_b';
+    this.summaryIndex ^= 1;
+    const zero = Buffer.alloc(4);
+    const index = Buffer.alloc(4);
+    index.writeUInt32LE(this.summaryIndex);
+    if (n.bpf.bpf_map_update_elem(this.obj.mapFd('summary_map'), zero, index, 0) !== 0)
+      throw new TcplifeError(`cannot switch the summary map (${n.c.strerror(errno())})`);
+    if (n.c.membarrier(MEMBARRIER_CMD_GLOBAL, 0) !== 0) {
+      // No membarrier: a program run lasts microseconds; wait far longer.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+    return readAndDelete(this.obj.mapFd(retired), RECORD_SIZE, GROUP_VALUE_SIZE, visit);
   }
 
   /** The read-only settings the running program was given. */

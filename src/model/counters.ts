@@ -11,6 +11,7 @@ export const COUNTERS = [
   { name: 'map_full', c: 'sessions closed whose start did not fit in the full socket map' },
   { name: 'owner_unknown', c: 'sessions reported with the task at close, not the owner' },
   { name: 'started', c: 'sessions whose start was recorded' },
+  { name: 'group_full', c: 'sessions passed but not summarised: the groups map was full' },
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number]['name'];

@@ -348,8 +348,7 @@ function bytesKeyed(name: string, read: FieldReader, text: (v: unknown) => strin
     const d = dv.getUint32(off + at + 12, true);
     const f = dv.getUint8(off + familyAt);
     const slot =
-      Math.imul(a ^ Math.imul(b, 31) ^ Math.imul(c, 961) ^ Math.imul(d, 29791), 0x9e3779b1) >>>
-      22;
+      Math.imul(a ^ Math.imul(b, 31) ^ Math.imul(c, 961) ^ Math.imul(d, 29791), 0x9e3779b1) >>> 22;
     const k = 5 * slot;
     let bytes = texts[slot];
     if (

@@ -33,6 +33,7 @@ const stats = () => ({
   map_full: 1,
   owner_unknown: 0,
   started: 0,
+  group_full: 0,
   recursion_misses: 4,
   delivered: 0,
 });

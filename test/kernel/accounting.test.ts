@@ -112,6 +112,13 @@ describeKernel('loss accounting', () => {
     cli.proc.kill('SIGINT');
     expect(await cli.exit).toBe(0);
     expect(cli.stderr).toMatch(/attached with tp_btf, sessions' starts in socket storage/);
+    if (cli.stdout.trim().split('\n').filter(Boolean).length !== 2 * N)
+      console.log(
+        cli.stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('libbpf'))
+          .join('\n'),
+      );
     expect(cli.stdout.trim().split('\n').filter(Boolean)).toHaveLength(2 * N);
     expect(cli.stderr).toMatch(/0 session\(s\) lost: 0 with the ring buffer full/);
     expect(cli.stderr).toMatch(/ 0 with no memory for their socket storage/);

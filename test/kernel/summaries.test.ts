@@ -1,0 +1,108 @@
+/**
+ * Summaries made in the kernel against the exact ones: two tracers at once
+ * over the same real sessions, one summarising in the kernel, one printing
+ * every session. Counts and bytes must be equal per group; percentiles
+ * within the documented 12.5 %.
+ */
+import { spawn } from 'node:child_process';
+import { expect, it } from 'vitest';
+import { percentile } from '../../src/pipeline/summary.js';
+import { startCli } from '../helpers/cli.js';
+import { describeKernel } from '../helpers/kernel.js';
+
+// Sessions that last 2 to 60 ms (long beside the tracers' skew), with data.
+const WORK = `
+import random, socket, sys, time
+random.seed(11)
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(64)
+print(srv.getsockname()[1], flush=True)
+sys.stdin.readline()
+for i in range(80):
+    c = socket.create_connection(("127.0.0.1", srv.getsockname()[1]))
+    a, _ = srv.accept()
+    c.sendall(b"x" * random.randint(0, 5000))
+    time.sleep(random.choice([0.002, 0.003, 0.005, 0.01, 0.02, 0.06]))
+    c.close(); a.close()
+time.sleep(0.3)
+print("done", flush=True)
+`;
+
+/** Tracers time a session with their own clock readings: tens of µs apart at most. */
+const SKEW_MS = 0.05;
+
+interface Row {
+  comm?: string;
+  rport?: number;
+  role?: string;
+  sessions: number;
+  tx_b: number;
+  rx_b: number;
+  span_p50_ms: number;
+  span_p99_ms: number;
+}
+
+interface Rec {
+  comm: string;
+  rport: number;
+  role: string;
+  tx_b: number;
+  rx_b: number;
+  span_us: number;
+}
+
+const lines = (s: string) =>
+  s
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+
+describeKernel('summaries made in the kernel', () => {
+  it('equal the exact ones: counts and bytes per group, percentiles within 12.5 %', async () => {
+    const work = spawn('python3', ['-c', WORK], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    work.stdout!.on('data', (d) => {
+      out += d;
+    });
+    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+    const port = Number(out.trim());
+    const filter = `port == ${port}`;
+    const byPort = startCli(['-v', '-j', '--interval', '60', '--group-by', 'comm,rport', filter]);
+    const byRole = startCli(['-v', '-j', '--interval', '60', '--group-by', 'role', filter]);
+    const exact = startCli(['-v', '-j', filter]);
+    await Promise.all([byPort.ready, byRole.ready, exact.ready]);
+    work.stdin!.write('go\n');
+    while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
+    for (const c of [byPort, byRole, exact]) c.proc.kill('SIGINT');
+    for (const c of [byPort, byRole, exact]) expect(await c.exit).toBe(0);
+    expect(byPort.stderr).toMatch(/summaries made in the kernel, by comm, rport/);
+    expect(byRole.stderr).toMatch(/summaries made in the kernel, by role/);
+
+    const recs = lines(exact.stdout) as Rec[];
+    expect(recs).toHaveLength(160);
+    const check = (rows: Row[], keyOf: (x: Row | Rec) => string) => {
+      const groups = new Map<string, Rec[]>();
+      for (const r of recs) groups.set(keyOf(r), [...(groups.get(keyOf(r)) ?? []), r]);
+      expect(rows.map(keyOf).sort()).toEqual([...groups.keys()].sort());
+      for (const row of rows) {
+        const g = groups.get(keyOf(row))!;
+        expect(row.sessions).toBe(g.length);
+        expect(row.tx_b).toBe(g.reduce((a, r) => a + r.tx_b, 0));
+        expect(row.rx_b).toBe(g.reduce((a, r) => a + r.rx_b, 0));
+        const spans = g.map((r) => r.span_us).sort((a, b) => a - b);
+        for (const [p, got] of [
+          [50, row.span_p50_ms],
+          [99, row.span_p99_ms],
+        ] as const) {
+          const want = percentile(spans, p) / 1000;
+          expect(Math.abs(got - want)).toBeLessThanOrEqual(0.125 * want + SKEW_MS);
+        }
+      }
+    };
+    // The last interval, cut short at exit, holds every session.
+    const portRows = lines(byPort.stdout) as Row[];
+    expect(portRows.every((r) => (r as { partial?: boolean }).partial === true)).toBe(true);
+    check(portRows, (x) => `${x.comm}/${x.rport}`);
+    check(lines(byRole.stdout) as Row[], (x) => String(x.role));
+  });
+});
