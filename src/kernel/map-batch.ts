@@ -9,6 +9,8 @@ import { errno, loadNative } from './libbpf.js';
 const ENOENT = 2;
 const BATCH = 4096;
 
+let buffers: { keySize: number; valueSize: number; keys: Buffer; values: Buffer } | undefined;
+
 export function readAndDelete(
   fd: number,
   keySize: number,
@@ -16,8 +18,13 @@ export function readAndDelete(
   visit: (key: DataView, keyOff: number, value: DataView, valueOff: number) => void,
 ): number {
   const n = loadNative();
-  const keys = Buffer.alloc(BATCH * keySize);
-  const values = Buffer.alloc(BATCH * valueSize);
+  // Buffers kept from one read to the next (a few MB, every interval).
+  if (!buffers || buffers.keySize !== keySize || buffers.valueSize !== valueSize) {
+    const k = Buffer.alloc(BATCH * keySize);
+    const v = Buffer.alloc(BATCH * valueSize);
+    buffers = { keySize, valueSize, keys: k, values: v };
+  }
+  const { keys, values } = buffers;
   const kv = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
   const vv = new DataView(values.buffer, values.byteOffset, values.byteLength);
   // For a hash map, the batch position is a bucket index (u32).

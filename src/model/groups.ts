@@ -71,9 +71,13 @@ export function bucketRange(i: number): { lo: number; hi: number } {
 
 /** A bucket's value for a percentile: the middle of the whole µs it holds. */
 export function bucketValue(i: number): number {
+  return VALUES[i]!;
+}
+
+const VALUES = Float64Array.from({ length: HIST_BUCKETS }, (_, i) => {
   const { lo, hi } = bucketRange(i);
   return (lo + hi - 1) / 2;
-}
+});
 
 /** The nearest-rank percentile of a histogram's spans, in µs; null when it is empty. */
 export function histPercentile(hist: ArrayLike<number>, total: number, p: number): number | null {

@@ -227,6 +227,55 @@ describe('interval summaries', () => {
     });
   });
 
+  it('a JSON line is the summary object as JSON.stringify writes it, key for key', () => {
+    const value = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.boolean(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom('comm', 'rport', 'outcome', 'container', 'pid'), {
+          maxLength: 3,
+        }),
+        fc.array(value, { minLength: 3, maxLength: 3 }),
+        fc.nat(),
+        fc.nat(),
+        fc.option(fc.double({ min: 0, max: 1e9, noNaN: true }), { nil: null }),
+        fc.boolean(),
+        (groupBy, vals, sessions, tx, p, partial) => {
+          const group = Object.fromEntries(groupBy.map((n, i) => [n, vals[i]]));
+          const r = {
+            start_ms: 1_700_000_000_000,
+            end_ms: 1_700_000_001_234,
+            partial,
+            group,
+            sessions,
+            tx_b: tx,
+            rx_b: tx * 3,
+            span_p50_ms: p,
+            span_p99_ms: p === null ? null : p * 2,
+          };
+          const expected = JSON.stringify({
+            time: new Date(r.end_ms).toISOString(),
+            interval_s: Math.round(r.end_ms - r.start_ms) / 1000,
+            ...group,
+            sessions,
+            tx_b: r.tx_b,
+            rx_b: r.rx_b,
+            tx_kb: r.tx_b / 1024,
+            rx_kb: r.rx_b / 1024,
+            span_p50_ms: r.span_p50_ms,
+            span_p99_ms: r.span_p99_ms,
+            partial,
+          });
+          expect(createSummaryFormatter('jsonl', groupBy).row(r)).toBe(expected);
+        },
+      ),
+    );
+  });
+
   it('groups by the new fields too: outcome and container', async () => {
     const out = await lastValueFrom(
       from(FIXTURES).pipe(
