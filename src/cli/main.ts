@@ -25,7 +25,7 @@ import {
   parseSeconds,
   parseSize,
 } from './parse-args.js';
-import { type ReplayOptions, ReplayUsageError, runReplay } from './replay.js';
+import type { ReplayOptions } from './replay.js';
 import { runRules } from './rules.js';
 import { runTrace, type TraceCliOptions, UsageError } from './trace.js';
 
@@ -215,6 +215,8 @@ examples:
     )
     .exitOverride()
     .action(async (file: string, words: string[], opts: ReplayOptions) => {
+      // Loaded when used: a trace needs neither it nor zlib.
+      const { runReplay } = await import('./replay.js');
       result.code = await runReplay(file, words.join(' '), opts, io);
     });
   p.command('fields')
@@ -268,7 +270,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof ReplayUsageError) {
+    if (e instanceof UsageError) {
       io.stderr(`tcplife: ${e.message}\n`);
       return 2;
     }

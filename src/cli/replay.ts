@@ -25,7 +25,7 @@ import {
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan } from '../plan/plan.js';
 import type { Io } from './io.js';
-import { fieldsOption, outputFormat, ruleInputs } from './trace.js';
+import { fieldsOption, outputFormat, ruleInputs, UsageError } from './trace.js';
 
 export interface ReplayOptions {
   output?: OutputFormat | 'json' | 'none';
@@ -40,8 +40,6 @@ export interface ReplayOptions {
   interval?: number;
   groupBy?: string[];
 }
-
-export class ReplayUsageError extends Error {}
 
 /** The keys a predicate reads. */
 function keysOf(p: Pred, out = new Set<string>()): Set<string> {
@@ -119,7 +117,7 @@ export async function runReplay(
   }
   const test = compilePredicate(plan.pred);
   if (o.groupBy && o.interval === undefined)
-    throw new ReplayUsageError('--group-by goes with --interval');
+    throw new UsageError('--group-by goes with --interval');
   const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
   // Summaries in windows of the records' own close times.
   const windows =

@@ -23,7 +23,6 @@ import { fastWriter } from '../pipeline/fast.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type FormatOptions, type OutputFormat } from '../pipeline/formatters.js';
 import { formatHistogram, HIST_CSV_HEADER, histogram } from '../pipeline/histogram.js';
-import { DEFAULT_LABELS, SessionMetrics } from '../pipeline/metrics.js';
 import {
   createSummaryFormatter,
   kernelSummaryAccumulator,
@@ -335,6 +334,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   // Metrics count what would be printed: the same filter, split and rules.
   let metricsServer: Server | undefined;
   if (o.metrics) {
+    // Loaded when used: prom-client and an HTTP server cost memory.
+    const { DEFAULT_LABELS, SessionMetrics } = await import('../pipeline/metrics.js');
     const labels = o.labels ?? DEFAULT_LABELS;
     const metrics = new SessionMetrics({
       labels,

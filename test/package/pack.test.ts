@@ -72,7 +72,7 @@ describeKernel('the packed package, installed', () => {
     );
     const listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' });
     for (const f of [
-      'dist/tcplife.mjs',
+      'dist/bundle/tcplife.mjs',
       'prebuilt/tcplife.bpf.o',
       'man/tcplife.8',
       'LICENSE',
