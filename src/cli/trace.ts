@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { map, type Observable, Subject, take, tap } from 'rxjs';
+import { map, type Observable, Subject, Subscription, take, tap } from 'rxjs';
 import { generateProgram, type ProgramSpec } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import { describeSettingsFilter } from '../codegen/settings-filter.js';
@@ -248,6 +248,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     o.interval !== undefined &&
     !hist &&
     !o.metrics &&
+    !o.exitAfter &&
     !p.rules &&
     p.split.user.k === 'const' &&
     p.split.user.value &&
@@ -501,9 +502,12 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     }
   });
 
-  const kernelSub = fast
-    ? tracer.records(fast).subscribe({ error: (e) => io.stderr(`tcplife: ${e}\n`) })
-    : tracer.sessions().subscribe(src);
+  // Summaries made in the kernel send no records: nothing to drain.
+  const kernelSub = tracer.program.summary
+    ? Subscription.EMPTY
+    : fast
+      ? tracer.records(fast).subscribe({ error: (e) => io.stderr(`tcplife: ${e}\n`) })
+      : tracer.sessions().subscribe(src);
   // Ctrl-C, SIGTERM and a hang-up end tracing the same way: drain, report, exit.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, stop);
