@@ -30,7 +30,12 @@ function run(args: string[], env: Record<string, string> = {}) {
 
 /** Runs the installed tcplife until it prints one session of the named client. */
 async function traceOne(args: string[], client: string, env: Record<string, string> = {}) {
-  const proc = spawn(installed, ['--verbose', '-j', '--exit-after', '1', ...args], {
+  return trace(['--exit-after', '1', ...args], client, env);
+}
+
+/** Runs the installed tcplife with -v -j and these arguments while a client makes sessions, until it exits. */
+async function trace(args: string[], client: string, env: Record<string, string> = {}) {
+  const proc = spawn(installed, ['--verbose', '-j', ...args], {
     cwd: work,
     env: { ...process.env, ...env },
   });
@@ -128,5 +133,16 @@ describeKernel('the packed package, installed', () => {
       'tcplife: clang is not installed: the filter runs in userspace',
     );
     expect(JSON.parse(filtered.stdout)).toMatchObject({ comm: 'tl_pkgcli2' });
+    // Summaries made in the kernel are settings of the shipped object too.
+    const summary = await trace(
+      ['--no-cache', '--interval', '1', '--count', '1', '--group-by', 'comm', '-4'],
+      'tl_pkgcli3',
+      env,
+    );
+    expect(summary.code).toBe(0);
+    expect(summary.stderr).toContain('object shipped with the package');
+    expect(summary.stderr).toContain('summaries made in the kernel, by comm');
+    const rows = summary.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.find((r) => r.comm === 'tl_pkgcli3')?.sessions).toBeGreaterThan(0);
   });
 });
