@@ -11,7 +11,6 @@ import { createFormatter } from '../dist/pipeline/formatters.js';
 import { LineWriter } from '../dist/pipeline/writer.js';
 
 const N = 2_000_000;
-const decodeEvent = makeDecoder();
 const at = (field) => member(field).offset;
 const OFFSETS = Object.fromEntries(
   [

@@ -199,6 +199,26 @@ function bpfMapMb(pid) {
   return total / 1e6;
 }
 
+/** Run time of the BPF programs a process holds (kernel.bpf_stats_enabled), in ns. */
+function bpfRunNs(pid) {
+  let total = 0;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+      let info = '';
+      try {
+        info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      } catch {
+        continue;
+      }
+      const m = /run_time_ns:\s+(\d+)/.exec(info);
+      if (m && info.includes('prog_type:')) total += Number(m[1]);
+    }
+  } catch {
+    return Number.NaN;
+  }
+  return total;
+}
+
 /** A BPF tracer is ready once it holds a link or perf-event fd. */
 async function waitAttached(proc, ms = 20000) {
   const t0 = Date.now();
@@ -466,13 +486,17 @@ async function runOne(cfg, dir, ports, round, clients) {
     await sleep(200);
   }
   const cpu0 = tracer ? cpuNs(tracer.pid) : 0;
+  const run0 = tracer ? bpfRunNs(tracer.pid) : 0;
   const w = await runClients(dir, ports[0], ports[1], clients);
   await sleep(300); // let the tracer drain
   const cpu1 = tracer ? cpuNs(tracer.pid) : 0;
+  const run1 = tracer ? bpfRunNs(tracer.pid) : 0;
   const result = { name: cfg.name, rate: w.n / w.seconds, w };
   if (tracer) {
     result.rss = peakRssMb(tracer.pid);
     result.bpfMb = bpfMapMb(tracer.pid);
+    // The programs' time, paid by the workload, per session made.
+    result.bpfUs = (run1 - run0) / 1000 / Math.max(1, w.n);
     await stopProc(tracer);
     const recs = parseOutput(cfg.parse, readFileSync(tracer.outPath, 'utf8'));
     Object.assign(result, checkRecords(recs, ports, cfg.expect(w)));
@@ -523,6 +547,9 @@ async function main() {
   }
   mkdirSync(OUT, { recursive: true });
   const dir = buildTcpgen();
+  // Programs' run time for every tracer (a few ns more per run, for all alike).
+  const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
   const ref = buildReference(dir);
   let mountedTracefs = false;
   const wantsOthers = !SMOKE || flag('--all');
@@ -605,6 +632,7 @@ async function main() {
       }
     }
   } finally {
+    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsWas);
     if (mountedTracefs) execFileSync('umount', ['/sys/kernel/tracing']);
   }
 }
@@ -621,16 +649,16 @@ function machine() {
 function table(cfgs, prof, results) {
   const base = median(results.get('no tracer').map((r) => r.rate));
   const lines = [
-    `**${prof.name} profile**: ${prof.clients} client processes, sessions of ${SEND} bytes out and ${REPLY} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${prof.clients * SMOKE_SESSIONS} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians. Tracer CPU is per record written (per session for summaries); BPF memory is the memlock of the tracer's maps.`,
+    `**${prof.name} profile**: ${prof.clients} client processes, sessions of ${SEND} bytes out and ${REPLY} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${prof.clients * SMOKE_SESSIONS} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians. Tracer CPU is per record written (per session for summaries); BPF µs/session is its programs' run time (kernel.bpf_stats_enabled, on for the whole run) per session made, which the workload pays; BPF memory is the memlock of the tracer's maps.`,
     '',
-    '| configuration | sessions/s | vs no tracer | records expected | reported | lost | loss the tool reported | tracer CPU µs/record | peak RSS MB | BPF memory MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| configuration | sessions/s | vs no tracer | records expected | reported | lost | loss the tool reported | tracer CPU µs/record | BPF µs/session | peak RSS MB | BPF memory MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of cfgs) {
     const rs = results.get(c.name);
     const rate = median(rs.map((r) => r.rate));
     if (c.none) {
-      lines.push(`| ${c.name} | ${fmt(rate)} | 1.00 | | | | | | | |`);
+      lines.push(`| ${c.name} | ${fmt(rate)} | 1.00 | | | | | | | | |`);
       continue;
     }
     const exp = rs.reduce((a, r) => a + r.expected, 0);
@@ -639,7 +667,7 @@ function table(cfgs, prof, results) {
     const tl = rs.reduce((a, r) => a + r.toolLoss, 0);
     const bad = rs.reduce((a, r) => a + r.dup + r.badBytes, 0);
     lines.push(
-      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 1)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
+      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 1)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.bpfUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
     );
   }
   return lines.join('\n');
