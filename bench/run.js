@@ -286,6 +286,12 @@ function configs(ports, ref) {
   const list = [
     { name: 'no tracer', none: true },
     tcplife('tcplife -j (JSON lines) > file', ['-j'], 'jsonl', both),
+    tcplife(
+      'tcplife -j --attach raw_tp (hash map, probe reads)',
+      ['-j', '--attach', 'raw_tp'],
+      'jsonl',
+      both,
+    ),
     tcplife('tcplife -s (CSV) > file', ['-s'], 'csv', both),
     tcplife('tcplife (table) > file', [], 'table', both),
     tcplife(
