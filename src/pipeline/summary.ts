@@ -151,11 +151,7 @@ export function kernelSummaryAccumulator(
       const tx = u64(value, valueOff + 8);
       const rx = u64(value, valueOff + 16);
       if (!merges) {
-        const hist = new Uint32Array(
-          value.buffer,
-          value.byteOffset + valueOff + 24,
-          HIST_BUCKETS,
-        );
+        const hist = new Uint32Array(value.buffer, value.byteOffset + valueOff + 24, HIST_BUCKETS);
         direct.push({
           group,
           sessions,

@@ -142,7 +142,10 @@ describeKernel('the packed package, installed', () => {
     expect(summary.code).toBe(0);
     expect(summary.stderr).toContain('object shipped with the package');
     expect(summary.stderr).toContain('summaries made in the kernel, by comm');
-    const rows = summary.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = summary.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.find((r) => r.comm === 'tl_pkgcli3')?.sessions).toBeGreaterThan(0);
   });
 });
