@@ -178,8 +178,11 @@ function peakRssMb(pid) {
   }
 }
 
-/** Kernel memory of the BPF maps a process holds (the maps' memlock), in MB. */
-function bpfMapMb(pid) {
+/**
+ * Sums a number from the fdinfo of a process's BPF objects of one kind
+ * (maps: `map_type:`, programs: `prog_type:`); NaN once the process is gone.
+ */
+function fdinfoSum(pid, kind, re) {
   let total = 0;
   try {
     for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
@@ -189,35 +192,20 @@ function bpfMapMb(pid) {
       } catch {
         continue;
       }
-      if (!info.includes('map_type:')) continue;
-      const m = /memlock:\s+(\d+)/.exec(info);
-      if (m) total += Number(m[1]);
-    }
-  } catch {
-    return Number.NaN;
-  }
-  return total / 1e6;
-}
-
-/** Run time of the BPF programs a process holds (kernel.bpf_stats_enabled), in ns. */
-function bpfRunNs(pid) {
-  let total = 0;
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-      let info = '';
-      try {
-        info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-      } catch {
-        continue;
-      }
-      const m = /run_time_ns:\s+(\d+)/.exec(info);
-      if (m && info.includes('prog_type:')) total += Number(m[1]);
+      const m = re.exec(info);
+      if (m && info.includes(kind)) total += Number(m[1]);
     }
   } catch {
     return Number.NaN;
   }
   return total;
 }
+
+/** Kernel memory of the BPF maps a process holds (the maps' memlock), in MB. */
+const bpfMapMb = (pid) => fdinfoSum(pid, 'map_type:', /memlock:\s+(\d+)/) / 1e6;
+
+/** Run time of the BPF programs a process holds (kernel.bpf_stats_enabled), in ns. */
+const bpfRunNs = (pid) => fdinfoSum(pid, 'prog_type:', /run_time_ns:\s+(\d+)/);
 
 /** A BPF tracer is ready once it holds a link or perf-event fd. */
 async function waitAttached(proc, ms = 20000) {
