@@ -33,6 +33,28 @@ const VERSION: string = JSON.parse(
   readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'),
 ).version;
 
+/** The environment tcplife reads: --help and the man page list it from here. */
+const ENVIRONMENT: readonly { name: string; description: string }[] = [
+  {
+    name: 'TCPLIFE_RULES_PATH',
+    description:
+      'Colon-separated directories where --rules NAME and tcplife rules look, before the shipped rules/.',
+  },
+  { name: 'TCPLIFE_CLANG_TIMEOUT', description: 'Seconds clang may take (default 60).' },
+  {
+    name: 'TCPLIFE_SESSION_PATH',
+    description:
+      '1: print and summarise through the general path (a Session per record; summaries in userspace) instead of the fast path and summaries made in the kernel, to compare their costs. Records print the same; summaries then have exact percentiles.',
+  },
+  { name: 'TMPDIR', description: 'Where clang works (else the cache directory).' },
+];
+
+const ENVIRONMENT_HELP = `
+
+environment:
+${ENVIRONMENT.map((e) => `  ${e.name.padEnd(22)} ${e.description}`).join('\n')}
+`;
+
 const EXAMPLES = `
 examples:
   tcplife                                  # trace all TCP sessions
@@ -182,7 +204,7 @@ function program(io: Io, result: { code: number }): Command {
     // The commands (replay) have options of the same names: the program's own
     // options are read before a command's name only.
     .enablePositionalOptions()
-    .addHelpText('after', EXAMPLES)
+    .addHelpText('after', EXAMPLES + ENVIRONMENT_HELP)
     .showHelpAfterError('(run tcplife --help for usage)')
     .configureOutput({
       writeOut: (s) => process.stdout.write(s),
@@ -292,6 +314,7 @@ export function describeCli(): {
   options: { flags: string; description: string }[];
   commands: { name: string; usage: string; description: string }[];
   examples: string;
+  environment: readonly { name: string; description: string }[];
 } {
   const p = program(defaultIo, { code: 0 });
   return {
@@ -306,5 +329,6 @@ export function describeCli(): {
       description: c.description(),
     })),
     examples: EXAMPLES.trim(),
+    environment: ENVIRONMENT,
   };
 }
