@@ -59,27 +59,31 @@ async function holdPython(script: string, args: string[]) {
   };
 }
 
+/** Traces with these arguments while the held script runs; stops it with Ctrl-C once done. */
+async function traceWhile(hold: Awaited<ReturnType<typeof holdPython>>, args: string[]) {
+  const cli = startCli(['--verbose', '-j', ...args]);
+  await cli.ready;
+  hold.go();
+  await hold.done();
+  await new Promise((r) => setTimeout(r, 200));
+  cli.proc.kill('SIGINT');
+  expect(await cli.exit).toBe(0);
+  return cli;
+}
+
 describeKernel('loss accounting', () => {
   // The hash map is the raw_tp fallback's; tp_btf keeps starts in socket storage.
   /** N connections held open at once, then closed, traced with these options. */
   async function holdMany(N: number, options: string[]) {
     const hold = await holdPython(HOLD, [String(N)]);
     const port = hold.ports[0]!;
-    const cli = startCli([
-      '--verbose',
-      '-j',
+    const cli = await traceWhile(hold, [
       '--stats',
       ...options,
       '--map-size',
       '16',
       `lport == ${port} or rport == ${port}`,
     ]);
-    await cli.ready;
-    hold.go();
-    await hold.done();
-    await new Promise((r) => setTimeout(r, 200));
-    cli.proc.kill('SIGINT');
-    expect(await cli.exit).toBe(0);
     return { stderr: cli.stderr, printed: cli.stdout.trim().split('\n').filter(Boolean).length };
   }
 
@@ -114,19 +118,11 @@ describeKernel('loss accounting', () => {
     it(`a socket that connects again after a refused connect is a new session (${attach})`, async () => {
       const hold = await holdPython(REUSE, []);
       const [open, refusing] = hold.ports as [number, number];
-      const cli = startCli([
-        '--verbose',
-        '-j',
+      const cli = await traceWhile(hold, [
         '--attach',
         attach,
         `rport in (${open}, ${refusing}) and comm == "python3"`,
       ]);
-      await cli.ready;
-      hold.go();
-      await hold.done();
-      await new Promise((r) => setTimeout(r, 200));
-      cli.proc.kill('SIGINT');
-      expect(await cli.exit).toBe(0);
       const got = cli.stdout
         .trim()
         .split('\n')
