@@ -102,21 +102,17 @@ struct {
  * waits until no program can still be writing the other (an RCU grace
  * period, through membarrier), then reads and empties that one.
  */
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, 1);
-  __type(key, struct event);
-  __type(value, struct group_val);
-} groups_a SEC(".maps");
+#define GROUPS_MAP(name)                                                                   \
+  struct {                                                                                 \
+    __uint(type, BPF_MAP_TYPE_HASH);                                                       \
+    __uint(map_flags, BPF_F_NO_PREALLOC);                                                  \
+    __uint(max_entries, 1);                                                                \
+    __type(key, struct event);                                                             \
+    __type(value, struct group_val);                                                       \
+  } name SEC(".maps")
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, 1);
-  __type(key, struct event);
-  __type(value, struct group_val);
-} groups_b SEC(".maps");
+GROUPS_MAP(groups_a);
+GROUPS_MAP(groups_b);
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
