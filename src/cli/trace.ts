@@ -19,10 +19,12 @@ import { prebuiltObject } from '../kernel/build.js';
 import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
+import { HIST_BUCKETS, log2Counts } from '../model/groups.js';
 import { fastWriter } from '../pipeline/fast.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type FormatOptions, type OutputFormat } from '../pipeline/formatters.js';
 import { formatHistogram, HIST_CSV_HEADER, histogram } from '../pipeline/histogram.js';
+import type { Window } from '../pipeline/intervals.js';
 import {
   createSummaryFormatter,
   kernelSummaryAccumulator,
@@ -185,6 +187,43 @@ function argvIsUtf8(): boolean {
 }
 
 /** The rules a session matched, and their tags. */
+/**
+ * Windows of what the kernel summarised: every interval (or once, at the
+ * end, without one), `take` reads and prints a window; the last is marked
+ * partial when tracing stops before its end. Returns what ends it (on
+ * Ctrl-C, the end of --duration, or after --count windows).
+ */
+function kernelWindows(
+  intervalSecs: number | undefined,
+  count: number | undefined,
+  take: (w: Window) => void,
+  done: () => void,
+  stop: () => void,
+): () => void {
+  let start = Date.now();
+  let emitted = 0;
+  const window = (partial: boolean) => {
+    const end = Date.now();
+    const w = { start_ms: start, end_ms: end, partial };
+    start = end;
+    emitted++;
+    take(w);
+  };
+  const timer =
+    intervalSecs === undefined
+      ? undefined
+      : setInterval(() => {
+          window(false);
+          if (count && emitted >= count) stop();
+        }, intervalSecs * 1000);
+  return () => {
+    if (timer) clearInterval(timer);
+    // Without an interval the one window is whole.
+    if (!(count && emitted >= count)) window(intervalSecs !== undefined);
+    done();
+  };
+}
+
 function matchedRules(rules: RuleSet, s: DecodedSession): { rules: string[]; tags: string[] } {
   const names = rules.tag(s);
   return { rules: names, tags: rules.tagsOf(names) };
@@ -245,8 +284,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   // counts, bytes and a span histogram per group, read once per interval
   // (TCPLIFE_SESSION_PATH=1 keeps them in userspace, to compare).
   const summariseInKernel =
-    o.interval !== undefined &&
-    !hist &&
+    (o.interval !== undefined || hist === 'span_us') &&
+    (!hist || hist === 'span_us') &&
     !o.metrics &&
     !o.exitAfter &&
     !p.rules &&
@@ -299,7 +338,9 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     io.stderr(
       `tcplife: attached with ${tracer.attachedWith}, sessions' starts in ${tracer.socketState === 'socket storage' ? 'socket storage' : `a hash map of ${tracer.program.maxEntries.starts} sockets`}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
         (tracer.program.summary
-          ? `tcplife: summaries made in the kernel, by ${groupBy.length ? groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
+          ? hist
+            ? 'tcplife: the span histogram made in the kernel\n'
+            : `tcplife: summaries made in the kernel, by ${groupBy.length ? groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
           : '') +
         `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${spec.maxEntries.starts} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
     );
@@ -421,6 +462,27 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     const complete = { error: reject, complete: () => resolve() };
     if (format === 'none') {
       rows.subscribe({ next: () => {}, ...complete });
+    } else if (hist && tracer.program.summary) {
+      // The span histogram made in the kernel: its log2 buckets, exactly.
+      if (format === 'csv') writer.line(HIST_CSV_HEADER);
+      summaryDone = kernelWindows(
+        o.interval,
+        o.count,
+        (w) => {
+          const hists: number[][] = [];
+          tracer.takeGroups((_k, _ko, v, vo) => {
+            hists.push(
+              Array.from({ length: HIST_BUCKETS }, (_, i) => v.getUint32(vo + 24 + 4 * i, true)),
+            );
+          });
+          // As histogram() does: every window, but a cut-short last one only with sessions.
+          if (w.partial && hists.length === 0) return;
+          const counts = log2Counts(hists);
+          for (const l of formatHistogram({ ...w, field: hist, counts }, format)) writer.line(l);
+        },
+        resolve,
+        stop,
+      );
     } else if (hist) {
       if (format === 'csv') writer.line(HIST_CSV_HEADER);
       rows
@@ -440,33 +502,23 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
       const f = createSummaryFormatter(format, groupBy);
       const h = f.header();
       if (h) writer.line(h);
-      const intervalMs = o.interval * 1000;
-      let start = Date.now();
-      let emitted = 0;
       // As summarize() does: an interval without groups prints nothing
       // when grouping; the last, cut short, only when it has sessions.
-      const take = (partial: boolean) => {
-        const acc = kernelSummaryAccumulator(groupBy, tracer.resolvers);
-        tracer.takeGroups((k, ko, v, vo) => acc.add(k, ko, v, vo));
-        const end = Date.now();
-        const w = { start_ms: start, end_ms: end, partial };
-        start = end;
-        emitted++;
-        if (acc.size > 0 || (groupBy.length === 0 && !partial)) {
-          const rs = acc.finish(w);
-          for (const r of rs) writer.line(f.row(r));
-          printed += rs.length;
-        }
-      };
-      const timer = setInterval(() => {
-        take(false);
-        if (o.count && emitted >= o.count) stop();
-      }, intervalMs);
-      summaryDone = () => {
-        clearInterval(timer);
-        if (!(o.count && emitted >= o.count)) take(true);
-        resolve();
-      };
+      summaryDone = kernelWindows(
+        o.interval,
+        o.count,
+        (w) => {
+          const acc = kernelSummaryAccumulator(groupBy, tracer.resolvers);
+          tracer.takeGroups((k, ko, v, vo) => acc.add(k, ko, v, vo));
+          if (acc.size > 0 || (groupBy.length === 0 && !w.partial)) {
+            const rs = acc.finish(w);
+            for (const r of rs) writer.line(f.row(r));
+            printed += rs.length;
+          }
+        },
+        resolve,
+        stop,
+      );
     } else if (o.interval !== undefined) {
       const f = createSummaryFormatter(format, groupBy);
       const h = f.header();

@@ -133,3 +133,23 @@ export function groupsC(): string {
     '}',
   ].join('\n');
 }
+
+/**
+ * A log2 histogram (--hist: bucket 0 holds 0, bucket k ≥ 1 holds
+ * [2^(k-1), 2^k)) from span histograms: exact, since each bucket lies
+ * within one power of two (spans of 2^41 µs or more, in the last bucket,
+ * count in [2^41, 2^42)). Trailing empty buckets are dropped.
+ */
+export function log2Counts(hists: readonly ArrayLike<number>[]): number[] {
+  const out: number[] = [];
+  for (const h of hists) {
+    for (let i = 0; i < h.length; i++) {
+      const n = h[i]!;
+      if (n === 0) continue;
+      const k = i < EXACT ? (i === 0 ? 0 : Math.floor(Math.log2(i)) + 1) : (i >> 2) + 2;
+      while (out.length <= k) out.push(0);
+      out[k]! += n;
+    }
+  }
+  return out;
+}

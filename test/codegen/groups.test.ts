@@ -11,7 +11,9 @@ import {
   groupMask,
   HIST_BUCKETS,
   histPercentile,
+  log2Counts,
 } from '../../src/model/groups.js';
+import { bucketOf as log2Bucket } from '../../src/pipeline/histogram.js';
 import { percentile } from '../../src/pipeline/summary.js';
 
 describe('the span histogram of in-kernel summaries', () => {
@@ -51,6 +53,30 @@ describe('the span histogram of in-kernel summaries', () => {
       ),
     );
     expect(histPercentile(new Array(HIST_BUCKETS).fill(0), 0, 50)).toBeNull();
+  });
+
+  it('gives --hist its log2 buckets exactly (below 2^41 µs)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 2 ** 41 - 1 })),
+          {
+            maxLength: 200,
+          },
+        ),
+        (spans) => {
+          const hist = new Array(HIST_BUCKETS).fill(0);
+          for (const s of spans) hist[bucketOf(s)]++;
+          const want: number[] = [];
+          for (const s of spans) {
+            const k = log2Bucket(s);
+            while (want.length <= k) want.push(0);
+            want[k]!++;
+          }
+          expect(log2Counts([hist])).toEqual(want);
+        },
+      ),
+    );
   });
 
   it('groups by stored and resolved fields; not by sizes, durations or times', () => {

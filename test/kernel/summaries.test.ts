@@ -57,7 +57,50 @@ const lines = (s: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 
+// Sessions whose spans sit well inside log2 buckets (3, 6, 12, 24 ms), so
+// that two tracers' clock readings a few µs apart bucket them alike.
+const HIST_WORK = `
+import socket, sys, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(64)
+print(srv.getsockname()[1], flush=True)
+sys.stdin.readline()
+for i in range(40):
+    c = socket.create_connection(("127.0.0.1", srv.getsockname()[1]))
+    a, _ = srv.accept()
+    time.sleep([0.0028, 0.0056, 0.0112, 0.0224][i % 4])
+    c.close(); a.close()
+time.sleep(0.3)
+print("done", flush=True)
+`;
+
 describeKernel('summaries made in the kernel', () => {
+  it('--hist span from the kernel equals the userspace histogram of the same sessions', async () => {
+    const work = spawn('python3', ['-c', HIST_WORK], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    work.stdout!.on('data', (d) => {
+      out += d;
+    });
+    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+    const port = Number(out.trim());
+    const args = ['-v', '-j', '--hist', 'span', `port == ${port}`];
+    const kernel = startCli(args);
+    const user = startCli(args, {
+      env: { ...process.env, TCPLIFE_SESSION_PATH: '1' } as Record<string, string>,
+    });
+    await Promise.all([kernel.ready, user.ready]);
+    work.stdin!.write('go\n');
+    while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
+    for (const c of [kernel, user]) c.proc.kill('SIGINT');
+    for (const c of [kernel, user]) expect(await c.exit).toBe(0);
+    expect(kernel.stderr).toContain('the span histogram made in the kernel');
+    expect(user.stderr).not.toContain('made in the kernel');
+    const k = JSON.parse(kernel.stdout);
+    const u = JSON.parse(user.stdout);
+    expect(u.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0)).toBe(80);
+    expect(k.field).toBe('span_us');
+    expect(k.buckets).toEqual(u.buckets);
+  });
+
   it('equal the exact ones: counts and bytes per group, percentiles within 12.5 %', async () => {
     const work = spawn('python3', ['-c', WORK], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
