@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
 import { percentile } from '../../src/pipeline/summary.js';
-import { startCli } from '../helpers/cli.js';
+import { type CliRun, startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
 
 // Sessions that last 2 to 60 ms (long beside the tracers' skew), with data.
@@ -73,25 +73,35 @@ time.sleep(0.3)
 print("done", flush=True)
 `;
 
+/** Runs the script's sessions while these tracers (made for its port) trace them; stops them after. */
+async function overSessions(
+  script: string,
+  tracers: (port: number) => CliRun[],
+): Promise<CliRun[]> {
+  const work = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  work.stdout!.on('data', (d) => {
+    out += d;
+  });
+  while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+  const clis = tracers(Number(out.trim()));
+  await Promise.all(clis.map((c) => c.ready));
+  work.stdin!.write('go\n');
+  while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
+  for (const c of clis) c.proc.kill('SIGINT');
+  for (const c of clis) expect(await c.exit).toBe(0);
+  return clis;
+}
+
 describeKernel('summaries made in the kernel', () => {
   it('--hist span from the kernel equals the userspace histogram of the same sessions', async () => {
-    const work = spawn('python3', ['-c', HIST_WORK], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    work.stdout!.on('data', (d) => {
-      out += d;
-    });
-    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
-    const port = Number(out.trim());
-    const args = ['-v', '-j', '--hist', 'span', `port == ${port}`];
-    const kernel = startCli(args);
-    const user = startCli(args, {
-      env: { ...process.env, TCPLIFE_SESSION_PATH: '1' } as Record<string, string>,
-    });
-    await Promise.all([kernel.ready, user.ready]);
-    work.stdin!.write('go\n');
-    while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
-    for (const c of [kernel, user]) c.proc.kill('SIGINT');
-    for (const c of [kernel, user]) expect(await c.exit).toBe(0);
+    const args = (port: number) => ['-v', '-j', '--hist', 'span', `port == ${port}`];
+    const [kernel, user] = (await overSessions(HIST_WORK, (port) => [
+      startCli(args(port)),
+      startCli(args(port), {
+        env: { ...process.env, TCPLIFE_SESSION_PATH: '1' } as Record<string, string>,
+      }),
+    ])) as [CliRun, CliRun];
     expect(kernel.stderr).toContain('the span histogram made in the kernel');
     expect(user.stderr).not.toContain('made in the kernel');
     const k = JSON.parse(kernel.stdout);
@@ -102,22 +112,14 @@ describeKernel('summaries made in the kernel', () => {
   });
 
   it('equal the exact ones: counts and bytes per group, percentiles within 12.5 %', async () => {
-    const work = spawn('python3', ['-c', WORK], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    work.stdout!.on('data', (d) => {
-      out += d;
-    });
-    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
-    const port = Number(out.trim());
-    const filter = `port == ${port}`;
-    const byPort = startCli(['-v', '-j', '--interval', '60', '--group-by', 'comm,rport', filter]);
-    const byRole = startCli(['-v', '-j', '--interval', '60', '--group-by', 'role', filter]);
-    const exact = startCli(['-v', '-j', filter]);
-    await Promise.all([byPort.ready, byRole.ready, exact.ready]);
-    work.stdin!.write('go\n');
-    while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
-    for (const c of [byPort, byRole, exact]) c.proc.kill('SIGINT');
-    for (const c of [byPort, byRole, exact]) expect(await c.exit).toBe(0);
+    const [byPort, byRole, exact] = (await overSessions(WORK, (port) => {
+      const filter = `port == ${port}`;
+      return [
+        startCli(['-v', '-j', '--interval', '60', '--group-by', 'comm,rport', filter]),
+        startCli(['-v', '-j', '--interval', '60', '--group-by', 'role', filter]),
+        startCli(['-v', '-j', filter]),
+      ];
+    })) as [CliRun, CliRun, CliRun];
     expect(byPort.stderr).toMatch(/summaries made in the kernel, by comm, rport/);
     expect(byRole.stderr).toMatch(/summaries made in the kernel, by role/);
 
