@@ -235,7 +235,7 @@ static __always_inline bool filter(const struct event *e)
 /* The socket's start, created when `create` and there is none yet. */
 static __always_inline struct start *start_of(struct sock *sk, const bool btf, bool create)
 {
-  if (btf)
+  if (btf && settings.socket_storage)
     return bpf_sk_storage_get(&sk_starts, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
   __u64 key = (__u64)sk;
   struct start *s = bpf_map_lookup_elem(&starts, &key);
@@ -353,7 +353,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
   struct start s = *sp;
   /* On every path below, filtered or not: the socket storage is freed with
    * the socket, and marked used in case the socket connects again. */
-  if (btf)
+  if (btf && settings.socket_storage)
     sp->ts_ns = 0;
   else
     bpf_map_delete_elem(&starts, &key);

@@ -187,8 +187,12 @@ function program(io: Io, result: { code: number }): Command {
     .option('--ring-size <size>', 'ring buffer size (default 4MiB)', parseSize)
     .option(
       '--map-size <n>',
-      'with the raw_tp fallback (no socket storage): sockets tracked at once (default 131072, about 15 MiB of kernel memory; at most 4194304)',
+      'sockets tracked at once (default 131072, about 15 MiB of kernel memory; at most 4194304)',
       parseMapSize,
+    )
+    .option(
+      '--socket-storage',
+      "keep sessions' starts in socket storage (tp_btf) instead of the socket map: no map to fill, 4 MB of kernel memory instead of 20; but thousands of connections opening at once make the kernel skip program runs (counted as recursion, those sessions lost)",
     )
     .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')
     .option(

@@ -74,6 +74,7 @@ export interface TraceCliOptions {
   verbose?: boolean;
   ringSize?: number;
   mapSize?: number;
+  socketStorage?: boolean;
   cache: boolean;
   ownerProbes: boolean;
   attach: 'auto' | 'tp_btf' | 'raw_tp';
@@ -295,6 +296,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   const spec = generateProgram(p.split, {
     ...(o.ringSize ? { ringBytes: o.ringSize } : {}),
     ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
+    ...(o.socketStorage ? { socketStorage: true } : {}),
     ...(summariseInKernel ? { summarise: { groupBy } } : {}),
   });
 

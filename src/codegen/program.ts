@@ -54,6 +54,12 @@ export interface GenerateOptions {
    * Ignored when a field cannot be keyed in the kernel: see summary.
    */
   readonly summarise?: { readonly groupBy: readonly string[]; readonly maxGroups?: number };
+  /**
+   * tp_btf keeps sessions' starts in socket storage instead of the hash map
+   * (no map to fill, less memory; but a burst of connections can make the
+   * kernel skip runs: README, --socket-storage).
+   */
+  readonly socketStorage?: boolean;
 }
 
 export function roundRingSize(bytes: number): number {
@@ -106,6 +112,7 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
       ...(fromSettings ?? NO_SETTINGS_FILTER),
       aggregate: mask === undefined ? 0 : 1,
       group_mask: mask ?? 0,
+      socket_storage: opts.socketStorage ? 1 : 0,
     },
   };
 }

@@ -27,6 +27,10 @@ export const SETTINGS = [
     name: 'group_mask',
     c: 'with aggregate: the record members a group is keyed on (bit i: member i)',
   },
+  {
+    name: 'socket_storage',
+    c: "1: tp_btf programs keep a session's start in socket storage, not the hash map",
+  },
 ] as const;
 
 type Setting = (typeof SETTINGS)[number];

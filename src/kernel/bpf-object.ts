@@ -183,7 +183,7 @@ export class BpfObject {
     }
     // tp_btf programs keep a socket's start in its socket storage, raw_tp
     // ones in the hash `starts`: only the map in use takes memory.
-    const storage = opts.attach === 'tp_btf';
+    const storage = opts.attach === 'tp_btf' && opts.settings.socket_storage === 1;
     if (b.bpf_map__set_autocreate(this.map('sk_starts'), storage) !== 0)
       throw new TcplifeError('cannot configure BPF map sk_starts');
     const sizes: Record<string, number> = storage

@@ -345,7 +345,9 @@ export class Tracer {
 
   /** Where the program keeps a socket's start. */
   get socketState(): 'socket storage' | 'hash map' {
-    return this.attachedWith === 'tp_btf' ? 'socket storage' : 'hash map';
+    return this.attachedWith === 'tp_btf' && this.program.settings.socket_storage === 1
+      ? 'socket storage'
+      : 'hash map';
   }
 
   stats(): TracerStats {
