@@ -33,7 +33,7 @@ export function lossReport(
   }
   if (always && tracked !== undefined) {
     lines.push(
-      `tcplife: ${tracked} socket(s) still tracked at exit (sessions open when tracing stopped)`,
+      `tcplife: ${tracked} socket(s) still tracked at exit (sessions open when tracing stopped${s.recursion_misses > 0 ? ', or whose close the kernel skipped' : ''})`,
     );
   }
   if (always) {

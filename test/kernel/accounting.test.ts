@@ -116,12 +116,21 @@ describeKernel('loss accounting', () => {
     });
   });
 
-  it('a burst of 400 connections held open at once: every session printed, no run skipped', async () => {
+  it('a burst of 400 connections held open at once: every session printed or counted', async () => {
+    // On a loaded machine the kernel may skip runs of the program (TCP
+    // state changes nested into a running one on the same CPU): a session
+    // whose close was skipped stays tracked; one whose start was, is not
+    // seen. Each is still counted once.
     const N = 400;
     const { stderr, printed } = await holdMany(N, ['--map-size', '131072']);
-    expect(stderr).toMatch(/0 program run\(s\) skipped by the kernel/);
-    expect(stderr).toMatch(/0 session\(s\) lost/);
-    expect(printed).toBe(2 * N);
+    const n = (re: RegExp) => Number(re.exec(stderr)?.[1]);
+    const lost = n(/(\d+) session\(s\) lost/);
+    const notSeen = n(/(\d+) session\(s\) closed whose start was not seen/);
+    const tracked = n(/(\d+) socket\(s\) still tracked at exit/);
+    const skipped = n(/(\d+) program run\(s\) skipped/);
+    expect({ printed, lost, notSeen, tracked, skipped }).toMatchObject({ lost: 0 });
+    expect(printed + notSeen + tracked).toBe(2 * N);
+    if (skipped === 0) expect(printed).toBe(2 * N);
   });
 
   for (const how of [['--attach', 'tp_btf'], ['--attach', 'raw_tp'], ['--socket-storage']]) {
