@@ -19,7 +19,7 @@ import { prebuiltObject } from '../kernel/build.js';
 import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
-import { HIST_BUCKETS, log2Counts } from '../model/groups.js';
+import { groupValue, log2Counts } from '../model/groups.js';
 import { fastWriter } from '../pipeline/fast.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type FormatOptions, type OutputFormat } from '../pipeline/formatters.js';
@@ -471,11 +471,10 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
         o.interval,
         o.count,
         (w) => {
-          const hists: number[][] = [];
+          const hists: Uint32Array[] = [];
+          // Copies: the batch buffer is reused once takeGroups returns.
           tracer.takeGroups((_k, _ko, v, vo) => {
-            hists.push(
-              Array.from({ length: HIST_BUCKETS }, (_, i) => v.getUint32(vo + 24 + 4 * i, true)),
-            );
+            hists.push(groupValue(v, vo).hist.slice());
           });
           // As histogram() does: every window, but a cut-short last one only with sessions.
           if (w.partial && hists.length === 0) return;

@@ -94,6 +94,21 @@ export function histPercentile(hist: ArrayLike<number>, total: number, p: number
 /** Bytes of a group's value: sessions, tx, rx (u64), then the span buckets (u32). */
 export const GROUP_VALUE_SIZE = 24 + 4 * HIST_BUCKETS;
 
+/** A group's value as the kernel wrote it at `off` (8-byte aligned): the buckets are a view, not a copy. */
+export function groupValue(
+  v: DataView,
+  off: number,
+): { sessions: number; tx: number; rx: number; hist: Uint32Array } {
+  const u64 = (at: number) =>
+    v.getUint32(off + at, true) + v.getUint32(off + at + 4, true) * 2 ** 32;
+  return {
+    sessions: u64(0),
+    tx: u64(8),
+    rx: u64(16),
+    hist: new Uint32Array(v.buffer, v.byteOffset + off + 24, HIST_BUCKETS),
+  };
+}
+
 /** C: struct group_val, span_bucket() and group_key_of(), for the template. */
 export function groupsC(): string {
   const copies = RECORD_MEMBERS.map((m, i) => {

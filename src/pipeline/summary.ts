@@ -5,7 +5,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import { fieldReader, type Resolvers } from '../kernel/decode.js';
-import { groupMember, HIST_BUCKETS, histPercentile } from '../model/groups.js';
+import { groupMember, groupValue, HIST_BUCKETS, histPercentile } from '../model/groups.js';
 import { hhmmss, OUT_FIELDS, type Row } from './fields.js';
 import { csvQuote, type OutputFormat } from './formatters.js';
 import { type Accumulator, intervals, type Window } from './intervals.js';
@@ -159,8 +159,6 @@ export function kernelSummaryAccumulator(
     string,
     { group: Record<string, unknown>; sessions: number; tx: number; rx: number; hist: Float64Array }
   >();
-  const u64 = (v: DataView, at: number) =>
-    v.getUint32(at, true) + v.getUint32(at + 4, true) * 2 ** 32;
   const ms = (us: number | null) => (us === null ? null : us / 1000);
   return {
     get size() {
@@ -169,11 +167,8 @@ export function kernelSummaryAccumulator(
     add(key, keyOff, value, valueOff) {
       const group: Record<string, unknown> = {};
       for (let i = 0; i < groupBy.length; i++) group[groupBy[i]!] = readers[i]!(key, keyOff, 0);
-      const sessions = u64(value, valueOff);
-      const tx = u64(value, valueOff + 8);
-      const rx = u64(value, valueOff + 16);
+      const { sessions, tx, rx, hist } = groupValue(value, valueOff);
       if (!merges) {
-        const hist = new Uint32Array(value.buffer, value.byteOffset + valueOff + 24, HIST_BUCKETS);
         direct.push({
           group,
           sessions,
@@ -193,8 +188,7 @@ export function kernelSummaryAccumulator(
       a.sessions += sessions;
       a.tx += tx;
       a.rx += rx;
-      for (let i = 0; i < HIST_BUCKETS; i++)
-        a.hist[i]! += value.getUint32(valueOff + 24 + 4 * i, true);
+      for (let i = 0; i < HIST_BUCKETS; i++) a.hist[i]! += hist[i]!;
     },
     finish(w) {
       const rows = direct.map((d) => summaryRow(w, d, d.p50, d.p99));
