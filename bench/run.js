@@ -4,6 +4,8 @@
 //   npm run bench [-- --rounds 3 --seconds 4 --profile light|heavy|all]
 //                                                    the full comparison (root)
 //   node bench/run.js --smoke                        a few hundred sessions, tcplife only
+//   node bench/run.js --only 'JSON|storage'          only the rows whose names match
+//                                                    (and the no-tracer row they compare to)
 //
 // A C load generator (tools/tcpgen.c, compiled here) opens short TCP sessions
 // on loopback as fast as the machine allows, each session sending SEND bytes
@@ -49,6 +51,7 @@ const SMOKE = flag('--smoke');
 const ROUNDS = opt('--rounds', SMOKE ? 1 : 3);
 const SECONDS = opt('--seconds', 4);
 const SMOKE_SESSIONS = 150; // per client
+const ONLY = argv.includes('--only') ? new RegExp(argv[argv.indexOf('--only') + 1], 'i') : null;
 const PROFILE = argv.includes('--profile') ? argv[argv.indexOf('--profile') + 1] : 'all';
 const PROFILES = [
   { name: 'light', clients: 2 },
@@ -274,6 +277,7 @@ function configs(ports, ref) {
   const list = [
     { name: 'no tracer', none: true },
     tcplife('tcplife -j (JSON lines) > file', ['-j'], 'jsonl', both),
+    tcplife('tcplife -j --socket-storage', ['-j', '--socket-storage'], 'jsonl', both),
     tcplife(
       'tcplife -j --attach raw_tp (hash map, probe reads)',
       ['-j', '--attach', 'raw_tp'],
@@ -363,7 +367,7 @@ function configs(ports, ref) {
       });
     }
   }
-  return list;
+  return ONLY ? list.filter((c) => c.none || ONLY.test(c.name)) : list;
 }
 
 /** Workload records in a tracer's output: [{side, lport, rport, tx, rx}] */
@@ -588,8 +592,8 @@ async function main() {
     s0.proc.kill();
     s1.proc.kill();
 
-    log('time to first session');
     const startup = [];
+    if (!ONLY) log('time to first session');
     const probe = async (name, cmd, args, before) => {
       const xs = [];
       for (let i = 0; i < (SMOKE ? 1 : 3); i++) {
@@ -598,19 +602,21 @@ async function main() {
       }
       startup.push({ name, s: median(xs) });
     };
-    await probe('tcplife, cold (clang runs)', BIN, ['-j'], () =>
-      rmSync(CACHE, { recursive: true, force: true }),
-    );
-    await probe('tcplife, cached object', BIN, ['-j']);
-    if (wantsOthers && existsSync('/usr/sbin/tcplife'))
+    if (!ONLY) {
+      await probe('tcplife, cold (clang runs)', BIN, ['-j'], () =>
+        rmSync(CACHE, { recursive: true, force: true }),
+      );
+      await probe('tcplife, cached object', BIN, ['-j']);
+    }
+    if (!ONLY && wantsOthers && existsSync('/usr/sbin/tcplife'))
       await probe('libbpf-tools tcplife', 'stdbuf', ['-oL', '/usr/sbin/tcplife']);
-    if (wantsOthers && existsSync('/usr/bin/bpftrace'))
+    if (!ONLY && wantsOthers && existsSync('/usr/bin/bpftrace'))
       await probe('bpftrace script', '/usr/bin/bpftrace', ['-B', 'line', join(OUT, 'all.bt')]);
 
     const report = [
       machine(),
       ...byProfile.map((p) => table(cfgs, p.prof, p.results)),
-      startupTable(startup),
+      ...(startup.length ? [startupTable(startup)] : []),
     ].join('\n\n');
     console.log(report);
     writeFileSync(join(OUT, 'latest.md'), `${report}\n`);

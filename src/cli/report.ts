@@ -23,7 +23,10 @@ export function lossReport(
   }
   if (s.recursion_misses > 0 || always) {
     lines.push(
-      `tcplife: ${s.recursion_misses} program run(s) skipped by the kernel (recursion): state changes not seen`,
+      `tcplife: ${s.recursion_misses} program run(s) skipped by the kernel (recursion): state changes not seen` +
+        (s.nested > 0 || always
+          ? `; ${s.nested} more, nested into a running one on the same CPU, taken by its stand-in`
+          : ''),
     );
   }
   if (s.missed_start > 0 || always) {

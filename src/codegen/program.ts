@@ -56,8 +56,8 @@ export interface GenerateOptions {
   readonly summarise?: { readonly groupBy: readonly string[]; readonly maxGroups?: number };
   /**
    * tp_btf keeps sessions' starts in socket storage instead of the hash map
-   * (no map to fill, less memory; but a burst of connections can make the
-   * kernel skip runs: README, --socket-storage).
+   * (no map to fill, less memory; more BPF time per session: README,
+   * --socket-storage).
    */
   readonly socketStorage?: boolean;
 }

@@ -49,6 +49,8 @@ export interface OpenOptions {
 const OVERFLOWED_WITH_STORAGE = 1024;
 
 const MAIN = { tp_btf: 'tcplife_btf', raw_tp: 'tcplife_raw' } as const;
+/** The main program's stand-in for state changes nested into its runs (the template says why). */
+const NESTED = { tp_btf: 'tcplife_btf_nested', raw_tp: 'tcplife_raw_nested' } as const;
 const OWNER_PROBES = {
   tp_btf: ['tcplife_recv_btf', 'tcplife_send_btf'],
   raw_tp: ['tcplife_recv_raw', 'tcplife_send_raw'],
@@ -170,13 +172,17 @@ export class BpfObject {
     const b = this.n.bpf;
     const wanted = new Set<string>([
       MAIN[opts.attach],
+      NESTED[opts.attach],
       ...(opts.ownerProbes ? OWNER_PROBES[opts.attach] : []),
     ]);
     this.attachPoint = opts.attach;
     this.ownerProbes = opts.ownerProbes === true;
-    for (const [name, want] of [...Object.values(MAIN), ...Object.values(OWNER_PROBES).flat()].map(
-      (n) => [n, wanted.has(n)] as const,
-    )) {
+    const all = [
+      ...Object.values(MAIN),
+      ...Object.values(NESTED),
+      ...Object.values(OWNER_PROBES).flat(),
+    ];
+    for (const [name, want] of all.map((n) => [n, wanted.has(n)] as const)) {
       const p = b.bpf_object__find_program_by_name(this.obj, name);
       if (!p) throw new TcplifeError(`BPF program ${name} not found`);
       b.bpf_program__set_autoload(p, want);
@@ -259,17 +265,19 @@ export class BpfObject {
     return link;
   }
 
-  /** Attaches the main program, then the owner probes if they were loaded. */
+  /** Attaches the main program and its stand-in, then the owner probes if they were loaded. */
   attach(): void {
     const which = this.attachPoint;
     const main = MAIN[which];
-    if (!this.attachProgram(main)) {
-      const e = errno();
-      throw new AttachError(
-        `cannot attach to sock:inet_sock_set_state (${which}): ${this.n.c.strerror(e)}`,
-        "run with --verbose for libbpf's log",
-        this.log.join(''),
-      );
+    for (const name of [main, NESTED[which]]) {
+      if (!this.attachProgram(name)) {
+        const e = errno();
+        throw new AttachError(
+          `cannot attach to sock:inet_sock_set_state (${which}): ${this.n.c.strerror(e)}`,
+          "run with --verbose for libbpf's log",
+          this.log.join(''),
+        );
+      }
     }
     this.progFd = this.n.bpf.bpf_program__fd(
       this.n.bpf.bpf_object__find_program_by_name(this.obj, main),
@@ -292,18 +300,21 @@ export class BpfObject {
     return this.n.bpf.bpf_map__fd(this.map(name));
   }
 
-  /** Kernel counters summed over CPUs. */
+  /** Kernel counters summed over CPUs and over the two programs' entries (main, stand-in). */
   counters(): KernelCounters {
     const fd = this.mapFd('counters');
     const stride = COUNTER_NAMES.length * 8;
     const value = Buffer.alloc(stride * this.ncpu);
     const key = Buffer.alloc(4);
     const out = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as unknown as KernelCounters;
-    if (this.n.bpf.bpf_map_lookup_elem(fd, key, value) !== 0) return out;
-    for (let cpu = 0; cpu < this.ncpu; cpu++) {
-      COUNTER_NAMES.forEach((name, i) => {
-        out[name] += Number(value.readBigUInt64LE(cpu * stride + i * 8));
-      });
+    for (const which of [0, 1]) {
+      key.writeUInt32LE(which);
+      if (this.n.bpf.bpf_map_lookup_elem(fd, key, value) !== 0) continue;
+      for (let cpu = 0; cpu < this.ncpu; cpu++) {
+        COUNTER_NAMES.forEach((name, i) => {
+          out[name] += Number(value.readBigUInt64LE(cpu * stride + i * 8));
+        });
+      }
     }
     return out;
   }
@@ -339,7 +350,10 @@ export class BpfObject {
     return n;
   }
 
-  /** Program runs the kernel skipped (recursion): losses no peer tool reports. */
+  /**
+   * Runs of the main program the kernel skipped (recursion). The stand-in
+   * took those it counts as `nested`; the rest are state changes not seen.
+   */
   recursionMisses(): number {
     if (this.progFd < 0) return 0;
     const info = Buffer.alloc(PROG_INFO_SIZE);

@@ -59,6 +59,7 @@ export interface RecordConsumer {
 }
 
 export interface TracerStats extends KernelCounters {
+  /** State changes no program saw: runs the kernel skipped that the stand-in did not take. */
   recursion_misses: number;
   /** records read from the ring */
   delivered: number;
@@ -352,9 +353,11 @@ export class Tracer {
 
   stats(): TracerStats {
     if (this.finalStats) return this.finalStats;
+    // The counters first: every nested run they count was a skip already.
+    const counters = this.obj.counters();
     return {
-      ...this.obj.counters(),
-      recursion_misses: this.obj.recursionMisses(),
+      ...counters,
+      recursion_misses: Math.max(0, this.obj.recursionMisses() - counters.nested),
       delivered: this.delivered,
     };
   }

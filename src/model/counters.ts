@@ -12,6 +12,7 @@ export const COUNTERS = [
   { name: 'owner_unknown', c: 'sessions reported with the task at close, not the owner' },
   { name: 'started', c: 'sessions whose start was recorded' },
   { name: 'group_full', c: 'sessions passed but not summarised: the groups map was full' },
+  { name: 'nested', c: 'state changes nested into a main run on its CPU, taken by the stand-in' },
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number]['name'];

@@ -98,7 +98,7 @@ export class SessionMetrics {
     });
     new Counter({
       name: 'tcplife_kernel_skipped_runs_total',
-      help: "program runs the kernel skipped (bpf_prog_info's recursion_misses)",
+      help: "state changes no program saw: runs the kernel skipped (bpf_prog_info's recursion_misses) that the stand-in program did not take",
       registers: [r],
       collect() {
         this.reset();

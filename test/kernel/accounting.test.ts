@@ -12,7 +12,7 @@ import { describeKernel } from '../helpers/kernel.js';
 const HOLD = `
 import socket, sys, time
 n = int(sys.argv[1])
-srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1024)
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(4096)
 port = srv.getsockname()[1]
 print(port, flush=True)
 sys.stdin.readline()                      # tracing has started
@@ -72,7 +72,6 @@ async function traceWhile(hold: Awaited<ReturnType<typeof holdPython>>, args: st
 }
 
 describeKernel('loss accounting', () => {
-  // The hash map is the raw_tp fallback's; tp_btf keeps starts in socket storage.
   /** N connections held open at once, then closed, traced with these options. */
   async function holdMany(N: number, options: string[]) {
     const hold = await holdPython(HOLD, [String(N)]);
@@ -99,38 +98,41 @@ describeKernel('loss accounting', () => {
     expect(notSeen).toBe(0);
   });
 
-  it('with --socket-storage there is no map to fill: every session of the same load is printed', async () => {
-    // Fewer at once than below: a burst of connections makes the kernel
-    // skip runs of a program that allocates socket storage (README).
-    const N = 40;
-    const { stderr, printed } = await holdMany(N, ['--socket-storage']);
-    expect(stderr).toMatch(/attached with tp_btf, sessions' starts in socket storage/);
-    expect(stderr).toMatch(/0 session\(s\) lost: 0 with the ring buffer full/);
-    expect(stderr).toMatch(/ 0 with no memory for their socket storage/);
-    expect({
+  /** Held connections' sessions, the account's figures, and how many were printed. */
+  async function burst(N: number, options: string[]) {
+    const { stderr, printed } = await holdMany(N, options);
+    const n = (re: RegExp) => Number(re.exec(stderr)?.[1]);
+    return {
+      stderr,
       printed,
-      account: stderr.split('\n').filter((l) => l.includes('session(s)')),
-    }).toEqual({
-      printed: 2 * N,
-      account: expect.anything(),
-    });
+      lost: n(/(\d+) session\(s\) lost/),
+      notSeen: n(/(\d+) session\(s\) closed whose start was not seen/),
+      tracked: n(/(\d+) socket\(s\) still tracked at exit/),
+      skipped: n(/(\d+) program run\(s\) skipped/),
+      nested: n(/; (\d+) more, nested into a running one/),
+    };
+  }
+
+  // A burst of connections nests state changes into the program's runs on
+  // the same CPU (an interrupt's exit runs the network softirq): the kernel
+  // skips such runs. Allocating socket storage makes them frequent: 1,000
+  // held connections gave hundreds of skipped runs and unseen closes before
+  // the stand-in program took them; with it, none.
+  it('with --socket-storage, a burst of 1,000 connections held at once: every session printed', async () => {
+    const N = 1000;
+    const b = await burst(N, ['--socket-storage']);
+    expect(b.stderr).toMatch(/attached with tp_btf, sessions' starts in socket storage/);
+    expect(b.stderr).toMatch(/ 0 with no memory for their socket storage/);
+    // notSeen and tracked may count other tests' sessions: the machine's, not the filter's.
+    expect(b).toMatchObject({ printed: 2 * N, lost: 0, skipped: 0 });
   });
 
-  it('a burst of 400 connections held open at once: every session printed or counted', async () => {
-    // On a loaded machine the kernel may skip runs of the program (TCP
-    // state changes nested into a running one on the same CPU): a session
-    // whose close was skipped stays tracked; one whose start was, is not
-    // seen. Each is still counted once.
+  it('a burst of 400 connections held open at once with the hash map: every session printed', async () => {
     const N = 400;
-    const { stderr, printed } = await holdMany(N, ['--map-size', '131072']);
-    const n = (re: RegExp) => Number(re.exec(stderr)?.[1]);
-    const lost = n(/(\d+) session\(s\) lost/);
-    const notSeen = n(/(\d+) session\(s\) closed whose start was not seen/);
-    const tracked = n(/(\d+) socket\(s\) still tracked at exit/);
-    const skipped = n(/(\d+) program run\(s\) skipped/);
-    expect({ printed, lost, notSeen, tracked, skipped }).toMatchObject({ lost: 0 });
-    expect(printed + notSeen + tracked).toBe(2 * N);
-    if (skipped === 0) expect(printed).toBe(2 * N);
+    const b = await burst(N, ['--map-size', '131072']);
+    expect(b.stderr).toMatch(/starts in a hash map of 131072 sockets/);
+    // notSeen and tracked may count other tests' sessions: the machine's, not the filter's.
+    expect(b).toMatchObject({ printed: 2 * N, lost: 0, skipped: 0 });
   });
 
   for (const how of [['--attach', 'tp_btf'], ['--attach', 'raw_tp'], ['--socket-storage']]) {
