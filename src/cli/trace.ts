@@ -293,10 +293,13 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     p.split.user.k === 'const' &&
     p.split.user.value &&
     process.env.TCPLIFE_SESSION_PATH !== '1';
-  const spec = generateProgram(p.split, {
+  const sizes = {
     ...(o.ringSize ? { ringBytes: o.ringSize } : {}),
     ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
     ...(o.socketStorage ? { socketStorage: true } : {}),
+  };
+  const spec = generateProgram(p.split, {
+    ...sizes,
     ...(summariseInKernel ? { summarise: { groupBy } } : {}),
   });
 
@@ -325,10 +328,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   } catch (e) {
     // No clang: the shipped object has no kernel filter; the whole filter then
     // runs in userspace over it (every session leaves the kernel).
-    const plain = generateProgram(
-      { kernel: IR.TRUE, user: p.pred },
-      { ringBytes: spec.maxEntries.events, mapEntries: spec.maxEntries.starts },
-    );
+    const plain = generateProgram({ kernel: IR.TRUE, user: p.pred }, sizes);
     if (!(e instanceof ClangMissingError) || !prebuiltObject(plain.source)) throw e;
     io.stderr(
       'tcplife: clang is not installed: the filter runs in userspace over the shipped program, so every session leaves the kernel (apt-get install -y clang libbpf-dev for in-kernel filtering)\n',
