@@ -36,11 +36,13 @@ struct start {
 @@STATS_STRUCT@@
 
 /*
- * Where a socket's start is kept. tp_btf programs keep it in the socket's
- * own storage: no hashing, no table to fill, and the kernel frees it with
- * the socket. raw_tp programs (the fallback; their socket is not a BTF
- * pointer, which socket storage needs) use the hash `starts`, keyed by the
- * socket's address. The loader creates only the map the loaded programs use.
+ * Where a socket's start is kept (settings.socket_storage, for tp_btf
+ * programs): 0, the hash `starts`, keyed by the socket's address; 1, the
+ * socket's own storage (no table to fill, freed by the kernel with the
+ * socket, but an allocation per socket); 2, the default: the hash while it
+ * has room, the socket's storage for the sockets beyond it. raw_tp programs
+ * (the fallback; their socket is not a BTF pointer, which socket storage
+ * needs) use the hash alone. The loader creates only the maps in use.
  */
 struct {
   __uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -241,20 +243,39 @@ static __always_inline bool filter(const struct event *e)
  */
 #define SK_READ(btf, src, field) ((btf) ? (src)->field : BPF_CORE_READ(src, field))
 
-/* The socket's start, created when `create` and there is none yet. */
-static __always_inline struct start *start_of(struct sock *sk, const bool btf, bool create)
+/*
+ * The socket's start, created when `create` and there is none yet;
+ * `in_storage` says which store holds it (the close frees each its way).
+ */
+static __always_inline struct start *start_of(struct sock *sk, const bool btf, bool create,
+                                              bool *in_storage)
 {
-  if (btf && settings.socket_storage)
+  __u32 storage = btf ? settings.socket_storage : 0;
+  *in_storage = storage == 1;
+  if (storage == 1)
     return bpf_sk_storage_get(&sk_starts, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
   __u64 key = (__u64)sk;
   struct start *s = bpf_map_lookup_elem(&starts, &key);
-  if (s || !create)
+  if (s)
     return s;
+  if (storage == 2) {
+    /* A start that the full hash sent to the socket's storage. */
+    s = bpf_sk_storage_get(&sk_starts, sk, 0, 0);
+    if (s) {
+      *in_storage = true;
+      return s;
+    }
+  }
+  if (!create)
+    return 0;
   struct start n = {};
   long err = bpf_map_update_elem(&starts, &key, &n, BPF_NOEXIST);
-  if (err && err != -EEXIST)
+  if (!err || err == -EEXIST)
+    return bpf_map_lookup_elem(&starts, &key);
+  if (storage != 2)
     return 0;
-  return bpf_map_lookup_elem(&starts, &key);
+  *in_storage = true;
+  return bpf_sk_storage_get(&sk_starts, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 }
 
 static __always_inline void add_to(void *groups, const struct event *k, const struct event *e,
@@ -309,9 +330,10 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
 
   __u64 key = (__u64)sk;
 
+  bool in_storage;
   if (newstate < TCP_FIN_WAIT1) {
     /* SYN_SENT, SYN_RECV, ESTABLISHED: the session starts at the first one seen. */
-    struct start *s = start_of(sk, btf, true);
+    struct start *s = start_of(sk, btf, true, &in_storage);
     if (!s) {
       /* No room for it: its close is counted once, as lost to a full map. */
       __u8 one = 1;
@@ -335,7 +357,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
 
   if ((newstate == TCP_FIN_WAIT1 && oldstate == TCP_ESTABLISHED) || newstate == TCP_LAST_ACK) {
     /* Active close (close() or shutdown()) and passive close run in the owner's context. */
-    struct start *s = start_of(sk, btf, false);
+    struct start *s = start_of(sk, btf, false, &in_storage);
     if (s && s->ts_ns)
       remember_owner(s);
     return 0;
@@ -346,7 +368,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
   if (oldstate == TCP_LISTEN)
     return 0; /* a listener closing is not a session */
 
-  struct start *sp = start_of(sk, btf, false);
+  struct start *sp = start_of(sk, btf, false, &in_storage);
   if (!sp || !sp->ts_ns) {
     /* Once per session, under its true reason. */
     if (bpf_map_lookup_elem(&overflowed, &key)) {
@@ -360,7 +382,7 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
   struct start s = *sp;
   /* On every path below, filtered or not: the socket storage is freed with
    * the socket, and marked used in case the socket connects again. */
-  if (btf && settings.socket_storage)
+  if (in_storage)
     sp->ts_ns = 0;
   else
     bpf_map_delete_elem(&starts, &key);
@@ -449,7 +471,8 @@ static __always_inline int claim_owner(struct sock *sk, const bool btf)
 {
   if (SK_READ(btf, sk, sk_protocol) != IPPROTO_TCP)
     return 0;
-  struct start *s = start_of(sk, btf, false);
+  bool in_storage;
+  struct start *s = start_of(sk, btf, false, &in_storage);
   if (s && s->ts_ns && !s->owner)
     remember_owner(s);
   return 0;

@@ -187,12 +187,12 @@ function program(io: Io, result: { code: number }): Command {
     .option('--ring-size <size>', 'ring buffer size (default 4MiB)', parseSize)
     .option(
       '--map-size <n>',
-      'sockets tracked at once (default 131072, about 15 MiB of kernel memory; at most 4194304)',
+      "sockets whose start the socket map holds at once (default 16384, about 2 MiB of kernel memory; at most 4194304); beyond them, the socket's own storage (tp_btf) or, with raw_tp (default 131072 there), counted as lost",
       parseMapSize,
     )
     .option(
       '--socket-storage',
-      "keep sessions' starts in socket storage (tp_btf) instead of the socket map: no map to fill, 4 MB of kernel memory instead of 20, about 1 µs more BPF time per session",
+      "keep every session's start in its socket's storage (tp_btf), not only those beyond the socket map: no map at all, but about 1 µs more BPF time per session",
     )
     .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')
     .option(

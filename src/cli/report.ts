@@ -1,12 +1,12 @@
 /** What went missing, said on stderr at exit. */
-import type { TracerStats } from '../kernel/tracer.js';
+import type { SocketState, TracerStats } from '../kernel/tracer.js';
 
 export function lossReport(
   s: TracerStats,
   always: boolean,
   printed: number,
   tracked?: number,
-  state: 'socket storage' | 'hash map' = 'hash map',
+  state: SocketState = 'hash map',
 ): string[] {
   const lines: string[] = [];
   const lost = s.ringbuf_drops + s.map_full + s.group_full;
@@ -15,7 +15,9 @@ export function lossReport(
       `tcplife: ${lost} session(s) lost: ${s.ringbuf_drops} with the ring buffer full (try a larger --ring-size), ` +
         (state === 'socket storage'
           ? `${s.map_full} with no memory for their socket storage (see net.core.optmem_max)`
-          : `${s.map_full} with the socket map full (try a larger --map-size)`) +
+          : state === 'hash map, then socket storage'
+            ? `${s.map_full} with the socket map full and no memory for their socket storage (see net.core.optmem_max)`
+            : `${s.map_full} with the socket map full (try a larger --map-size)`) +
         (s.group_full > 0
           ? `, ${s.group_full} not summarised with the kernel's groups map full (fewer --group-by fields, or a shorter --interval)`
           : ''),

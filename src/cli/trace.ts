@@ -338,13 +338,13 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   if (o.verbose) {
     const b = tracer.build;
     io.stderr(
-      `tcplife: attached with ${tracer.attachedWith}, sessions' starts in ${tracer.socketState === 'socket storage' ? 'socket storage' : `a hash map of ${tracer.program.maxEntries.starts} sockets`}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
+      `tcplife: attached with ${tracer.attachedWith}, sessions' starts in ${tracer.socketState === 'socket storage' ? 'socket storage' : `a hash map of ${tracer.hashSize} sockets${tracer.socketState === 'hash map' ? '' : ', then socket storage'}`}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
         (tracer.program.summary
           ? hist
             ? 'tcplife: the span histogram made in the kernel\n'
             : `tcplife: summaries made in the kernel, by ${groupBy.length ? groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
           : '') +
-        `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${spec.maxEntries.starts} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
+        `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${tracer.hashSize} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
     );
     io.stderr(
       tracer.cgroups.available

@@ -20,7 +20,13 @@ export const TEMPLATE_PATH = join(PACKAGE_ROOT, 'bpf/templates/tcplife.bpf.c');
 export const INCLUDE_DIR = join(PACKAGE_ROOT, 'bpf/include');
 
 export const DEFAULT_RING_BYTES = 4 << 20;
-export const DEFAULT_MAP_ENTRIES = 131_072;
+/** Sockets the hash holds when socket storage takes those beyond them (tp_btf). */
+export const DEFAULT_MAP_ENTRIES = 16_384;
+/** ... and when the hash is the only store (the raw_tp fallback). */
+export const DEFAULT_MAP_ENTRIES_ALONE = 131_072;
+
+/** settings.socket_storage: where tp_btf programs keep a socket's start. */
+export const STORE = { hash: 0, storage: 1, hashThenStorage: 2 } as const;
 /** Groups an in-kernel summary holds per interval (each map; memory only as used). */
 export const DEFAULT_MAX_GROUPS = 65_536;
 
@@ -30,7 +36,7 @@ export interface ProgramSpec {
   readonly filterC: string;
   /** The whole BPF C source: depends on the kernel part of the filter only. */
   readonly source: string;
-  /** Map sizes, set before load. */
+  /** Map sizes, set before load (`starts` where socket storage backs the hash). */
   readonly maxEntries: {
     readonly events: number;
     readonly starts: number;
@@ -41,6 +47,8 @@ export interface ProgramSpec {
   readonly summary?: { readonly groupBy: readonly string[] };
   /** Read-only data, set before load. */
   readonly settings: Settings;
+  /** The hash's size where it is the only store (raw_tp): --map-size, or a larger default. */
+  readonly startsAlone: number;
 }
 
 export interface GenerateOptions {
@@ -55,9 +63,9 @@ export interface GenerateOptions {
    */
   readonly summarise?: { readonly groupBy: readonly string[]; readonly maxGroups?: number };
   /**
-   * tp_btf keeps sessions' starts in socket storage instead of the hash map
-   * (no map to fill, less memory; more BPF time per session: README,
-   * --socket-storage).
+   * tp_btf keeps every session's start in socket storage, not only those
+   * beyond the hash's room (no hash at all, less memory; more BPF time per
+   * session: README, --socket-storage).
    */
   readonly socketStorage?: boolean;
 }
@@ -112,7 +120,8 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
       ...(fromSettings ?? NO_SETTINGS_FILTER),
       aggregate: mask === undefined ? 0 : 1,
       group_mask: mask ?? 0,
-      socket_storage: opts.socketStorage ? 1 : 0,
+      socket_storage: opts.socketStorage ? STORE.storage : STORE.hashThenStorage,
     },
+    startsAlone: opts.mapEntries ?? DEFAULT_MAP_ENTRIES_ALONE,
   };
 }

@@ -29,7 +29,7 @@ export const SETTINGS = [
   },
   {
     name: 'socket_storage',
-    c: "1: tp_btf programs keep a session's start in socket storage, not the hash map",
+    c: "where tp_btf programs keep a session's start: 0 the hash, 1 socket storage, 2 the hash, then socket storage beyond its room",
   },
 ] as const;
 

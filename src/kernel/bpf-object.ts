@@ -4,7 +4,7 @@
  * counters, and close it — close() is idempotent and frees everything.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { ProgramSpec } from '../codegen/program.js';
+import { type ProgramSpec, STORE } from '../codegen/program.js';
 import {
   decodeSettings,
   encodeSettings,
@@ -33,6 +33,8 @@ export class InterruptedLoadError extends TcplifeError {}
 
 export interface OpenOptions {
   readonly maxEntries: ProgramSpec['maxEntries'];
+  /** The hash's size where it is the only store (raw_tp, or settings.socket_storage 0). */
+  readonly startsAlone?: number;
   /** Read-only settings, written before load. */
   readonly settings: Settings;
   /** Which attach point: tp_btf (default), or raw_tp as a fallback. */
@@ -47,6 +49,11 @@ export interface OpenOptions {
  * kernel could not allocate (out of memory, or net.core.optmem_max).
  */
 const OVERFLOWED_WITH_STORAGE = 1024;
+
+/** Where the loaded program keeps sockets' starts: settings.socket_storage, as the attach point allows. */
+export function storeOf(attach: 'tp_btf' | 'raw_tp', settings: Settings): number {
+  return attach === 'tp_btf' ? settings.socket_storage : STORE.hash;
+}
 
 const MAIN = { tp_btf: 'tcplife_btf', raw_tp: 'tcplife_raw' } as const;
 /** The main program's stand-in for state changes nested into its runs (the template says why). */
@@ -187,14 +194,17 @@ export class BpfObject {
       if (!p) throw new TcplifeError(`BPF program ${name} not found`);
       b.bpf_program__set_autoload(p, want);
     }
-    // tp_btf programs keep a socket's start in its socket storage, raw_tp
-    // ones in the hash `starts`: only the map in use takes memory.
-    const storage = opts.attach === 'tp_btf' && opts.settings.socket_storage === 1;
-    if (b.bpf_map__set_autocreate(this.map('sk_starts'), storage) !== 0)
+    // Only the maps in use take memory: socket storage where tp_btf uses
+    // it, the hash `starts` unless socket storage holds every start.
+    const store = storeOf(opts.attach, opts.settings);
+    if (b.bpf_map__set_autocreate(this.map('sk_starts'), store !== STORE.hash) !== 0)
       throw new TcplifeError('cannot configure BPF map sk_starts');
-    const sizes: Record<string, number> = storage
-      ? { ...opts.maxEntries, starts: 1, overflowed: OVERFLOWED_WITH_STORAGE }
-      : opts.maxEntries;
+    const sizes: Record<string, number> =
+      store === STORE.storage
+        ? { ...opts.maxEntries, starts: 1, overflowed: OVERFLOWED_WITH_STORAGE }
+        : store === STORE.hashThenStorage
+          ? { ...opts.maxEntries, overflowed: OVERFLOWED_WITH_STORAGE }
+          : { ...opts.maxEntries, starts: opts.startsAlone ?? opts.maxEntries.starts };
     for (const [name, n] of Object.entries(sizes)) {
       if (b.bpf_map__set_max_entries(this.map(name), n) !== 0)
         throw new TcplifeError(`cannot set the size of BPF map ${name} to ${n}`);

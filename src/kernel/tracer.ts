@@ -11,7 +11,7 @@
  * a steady stream cannot turn it into a busy loop.
  */
 import { Observable, type Subscriber } from 'rxjs';
-import type { ProgramSpec } from '../codegen/program.js';
+import { type ProgramSpec, STORE } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import type { DecodedSession } from '../model/fields.js';
 import { GROUP_VALUE_SIZE } from '../model/groups.js';
@@ -21,6 +21,7 @@ import {
   InterruptedLoadError,
   type KernelCounters,
   kernelHasTracepoint,
+  storeOf,
 } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
 import { CgroupResolver } from './cgroups.js';
@@ -64,6 +65,9 @@ export interface TracerStats extends KernelCounters {
   /** records read from the ring */
   delivered: number;
 }
+
+/** Where the loaded program keeps sessions' starts (said by -v and the loss report). */
+export type SocketState = 'socket storage' | 'hash map' | 'hash map, then socket storage';
 
 export interface StartupTimes {
   readonly buildMs: number;
@@ -130,6 +134,7 @@ export class Tracer {
         continue;
       const obj = BpfObject.open(build.object, {
         maxEntries: program.maxEntries,
+        startsAlone: program.startsAlone,
         settings: program.settings,
         attach: which,
         ownerProbes,
@@ -345,10 +350,23 @@ export class Tracer {
   }
 
   /** Where the program keeps a socket's start. */
-  get socketState(): 'socket storage' | 'hash map' {
-    return this.attachedWith === 'tp_btf' && this.program.settings.socket_storage === 1
+  get socketState(): SocketState {
+    const store = storeOf(this.attachedWith, this.program.settings);
+    return store === STORE.storage
       ? 'socket storage'
-      : 'hash map';
+      : store === STORE.hashThenStorage
+        ? 'hash map, then socket storage'
+        : 'hash map';
+  }
+
+  /** Sockets the hash holds at once (0 when socket storage holds every start). */
+  get hashSize(): number {
+    const store = storeOf(this.attachedWith, this.program.settings);
+    return store === STORE.storage
+      ? 0
+      : store === STORE.hash
+        ? this.program.startsAlone
+        : this.program.maxEntries.starts;
   }
 
   stats(): TracerStats {

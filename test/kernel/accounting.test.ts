@@ -1,8 +1,9 @@
 /**
  * Every session is printed or counted once, under its true reason: with a
  * socket map far too small for the sockets open at once, the sessions that
- * did not fit are counted as lost to a full map — once each, not once per
- * start state, and not again as starts never seen.
+ * did not fit go to their sockets' storage (tp_btf) or, where the map is the
+ * only store (raw_tp), are counted as lost to a full map — once each, not
+ * once per start state, and not again as starts never seen.
  */
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
@@ -73,7 +74,7 @@ async function traceWhile(hold: Awaited<ReturnType<typeof holdPython>>, args: st
 
 describeKernel('loss accounting', () => {
   /** N connections held open at once, then closed, traced with these options. */
-  async function holdMany(N: number, options: string[]) {
+  async function holdManyOut(N: number, options: string[]) {
     const hold = await holdPython(HOLD, [String(N)]);
     const port = hold.ports[0]!;
     const cli = await traceWhile(hold, [
@@ -83,19 +84,40 @@ describeKernel('loss accounting', () => {
       ...options,
       `lport == ${port} or rport == ${port}`,
     ]);
-    return { stderr: cli.stderr, printed: cli.stdout.trim().split('\n').filter(Boolean).length };
+    return { stderr: cli.stderr, stdout: cli.stdout };
+  }
+  async function holdMany(N: number, options: string[]) {
+    const { stderr, stdout } = await holdManyOut(N, options);
+    return { stderr, printed: stdout.trim().split('\n').filter(Boolean).length };
   }
 
-  it('a full socket map: printed + lost = every session, each counted once', async () => {
+  it('a full socket map and nothing behind it (raw_tp): printed + lost = every session, each counted once', async () => {
     const N = 200;
-    const { stderr, printed } = await holdMany(N, []);
-    expect(stderr).toMatch(/starts in a hash map of 16 sockets/);
+    const { stderr, printed } = await holdMany(N, ['--attach', 'raw_tp']);
+    expect(stderr).toMatch(/starts in a hash map of 16 sockets(?!, then)/);
     const mapFull = Number(/(\d+) with the socket map full/.exec(stderr)?.[1]);
     const notSeen = Number(/(\d+) session\(s\) closed whose start was not seen/.exec(stderr)?.[1]);
     // 2N sockets closed; 16 fit in the map at once.
     expect(printed).toBe(16);
     expect(printed + mapFull).toBe(2 * N);
     expect(notSeen).toBe(0);
+  });
+
+  it('a full socket map with socket storage behind it (the default): every session printed, with its owner and span', async () => {
+    const N = 200;
+    const { stderr, stdout } = await holdManyOut(N, []);
+    expect(stderr).toMatch(/starts in a hash map of 16 sockets, then socket storage/);
+    const got = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { comm: string; owner: boolean; role: string; span_ms: number });
+    // Held 0.2 s after the last accept, and opened within a second or so.
+    const odd = got.filter(
+      (s) => s.comm !== 'python3' || !s.owner || s.span_ms < 150 || s.span_ms > 10_000,
+    );
+    expect({ printed: got.length, odd: odd.slice(0, 3) }).toEqual({ printed: 2 * N, odd: [] });
+    expect(got.filter((s) => s.role === 'client')).toHaveLength(N);
+    expect(stderr).toMatch(/0 session\(s\) lost/);
   });
 
   /** Held connections' sessions, the account's figures, and how many were printed. */
