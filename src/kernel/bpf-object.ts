@@ -50,6 +50,32 @@ export interface OpenOptions {
  */
 const OVERFLOWED_WITH_STORAGE = 1024;
 
+/** One way to load the object: an attach point and the settings to load it with. */
+export interface LoadAttempt {
+  readonly attach: 'tp_btf' | 'raw_tp';
+  readonly settings: Settings;
+}
+
+/**
+ * What to try loading, in order, until the kernel takes one: tp_btf as
+ * asked; where socket storage only backs the hash, tp_btf with the hash
+ * alone (socket storage in tracing programs needs Linux 5.11; direct reads
+ * 5.5); then the raw_tp fallback, which has the hash alone anyway.
+ */
+export function loadAttempts(
+  attach: 'auto' | 'tp_btf' | 'raw_tp',
+  settings: Settings,
+): LoadAttempt[] {
+  const out: LoadAttempt[] = [];
+  if (attach !== 'raw_tp') {
+    out.push({ attach: 'tp_btf', settings });
+    if (settings.socket_storage === STORE.hashThenStorage)
+      out.push({ attach: 'tp_btf', settings: { ...settings, socket_storage: STORE.hash } });
+  }
+  if (attach !== 'tp_btf') out.push({ attach: 'raw_tp', settings });
+  return out;
+}
+
 /** Where the loaded program keeps sockets' starts: settings.socket_storage, as the attach point allows. */
 export function storeOf(attach: 'tp_btf' | 'raw_tp', settings: Settings): number {
   return attach === 'tp_btf' ? settings.socket_storage : STORE.hash;

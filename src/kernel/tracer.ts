@@ -21,6 +21,7 @@ import {
   InterruptedLoadError,
   type KernelCounters,
   kernelHasTracepoint,
+  loadAttempts,
   storeOf,
 } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
@@ -98,6 +99,8 @@ export class Tracer {
     readonly program: ProgramSpec,
     readonly build: BuildResult,
     readonly attachedWith: 'tp_btf' | 'raw_tp',
+    /** The settings it was loaded with (the program's, or the fallback's). */
+    private readonly loadedSettings: Settings,
     /** Whether the owner probes (sock_recv_length/sock_send_length) run. */
     readonly ownerProbes: boolean,
     readonly times: StartupTimes,
@@ -120,22 +123,20 @@ export class Tracer {
       options.ownerProbes !== false &&
       kernelHasTracepoint('sock_recv_length') &&
       kernelHasTracepoint('sock_send_length');
-    const order: ('tp_btf' | 'raw_tp')[] =
-      options.attach === 'raw_tp'
-        ? ['raw_tp']
-        : options.attach === 'tp_btf'
-          ? ['tp_btf']
-          : ['tp_btf', 'raw_tp'];
     let lastError: unknown;
-    const attempts = order.flatMap((w) => [w, w, w]);
+    const attempts = loadAttempts(options.attach ?? 'auto', program.settings).flatMap((a) => [
+      a,
+      a,
+      a,
+    ]);
     for (let i = 0; i < attempts.length; i++) {
-      const which = attempts[i]!;
-      if (i > 0 && attempts[i - 1] === which && !(lastError instanceof InterruptedLoadError))
+      const { attach: which, settings } = attempts[i]!;
+      if (i > 0 && attempts[i - 1] === attempts[i] && !(lastError instanceof InterruptedLoadError))
         continue;
       const obj = BpfObject.open(build.object, {
         maxEntries: program.maxEntries,
         startsAlone: program.startsAlone,
-        settings: program.settings,
+        settings,
         attach: which,
         ownerProbes,
       });
@@ -150,6 +151,7 @@ export class Tracer {
           program,
           build,
           which,
+          settings,
           ownerProbes,
           { buildMs: t1 - t0, loadMs: t2 - t1, attachMs: t3 - t2 },
           options,
@@ -159,8 +161,8 @@ export class Tracer {
         lastError = e;
         // A load interrupted by a signal is tried again. An attach failure,
         // or a tp_btf program the kernel refuses (socket storage, direct
-        // reads), is worth the raw_tp fallback; missing permission or BTF
-        // would be the same with raw_tp. The error that ends the start
+        // reads), is worth the next attempt (loadAttempts); missing
+        // permission or BTF would be the same with raw_tp. The error that ends the start
         // carries its log as its detail; only a retried attempt's log is
         // passed on here.
         const fallback =
@@ -351,7 +353,7 @@ export class Tracer {
 
   /** Where the program keeps a socket's start. */
   get socketState(): SocketState {
-    const store = storeOf(this.attachedWith, this.program.settings);
+    const store = storeOf(this.attachedWith, this.loadedSettings);
     return store === STORE.storage
       ? 'socket storage'
       : store === STORE.hashThenStorage
@@ -361,7 +363,7 @@ export class Tracer {
 
   /** Sockets the hash holds at once (0 when socket storage holds every start). */
   get hashSize(): number {
-    const store = storeOf(this.attachedWith, this.program.settings);
+    const store = storeOf(this.attachedWith, this.loadedSettings);
     return store === STORE.storage
       ? 0
       : store === STORE.hash
