@@ -301,7 +301,7 @@ static __always_inline void add_to(void *groups, const struct event *k, const st
   __sync_fetch_and_add(&g->sessions, 1);
   __sync_fetch_and_add(&g->tx_b, e->tx_b);
   __sync_fetch_and_add(&g->rx_b, e->rx_b);
-  __sync_fetch_and_add(&g->span_hist[span_bucket(e->span_us)], 1);
+  __sync_fetch_and_add(&g->span_hist[span_bucket(hist_value(e))], 1);
 }
 
 /* A session into its group of the current summary map. */

@@ -19,7 +19,7 @@ import { prebuiltObject } from '../kernel/build.js';
 import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
-import { groupValue, log2Counts } from '../model/groups.js';
+import { groupValue, HIST_OF, log2Counts } from '../model/groups.js';
 import { fastWriter } from '../pipeline/fast.js';
 import { OUT_FIELDS, type Row, resolveFields } from '../pipeline/fields.js';
 import { createFormatter, type FormatOptions, type OutputFormat } from '../pipeline/formatters.js';
@@ -284,9 +284,12 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   // Summaries of a filter the kernel decides alone are made in the kernel:
   // counts, bytes and a span histogram per group, read once per interval
   // (TCPLIFE_SESSION_PATH=1 keeps them in userspace, to compare).
+  // --hist of a record member a group's histogram can count (HIST_OF).
+  const histOf = HIST_OF.find((m) => m === hist);
+  const histInKernel = histOf !== undefined;
   const summariseInKernel =
-    (o.interval !== undefined || hist === 'span_us') &&
-    (!hist || hist === 'span_us') &&
+    (o.interval !== undefined || histInKernel) &&
+    (!hist || histInKernel) &&
     !o.metrics &&
     !o.exitAfter &&
     !p.rules &&
@@ -300,7 +303,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   };
   const spec = generateProgram(p.split, {
     ...sizes,
-    ...(summariseInKernel ? { summarise: { groupBy } } : {}),
+    ...(summariseInKernel ? { summarise: { groupBy, ...(histOf ? { histOf } : {}) } } : {}),
   });
 
   let onPipeClosed = () => {};
@@ -341,7 +344,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
       `tcplife: attached with ${tracer.attachedWith}, sessions' starts in ${tracer.socketState === 'socket storage' ? 'socket storage' : `a hash map of ${tracer.hashSize} sockets${tracer.socketState === 'hash map' ? '' : ', then socket storage'}`}${tracer.ownerProbes ? ' (and the owner probes on sock_recv_length, sock_send_length)' : ''}: object ${b.prebuilt ? 'shipped with the package' : b.cached ? 'from cache' : 'compiled'} (${tracer.times.buildMs.toFixed(0)} ms${b.cacheNote ? `; ${b.cacheNote}` : ''}), load ${tracer.times.loadMs.toFixed(0)} ms, attach ${tracer.times.attachMs.toFixed(1)} ms\n` +
         (tracer.program.summary
           ? hist
-            ? 'tcplife: the span histogram made in the kernel\n'
+            ? `tcplife: the ${hist} histogram made in the kernel\n`
             : `tcplife: summaries made in the kernel, by ${groupBy.length ? groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
           : '') +
         `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${tracer.hashSize} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n`,
@@ -465,7 +468,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     if (format === 'none') {
       rows.subscribe({ next: () => {}, ...complete });
     } else if (hist && tracer.program.summary) {
-      // The span histogram made in the kernel: its log2 buckets, exactly.
+      // The histogram made in the kernel: its log2 buckets, exactly.
       if (format === 'csv') writer.line(HIST_CSV_HEADER);
       summaryDone = kernelWindows(
         o.interval,

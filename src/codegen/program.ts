@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { statsStructC } from '../model/counters.js';
-import { groupMask, groupsC } from '../model/groups.js';
+import { groupMask, groupsC, HIST_OF } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter, enumsC } from './emit-c.js';
@@ -60,8 +60,13 @@ export interface GenerateOptions {
    * Summarise in the kernel, grouped by these fields, instead of a record
    * per session (the caller checks that the filter is the kernel's alone).
    * Ignored when a field cannot be keyed in the kernel: see summary.
+   * `histOf`: what each group's histogram counts (default span_us).
    */
-  readonly summarise?: { readonly groupBy: readonly string[]; readonly maxGroups?: number };
+  readonly summarise?: {
+    readonly groupBy: readonly string[];
+    readonly maxGroups?: number;
+    readonly histOf?: (typeof HIST_OF)[number];
+  };
   /**
    * tp_btf keeps every session's start in socket storage, not only those
    * beyond the hash's room (no hash at all, less memory; more BPF time per
@@ -120,6 +125,7 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
       ...(fromSettings ?? NO_SETTINGS_FILTER),
       aggregate: mask === undefined ? 0 : 1,
       group_mask: mask ?? 0,
+      hist_of: Math.max(0, HIST_OF.indexOf(opts.summarise?.histOf ?? 'span_us')),
       socket_storage: opts.socketStorage ? STORE.storage : STORE.hashThenStorage,
     },
     startsAlone: opts.mapEntries ?? DEFAULT_MAP_ENTRIES_ALONE,

@@ -28,6 +28,10 @@ export const SETTINGS = [
     c: 'with aggregate: the record members a group is keyed on (bit i: member i)',
   },
   {
+    name: 'hist_of',
+    c: "with aggregate: the record member a group's histogram counts (src/model/groups.ts HIST_OF)",
+  },
+  {
     name: 'socket_storage',
     c: "where tp_btf programs keep a session's start: 0 the hash, 1 socket storage, 2 the hash, then socket storage beyond its room",
   },

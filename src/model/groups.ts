@@ -9,7 +9,8 @@
  * log-linear histogram: exact below 8 µs, then four buckets per power of
  * two up to 2^41 µs (25 days; longer spans count in the last bucket), so a
  * percentile read from it (the middle of its bucket) is within 12.5 % of
- * the exact one.
+ * the exact one. For --hist the histogram counts another member instead
+ * (bytes, RTT, retransmits: HIST_OF), bucketed the same way.
  */
 import { fieldSpec, isResolved, isStored, type ValueType } from './fields.js';
 import { RECORD_MEMBERS } from './record.js';
@@ -47,6 +48,13 @@ export function groupMask(fields: readonly string[]): number | undefined {
   }
   return mask;
 }
+
+/**
+ * The record members a group's histogram can count (settings.hist_of is the
+ * index): spans for summaries' percentiles; any of them for --hist. Sizes
+ * and times alike bucket as whole numbers: µs, bytes, retransmits.
+ */
+export const HIST_OF = ['span_us', 'tx_b', 'rx_b', 'rtt_us', 'retrans'] as const;
 
 export const HIST_BUCKETS = 160;
 /** Below this many µs, a bucket is one value. */
@@ -139,6 +147,16 @@ export function groupsC(): string {
     ...[32, 16, 8, 4, 2, 1].map((n) => `  if (v >> ${n}) {\n    v >>= ${n};\n    k += ${n};\n  }`),
     '  __u32 b = 4 * (k - 1) + ((us >> (k - 2)) & 3);',
     `  return b < ${HIST_BUCKETS} ? b : ${HIST_BUCKETS - 1};`,
+    '}',
+    '',
+    "/* The value a group's histogram counts: the settings say which (HIST_OF). */",
+    'static __always_inline __u64 hist_value(const struct event *e)',
+    '{',
+    '  switch (settings.hist_of) {',
+    ...HIST_OF.slice(1).map((m, i) => `  case ${i + 1}:\n    return e->${m};`),
+    '  default:',
+    `    return e->${HIST_OF[0]};`,
+    '  }',
     '}',
     '',
     '/* The grouped members of a record, the rest zero: the settings say which. */',

@@ -6,6 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
+import {
+  bucketOf as histBucketOf,
+  bucketRange as histBucketRange,
+} from '../../src/pipeline/histogram.js';
 import { percentile } from '../../src/pipeline/summary.js';
 import { type CliRun, startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
@@ -102,13 +106,43 @@ describeKernel('summaries made in the kernel', () => {
         env: { ...process.env, TCPLIFE_SESSION_PATH: '1' } as Record<string, string>,
       }),
     ])) as [CliRun, CliRun];
-    expect(kernel.stderr).toContain('the span histogram made in the kernel');
+    expect(kernel.stderr).toContain('the span_us histogram made in the kernel');
     expect(user.stderr).not.toContain('made in the kernel');
     const k = JSON.parse(kernel.stdout);
     const u = JSON.parse(user.stdout);
     expect(u.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0)).toBe(80);
     expect(k.field).toBe('span_us');
     expect(k.buckets).toEqual(u.buckets);
+  });
+
+  it('--hist tx, rx, rtt and retrans from the kernel equal the log2 buckets of every session', async () => {
+    const fields = ['tx', 'rx', 'rtt', 'retrans'] as const;
+    const member = { tx: 'tx_b', rx: 'rx_b', rtt: 'rtt_us', retrans: 'retrans' } as const;
+    const clis = await overSessions(WORK, (port) => [
+      startCli(['-v', '-j', `port == ${port}`]),
+      ...fields.map((f) => startCli(['-v', '-j', '--hist', f, `port == ${port}`])),
+    ]);
+    const all = lines(clis[0]!.stdout) as Record<string, number>[];
+    expect(all).toHaveLength(160);
+    fields.forEach((f, i) => {
+      const cli = clis[i + 1]!;
+      expect(cli.stderr).toContain(`the ${member[f]} histogram made in the kernel`);
+      const counts = new Map<number, number>();
+      for (const r of all) {
+        const k = histBucketOf(r[member[f]]!);
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      const expected = [...counts.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([k, count]) => {
+          const [lo, hi] = histBucketRange(k);
+          return { lo, hi, count };
+        });
+      const got = JSON.parse(cli.stdout) as { field: string; buckets: { count: number }[] };
+      expect(got.field).toBe(member[f]);
+      // The printed histogram fills the empty buckets between the first and last.
+      expect(got.buckets.filter((b) => b.count > 0)).toEqual(expected);
+    });
   });
 
   it('equal the exact ones: counts and bytes per group, percentiles within 12.5 %', async () => {
