@@ -505,9 +505,9 @@ int tcplife_send_raw(__u64 *ctx)
 /*
  * The kernel runs a program at most once per CPU at a time: a state change
  * nested into a running one (an interrupt during the program's run, whose
- * exit processes pending network softirqs, e.g. after the self-interrupt that
- * refills the kernel's BPF allocator) skips it and only counts the skip
- * (recursion_misses). Bursts of connections made that hundreds of closes.
+ * exit processes pending network softirqs) skips it and only counts the
+ * skip (recursion_misses). Bursts of connections made that hundreds of
+ * closes at once.
  * So each attach point has two programs on the tracepoint: the main one,
  * which marks its CPU busy while it runs, and a stand-in that returns at
  * once unless the main one is busy on this CPU, i.e. was skipped for this
@@ -553,8 +553,8 @@ int tcplife_btf_nested(__u64 *ctx)
   return nested_run(ctx, true);
 }
 
-/* Fallback for kernels where tp_btf does not attach or socket storage is
- * refused: the same arguments, the hash map and probe reads. */
+/* Fallback for kernels where the tp_btf program does not load or attach:
+ * the same arguments, the hash map alone and probe reads. */
 SEC("raw_tp/inet_sock_set_state")
 int tcplife_raw(__u64 *ctx)
 {
