@@ -514,11 +514,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
         (w) => {
           const acc = kernelSummaryAccumulator(groupBy, tracer.resolvers);
           tracer.takeGroups((k, ko, v, vo) => acc.add(k, ko, v, vo));
-          if (acc.size > 0 || (groupBy.length === 0 && !w.partial)) {
-            const rs = acc.finish(w);
-            for (const r of rs) writer.line(f.row(r));
-            printed += rs.length;
-          }
+          if (acc.size > 0 || (groupBy.length === 0 && !w.partial))
+            printed += acc.finish(w, (r) => writer.line(f.row(r)));
         },
         resolve,
         stop,

@@ -6,6 +6,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { fieldReader, type Resolvers } from '../kernel/decode.js';
 import { groupMember, groupValue, HIST_BUCKETS, histPercentile } from '../model/groups.js';
+import { RECORD_SIZE } from '../model/record.js';
 import { hhmmss, OUT_FIELDS, type Row } from './fields.js';
 import { csvQuote, type OutputFormat } from './formatters.js';
 import { type Accumulator, intervals, type Window } from './intervals.js';
@@ -128,8 +129,17 @@ export interface KernelGroupAcc {
   /** Adds the kernel's group whose key and value lie at these offsets. */
   add(key: DataView, keyOff: number, value: DataView, valueOff: number): void;
   readonly size: number;
-  finish(w: Window): SummaryRow[];
+  /**
+   * The interval's rows, busiest first, each made as it is given to `emit`
+   * (a summary of tens of thousands of groups then holds no object per
+   * group through the interval, which the garbage collector would have to
+   * move); returns how many.
+   */
+  finish(w: Window, emit: (r: SummaryRow) => void): number;
 }
+
+/** Numbers kept per group in the direct case: sessions, tx, rx, p50 and p99 (µs; NaN for none). */
+const NUMS = 5;
 
 /**
  * One interval's summary from the kernel's groups (in-kernel summaries):
@@ -143,18 +153,20 @@ export function kernelSummaryAccumulator(
   resolvers: Resolvers,
 ): KernelGroupAcc {
   const readers = groupBy.map((n) => fieldReader(n, resolvers));
+  const groupOf = (key: DataView, keyOff: number) => {
+    const group: Record<string, unknown> = {};
+    for (let i = 0; i < groupBy.length; i++) group[groupBy[i]!] = readers[i]!(key, keyOff, 0);
+    return group;
+  };
   // Keys are unique in the kernel's map: groups merge only when a resolved
   // field (cgroup, container) makes two keys print alike. Otherwise each
-  // group's percentiles are read from its value at once, nothing copied.
+  // group's key bytes and numbers are kept in flat buffers, its
+  // percentiles read from its value at once, and its fields read when its
+  // row is made.
   const merges = groupBy.some((n) => groupMember(n) !== n);
-  const direct: {
-    group: Record<string, unknown>;
-    sessions: number;
-    tx: number;
-    rx: number;
-    p50: number | null;
-    p99: number | null;
-  }[] = [];
+  let count = 0;
+  let keys = Buffer.alloc(0);
+  let nums = new Float64Array(0);
   const merged = new Map<
     string,
     { group: Record<string, unknown>; sessions: number; tx: number; rx: number; hist: Float64Array }
@@ -162,23 +174,34 @@ export function kernelSummaryAccumulator(
   const ms = (us: number | null) => (us === null ? null : us / 1000);
   return {
     get size() {
-      return direct.length + merged.size;
+      return count + merged.size;
     },
     add(key, keyOff, value, valueOff) {
-      const group: Record<string, unknown> = {};
-      for (let i = 0; i < groupBy.length; i++) group[groupBy[i]!] = readers[i]!(key, keyOff, 0);
       const { sessions, tx, rx, hist } = groupValue(value, valueOff);
       if (!merges) {
-        direct.push({
-          group,
-          sessions,
-          tx,
-          rx,
-          p50: ms(histPercentile(hist, sessions, 50)),
-          p99: ms(histPercentile(hist, sessions, 99)),
-        });
+        if ((count + 1) * RECORD_SIZE > keys.length) {
+          const cap = Math.max(64, 2 * count);
+          const k = Buffer.allocUnsafe(cap * RECORD_SIZE);
+          k.set(keys.subarray(0, count * RECORD_SIZE));
+          keys = k;
+          const v = new Float64Array(cap * NUMS);
+          v.set(nums);
+          nums = v;
+        }
+        keys.set(
+          new Uint8Array(key.buffer, key.byteOffset + keyOff, RECORD_SIZE),
+          count * RECORD_SIZE,
+        );
+        const at = count * NUMS;
+        nums[at] = sessions;
+        nums[at + 1] = tx;
+        nums[at + 2] = rx;
+        nums[at + 3] = histPercentile(hist, sessions, 50) ?? Number.NaN;
+        nums[at + 4] = histPercentile(hist, sessions, 99) ?? Number.NaN;
+        count++;
         return;
       }
+      const group = groupOf(key, keyOff);
       const k = JSON.stringify(groupBy.map((n) => group[n]));
       let a = merged.get(k);
       if (!a) {
@@ -190,19 +213,49 @@ export function kernelSummaryAccumulator(
       a.rx += rx;
       for (let i = 0; i < HIST_BUCKETS; i++) a.hist[i]! += hist[i]!;
     },
-    finish(w) {
-      const rows = direct.map((d) => summaryRow(w, d, d.p50, d.p99));
-      for (const a of merged.values()) {
-        rows.push(
+    finish(w, emit) {
+      if (merges) {
+        const rows: SummaryRow[] = [];
+        for (const a of merged.values()) {
+          rows.push(
+            summaryRow(
+              w,
+              a,
+              ms(histPercentile(a.hist, a.sessions, 50)),
+              ms(histPercentile(a.hist, a.sessions, 99)),
+            ),
+          );
+        }
+        const out = ordered(rows, w);
+        for (const r of out) emit(r);
+        return out.length;
+      }
+      if (count === 0) {
+        emit(ordered([], w)[0]!);
+        return 1;
+      }
+      // The busiest first; groups with as many sessions in the kernel's order.
+      const order = Array.from({ length: count }, (_, i) => i);
+      order.sort((a, b) => nums[b * NUMS]! - nums[a * NUMS]! || a - b);
+      const kv = new DataView(keys.buffer, keys.byteOffset, count * RECORD_SIZE);
+      const pct = (us: number) => (Number.isNaN(us) ? null : us / 1000);
+      for (const i of order) {
+        const at = i * NUMS;
+        emit(
           summaryRow(
             w,
-            a,
-            ms(histPercentile(a.hist, a.sessions, 50)),
-            ms(histPercentile(a.hist, a.sessions, 99)),
+            {
+              group: groupOf(kv, i * RECORD_SIZE),
+              sessions: nums[at]!,
+              tx: nums[at + 1]!,
+              rx: nums[at + 2]!,
+            },
+            pct(nums[at + 3]!),
+            pct(nums[at + 4]!),
           ),
         );
       }
-      return ordered(rows, w);
+      return count;
     },
   };
 }

@@ -160,6 +160,9 @@ describeKernel('summaries made in the kernel', () => {
     const recs = lines(exact.stdout) as Rec[];
     expect(recs).toHaveLength(160);
     const check = (rows: Row[], keyOf: (x: Row | Rec) => string) => {
+      // The busiest groups first.
+      const counts = rows.map((r) => r.sessions);
+      expect(counts).toEqual([...counts].sort((a, b) => b - a));
       const groups = new Map<string, Rec[]>();
       for (const r of recs) groups.set(keyOf(r), [...(groups.get(keyOf(r)) ?? []), r]);
       expect(rows.map(keyOf).sort()).toEqual([...groups.keys()].sort());
