@@ -340,6 +340,15 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
       bpf_map_update_elem(&overflowed, &key, &one, BPF_ANY);
       return 0;
     }
+    if (s->ts_ns && (newstate == TCP_SYN_SENT ||
+                     (newstate == TCP_SYN_RECV && oldstate != TCP_SYN_SENT))) {
+      /* A session begins here (connect, or a child of a listener; not a
+       * simultaneous open), yet a start is there: left in the hash by an
+       * earlier socket at this address whose close no program saw. Counted,
+       * and replaced: this socket's session begins now. */
+      st->stale++;
+      s->ts_ns = 0;
+    }
     if (!s->ts_ns) {
       /* A new session (a socket storage is zero when made, and its
        * ts_ns is cleared at close: a socket can connect again). */

@@ -36,6 +36,11 @@ export function lossReport(
       `tcplife: ${s.missed_start} session(s) closed whose start was not seen (opened before tracing began): not reported`,
     );
   }
+  if (s.stale > 0 || always) {
+    lines.push(
+      `tcplife: ${s.stale} session(s) whose close no program saw (skipped by the kernel), found when a new socket took their place: not reported`,
+    );
+  }
   if (always && tracked !== undefined) {
     lines.push(
       `tcplife: ${tracked} socket(s) still tracked at exit (sessions open when tracing stopped${s.recursion_misses > 0 ? ', or whose close the kernel skipped' : ''})`,

@@ -348,7 +348,7 @@ export class Tracer {
   socketsTracked(): number {
     if (this.closed) return 0;
     const c = this.obj.counters();
-    return Math.max(0, c.started - c.closed);
+    return Math.max(0, c.started - c.closed - c.stale);
   }
 
   /** Where the program keeps a socket's start. */

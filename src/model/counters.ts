@@ -13,6 +13,7 @@ export const COUNTERS = [
   { name: 'started', c: 'sessions whose start was recorded' },
   { name: 'group_full', c: 'sessions passed but not summarised: the groups map was full' },
   { name: 'nested', c: 'state changes nested into a main run on its CPU, taken by the stand-in' },
+  { name: 'stale', c: "starts left by a socket whose close no program saw, found at a new one's" },
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number]['name'];

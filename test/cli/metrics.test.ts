@@ -34,6 +34,7 @@ const stats = () => ({
   owner_unknown: 0,
   started: 0,
   group_full: 0,
+  stale: 0,
   nested: 0,
   recursion_misses: 4,
   delivered: 0,
