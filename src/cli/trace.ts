@@ -9,6 +9,7 @@ import { map, type Observable, Subject, Subscription, take, tap } from 'rxjs';
 import { generateProgram, type ProgramSpec } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import { describeSettingsFilter } from '../codegen/settings-filter.js';
+import type { Split } from '../codegen/split.js';
 import type { Expr } from '../dsl/ast.js';
 import { where } from '../dsl/builder.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
@@ -287,22 +288,24 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   // --hist of a record member a group's histogram can count (HIST_OF).
   const histOf = HIST_OF.find((m) => m === hist);
   const histInKernel = histOf !== undefined;
+  // The paths without a Session per record (summaries in the kernel, the
+  // fast writer) serve runs with nothing else to do per session, over a
+  // program whose kernel part decides the whole filter.
+  const noPerSessionWork =
+    !o.metrics && !o.exitAfter && !p.rules && process.env.TCPLIFE_SESSION_PATH !== '1';
+  const decidedInKernel = (split: Split) => split.user.k === 'const' && split.user.value;
   const summariseInKernel =
     (o.interval !== undefined || histInKernel) &&
     (!hist || histInKernel) &&
-    !o.metrics &&
-    !o.exitAfter &&
-    !p.rules &&
-    p.split.user.k === 'const' &&
-    p.split.user.value &&
-    process.env.TCPLIFE_SESSION_PATH !== '1';
-  const sizes = {
+    noPerSessionWork &&
+    decidedInKernel(p.split);
+  const programOptions = {
     ...(o.ringSize ? { ringBytes: o.ringSize } : {}),
     ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
     ...(o.socketStorage ? { socketStorage: true } : {}),
   };
   const spec = generateProgram(p.split, {
-    ...sizes,
+    ...programOptions,
     ...(summariseInKernel ? { summarise: { groupBy, ...(histOf ? { histOf } : {}) } } : {}),
   });
 
@@ -331,7 +334,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   } catch (e) {
     // No clang: the shipped object has no kernel filter; the whole filter then
     // runs in userspace over it (every session leaves the kernel).
-    const plain = generateProgram({ kernel: IR.TRUE, user: p.pred }, sizes);
+    const plain = generateProgram({ kernel: IR.TRUE, user: p.pred }, programOptions);
     if (!(e instanceof ClangMissingError) || !prebuiltObject(plain.source)) throw e;
     io.stderr(
       'tcplife: clang is not installed: the filter runs in userspace over the shipped program, so every session leaves the kernel (apt-get install -y clang libbpf-dev for in-kernel filtering)\n',
@@ -417,7 +420,6 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   // Every session the kernel sends, printed as it is: the fast path writes
   // records straight to bytes, without a Session each (fast.ts). It makes
   // the same bytes (tested); TCPLIFE_SESSION_PATH=1 turns it off, to compare.
-  const user = tracer.program.split.user;
   const formatOptions: FormatOptions | undefined =
     format === 'none' || hist || o.interval !== undefined
       ? undefined
@@ -433,13 +435,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
           rules: rules !== undefined,
         };
   const fast =
-    formatOptions &&
-    !o.metrics &&
-    !o.exitAfter &&
-    !rules &&
-    user.k === 'const' &&
-    user.value &&
-    process.env.TCPLIFE_SESSION_PATH !== '1'
+    formatOptions && noPerSessionWork && decidedInKernel(tracer.program.split)
       ? fastWriter(formatOptions, tracer.resolvers, (bytes, lines) => writer.bytes(bytes, lines))
       : undefined;
   let fastDone = () => {};

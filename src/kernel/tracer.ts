@@ -162,9 +162,9 @@ export class Tracer {
         // A load interrupted by a signal is tried again. An attach failure,
         // or a tp_btf program the kernel refuses (socket storage, direct
         // reads), is worth the next attempt (loadAttempts); missing
-        // permission or BTF would be the same with raw_tp. The error that ends the start
-        // carries its log as its detail; only a retried attempt's log is
-        // passed on here.
+        // permission or BTF would be the same with raw_tp. The error that
+        // ends the start carries its log as its detail; only a retried
+        // attempt's log is passed on here.
         const fallback =
           e instanceof AttachError ||
           e instanceof InterruptedLoadError ||
