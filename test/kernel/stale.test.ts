@@ -5,11 +5,11 @@
  * at its own connect or SYN_RECV, and the left-over one is counted.
  *
  * Such a skip cannot be provoked at will, so the test leaves the starts
- * behind itself: it records the map keys of a connection's two sockets,
+ * behind itself: it records the map keys of twenty connections' sockets,
  * closes them (their starts are deleted), writes starts ten seconds old
- * back under those keys, and opens connections until the kernel reuses one
- * of the addresses (TCP sockets come from a slab that hands freed ones out
- * again at once).
+ * back under those keys, and opens connections, for at most 20 s, until
+ * the kernel reuses one of the addresses (TCP sockets come from a slab that
+ * hands freed ones out again soon).
  */
 import net from 'node:net';
 import { expect, it } from 'vitest';
@@ -50,9 +50,9 @@ function connectOnce(port: number): Promise<void> {
 
 describeKernel('starts left behind', () => {
   it('a new socket at the address of one whose close was never seen starts its own session', async () => {
-    let held: net.Socket | undefined;
+    let accepted = 0;
     const server = net.createServer((s) => {
-      held = s;
+      accepted++;
       s.on('data', () => {});
       s.on('end', () => s.end());
     });
@@ -67,16 +67,30 @@ describeKernel('starts left behind', () => {
     try {
       const fd = (tracer as unknown as { obj: BpfObject }).obj.mapFd('starts');
       const before = keysOf(fd);
-      // A connection held open while its sockets' keys are read.
-      const client = net.connect(port, '127.0.0.1');
-      await new Promise<void>((r) => client.on('connect', () => r()));
-      while (!held) await sleep(5);
+      // Connections held open while their sockets' keys are read: the more
+      // addresses left behind, the sooner the kernel reuses one.
+      const HELD = 20;
+      const clients = await Promise.all(
+        Array.from(
+          { length: HELD },
+          () =>
+            new Promise<net.Socket>((r) => {
+              const c = net.connect(port, '127.0.0.1', () => r(c));
+            }),
+        ),
+      );
+      while (accepted < HELD) await sleep(5);
       const ours = [...keysOf(fd)].filter((k) => !before.has(k));
-      await new Promise<void>((r) => {
-        client.on('close', () => r());
-        client.end();
-      });
-      while (got.length < 2) await sleep(10);
+      await Promise.all(
+        clients.map(
+          (c) =>
+            new Promise<void>((r) => {
+              c.on('close', () => r());
+              c.end();
+            }),
+        ),
+      );
+      while (got.length < 2 * HELD) await sleep(10);
       const after = keysOf(fd);
       const freed = ours.filter((k) => !after.has(k));
       expect(freed.length).toBeGreaterThanOrEqual(2);
@@ -92,7 +106,9 @@ describeKernel('starts left behind', () => {
         expect(n.bpf.bpf_map_update_elem(fd, key, value, BPF_NOEXIST)).toBe(0);
       }
       const printed = got.length;
-      for (let i = 0; i < 200 && tracer.stats().stale === 0; i++) await connectOnce(port);
+      // Until an address is reused (usually within a few), for at most 20 s.
+      const until = Date.now() + 20_000;
+      while (tracer.stats().stale === 0 && Date.now() < until) await connectOnce(port);
       await sleep(100);
 
       const later = got.slice(printed);
