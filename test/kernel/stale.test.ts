@@ -23,6 +23,7 @@ import { describeKernel } from '../helpers/kernel.js';
 import { sleep } from '../helpers/tcpgen.js';
 
 const BPF_NOEXIST = 1;
+const EEXIST = 17;
 /** struct start: ts_ns at 0, owner at 40, role at 41 (bpf/templates/tcplife.bpf.c). */
 const ROLE_SERVER = 2;
 
@@ -100,15 +101,23 @@ describeKernel('starts left behind', () => {
       const value = Buffer.alloc(256);
       value.writeBigUInt64LE(process.hrtime.bigint() - 10_000_000_000n, 0);
       value.writeUInt8(ROLE_SERVER, 41);
+      // (A key another process's new socket has taken meanwhile is its own: left alone.)
+      let written = 0;
       for (const k of freed) {
         const key = Buffer.alloc(8);
         key.writeBigUInt64LE(k);
-        expect(n.bpf.bpf_map_update_elem(fd, key, value, BPF_NOEXIST)).toBe(0);
+        const rc = n.bpf.bpf_map_update_elem(fd, key, value, BPF_NOEXIST);
+        expect([0, -EEXIST]).toContain(rc);
+        if (rc === 0) written++;
       }
+      expect(written).toBeGreaterThan(0);
       const printed = got.length;
       // Until an address is reused (usually within a few), for at most 20 s.
       const until = Date.now() + 20_000;
-      while (tracer.stats().stale === 0 && Date.now() < until) await connectOnce(port);
+      // (At least ten of ours: on a busy machine another process's socket
+      // may take a left address first.)
+      for (let i = 0; (i < 10 || tracer.stats().stale === 0) && Date.now() < until; i++)
+        await connectOnce(port);
       await sleep(100);
 
       const later = got.slice(printed);
