@@ -3,15 +3,19 @@
  * of everything that affects them. The cache lives in a directory that only
  * root can write (checked before every use, never trusted blindly); objects
  * are written to a temporary name and renamed, so concurrent runs are safe.
+ *
+ * clang reads the C on its standard input and writes the object to its
+ * standard output: no file of the build ever exists in a directory, so no
+ * other user (one who owns TMPDIR, say) can swap the source or the object
+ * between our write and clang's read.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync,
   constants,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -21,9 +25,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { INCLUDE_DIR } from '../codegen/program.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import {
@@ -33,8 +35,6 @@ import {
   LibbpfMissingError,
   TcplifeError,
 } from './errors.js';
-
-const run = promisify(execFile);
 
 export const DEFAULT_CACHE_DIR = '/var/cache/tcplife';
 
@@ -100,32 +100,83 @@ function clangTimeoutMs(): number {
   return Number.isFinite(s) && s > 0 ? s * 1000 : 60_000;
 }
 
-async function clang(args: string[]): Promise<{ stdout: string; stderr: string }> {
+interface ClangRun {
+  readonly stdout: Buffer;
+  readonly stderr: string;
+  readonly code: number | null;
+  readonly error?: NodeJS.ErrnoException;
+  readonly timedOut: boolean;
+}
+
+/** Runs clang with `input` on its stdin; its output at most MAX_CLANG_OUTPUT bytes. */
+function runClang(args: string[], input: string, timeout: number): Promise<ClangRun> {
+  return new Promise((resolve) => {
+    // clang makes no temporary file for stdin to stdout; TMPDIR is not passed
+    // all the same, so that nothing of the caller's choosing is in its way.
+    const { TMPDIR: _unused, ...env } = process.env;
+    const child = spawn('clang', args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let stderr = '';
+    let timedOut = false;
+    let error: NodeJS.ErrnoException | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeout);
+    child.stdout.on('data', (d: Buffer) => {
+      outBytes += d.length;
+      if (outBytes > MAX_CLANG_OUTPUT) child.kill('SIGKILL');
+      else out.push(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < MAX_CLANG_OUTPUT) stderr += d.toString('utf8');
+    });
+    child.stdin.on('error', () => {
+      // clang exited before reading it all: its status and stderr say why
+    });
+    child.once('error', (e) => {
+      error = e;
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(out),
+        stderr,
+        code,
+        timedOut,
+        ...(error ? { error } : {}),
+      });
+    });
+    child.stdin.end(input);
+  });
+}
+
+const MAX_CLANG_OUTPUT = 16 << 20;
+
+async function clang(args: string[], input: string): Promise<Buffer> {
   const timeout = clangTimeoutMs();
-  try {
-    return await run('clang', args, { maxBuffer: 16 << 20, timeout, killSignal: 'SIGKILL' });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: string; killed?: boolean };
-    if (err.code === 'ENOENT') throw new ClangMissingError(CLANG_MISSING, APT_HINT);
-    if (err.killed)
-      throw new CompileError(
-        `clang did not finish within ${timeout / 1000} s`,
-        'check the clang installation (a wrapper or a hung compiler?); TCPLIFE_CLANG_TIMEOUT sets the limit in seconds',
-        err.stderr ?? '',
-      );
-    if (err.stderr?.includes('bpf/bpf_helpers.h')) {
-      throw new LibbpfMissingError(
-        'the libbpf headers (bpf/bpf_helpers.h) are missing',
-        APT_HINT,
-        err.stderr,
-      );
-    }
+  const r = await runClang(args, input, timeout);
+  if (r.error?.code === 'ENOENT') throw new ClangMissingError(CLANG_MISSING, APT_HINT);
+  if (r.timedOut)
     throw new CompileError(
-      'clang failed to compile the generated BPF program (a bug in tcplife)',
-      'run with --verbose for the compiler output',
-      err.stderr ?? String(e),
+      `clang did not finish within ${timeout / 1000} s`,
+      'check the clang installation (a wrapper or a hung compiler?); TCPLIFE_CLANG_TIMEOUT sets the limit in seconds',
+      r.stderr,
+    );
+  if (r.code === 0 && !r.error && r.stdout.length > 0) return r.stdout;
+  if (r.stderr.includes('bpf/bpf_helpers.h')) {
+    throw new LibbpfMissingError(
+      'the libbpf headers (bpf/bpf_helpers.h) are missing',
+      APT_HINT,
+      r.stderr,
     );
   }
+  throw new CompileError(
+    'clang failed to compile the generated BPF program (a bug in tcplife)',
+    'run with --verbose for the compiler output',
+    r.stderr || (r.error ? String(r.error) : `clang exited with status ${r.code}`),
+  );
 }
 /** A directory is safe for cached objects when only root (or we) can write it. */
 export function cacheDirProblem(dir: string): string | undefined {
@@ -239,22 +290,6 @@ export function prebuiltObject(source: string): Buffer | undefined {
   }
 }
 
-/** A private working directory: in TMPDIR, else in the cache directory. */
-function workDir(cacheDir: string | undefined): string {
-  const tried: string[] = [];
-  for (const base of [tmpdir(), ...(cacheDir ? [cacheDir] : [])]) {
-    try {
-      return mkdtempSync(join(base, 'tcplife-'));
-    } catch (e) {
-      tried.push(`${base}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
-  throw new TcplifeError(
-    `cannot create a working directory for clang (${tried.join('; ')})`,
-    'set TMPDIR to a writable directory with free space',
-  );
-}
-
 export async function buildObject(source: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const compiler = clangId();
   const header = readFileSync(join(INCLUDE_DIR, 'tcplife-vmlinux.h'), 'utf8');
@@ -293,35 +328,31 @@ export async function buildObject(source: string, opts: BuildOptions = {}): Prom
   if (shipped) return { object: shipped, cached: true, prebuilt: true, hash };
   if (compiler === null) throw new ClangMissingError(CLANG_MISSING, APT_HINT);
 
-  const work = workDir(cachePath ? (cacheDir ?? undefined) : undefined);
-  try {
-    const src = join(work, 'tcplife.bpf.c');
-    const out = join(work, 'tcplife.bpf.o');
-    writeFileSync(src, source, { mode: 0o600 });
-    await clang([...CLANG_FLAGS, '-I', INCLUDE_DIR, '-c', src, '-o', out]);
-    const object = readFileSync(out);
-    if (cachePath && cacheDir) {
-      const tmp = join(cacheDir, `.${hash}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // The source goes in on stdin and the object comes back on stdout (see the
+  // top of this file); -x c names the language a pipe does not.
+  const object = await clang(
+    [...CLANG_FLAGS, '-I', INCLUDE_DIR, '-x', 'c', '-c', '-', '-o', '-'],
+    source,
+  );
+  if (cachePath && cacheDir) {
+    const tmp = join(cacheDir, `.${hash}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      writeFileSync(tmp, wrap(object, compiler), { mode: 0o600, flag: 'wx' });
+      renameSync(tmp, cachePath);
+      evictOld(cacheDir);
+    } catch (e) {
       try {
-        writeFileSync(tmp, wrap(object, compiler), { mode: 0o600, flag: 'wx' });
-        renameSync(tmp, cachePath);
-        evictOld(cacheDir);
-      } catch (e) {
-        try {
-          rmSync(tmp, { force: true });
-        } catch {
-          // nothing was written
-        }
-        return {
-          object,
-          cached: false,
-          hash,
-          cacheNote: `cannot write ${cacheDir}: ${(e as Error).message}`,
-        };
+        rmSync(tmp, { force: true });
+      } catch {
+        // nothing was written
       }
+      return {
+        object,
+        cached: false,
+        hash,
+        cacheNote: `cannot write ${cacheDir}: ${(e as Error).message}`,
+      };
     }
-    return cacheNote ? { object, cached: false, hash, cacheNote } : { object, cached: false, hash };
-  } finally {
-    rmSync(work, { recursive: true, force: true });
   }
+  return cacheNote ? { object, cached: false, hash, cacheNote } : { object, cached: false, hash };
 }

@@ -4,15 +4,18 @@
  * meets it: the command, its exit status and its one-line message.
  */
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
+  chownSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   symlinkSync,
   truncateSync,
   utimesSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -129,12 +132,61 @@ describeKernel('build faults', () => {
     expect(r.stderr).not.toMatch(/No such process|internal error/);
   });
 
-  it('no usable TMPDIR: the cache directory serves, or a clear error without one', async () => {
-    const env = { TMPDIR: join(base, 'missing', 'tmp') };
-    expect((await run(['--duration', '0.2', unique(5)], env)).code).toBe(0);
-    const r = await run(['--no-cache', '--duration', '0.2', unique(6)], env);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('tcplife: cannot create a working directory for clang');
-    expect(r.stderr).toContain('set TMPDIR to a writable directory');
+  it('a TMPDIR another user owns decides nothing: the build makes nothing there to swap', async () => {
+    // The attack of the second hardening round, made deterministic: TMPDIR is a
+    // directory nobody owns; a watcher (inotify) sees every name made in it, and
+    // an attacker running as nobody swaps any tcplife-* directory for one of its
+    // own whose C does not compile. Before the build went through clang's
+    // stdin and stdout, the watcher saw tcplife-XXXXXX every time.
+    const dir = mkdtempSync(join(tmpdir(), 'tl-hostile-tmp-'));
+    chownSync(dir, 65534, 65534);
+    chmodSync(dir, 0o755);
+    const made: string[] = [];
+    const watcher = watch(dir, (_event, name) => {
+      if (name) made.push(name);
+    });
+    const attacker = spawn(
+      'setpriv',
+      [
+        '--reuid',
+        'nobody',
+        '--regid',
+        'nogroup',
+        '--clear-groups',
+        '/usr/bin/python3',
+        '-c',
+        `
+import os, sys, time
+d = sys.argv[1]
+end = time.time() + 60
+while time.time() < end:
+    for n in os.listdir(d):
+        if n.startswith('tcplife-') and not n.endswith('.orig'):
+            try:
+                os.rename(os.path.join(d, n), os.path.join(d, n + '.orig'))
+                os.mkdir(os.path.join(d, n))
+                with open(os.path.join(d, n, 'tcplife.bpf.c'), 'w') as f:
+                    f.write('#error swapped by another user\\n')
+            except OSError:
+                pass
+`,
+        dir,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const r = await run(['--no-cache', '--duration', '0.2', unique(5)], { TMPDIR: dir });
+      expect(r.stderr).not.toContain('swapped');
+      expect(r.code).toBe(0);
+      expect(made).toEqual([]);
+      // And a TMPDIR that does not exist is not needed either.
+      const missing = await run(['--no-cache', '--duration', '0.2', unique(6)], {
+        TMPDIR: join(base, 'missing', 'tmp'),
+      });
+      expect(missing.code).toBe(0);
+    } finally {
+      attacker.kill('SIGKILL');
+      watcher.close();
+    }
   });
 });
