@@ -33,7 +33,6 @@ import {
   ClangMissingError,
   CompileError,
   LibbpfMissingError,
-  TcplifeError,
 } from './errors.js';
 
 export const DEFAULT_CACHE_DIR = '/var/cache/tcplife';
