@@ -6,7 +6,7 @@
  * be a session is named on stderr (FILE:LINE: what is wrong), skipped and
  * counted; any skipped line makes the exit status 1.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -23,6 +23,8 @@ import {
   summaryAccumulator,
 } from '../pipeline/summary.js';
 import { LineWriter } from '../pipeline/writer.js';
+import { errnoText } from '../util/read-text.js';
+import { realUserCannotRead } from '../util/trust.js';
 import { makePlan } from '../plan/plan.js';
 import type { Io } from './io.js';
 import { fieldsOption, outputFormat, ruleInputs, UsageError } from './trace.js';
@@ -79,9 +81,25 @@ function problem(o: unknown, keys: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** The file, opened with the invoking user's own access (util/trust.ts). */
+function openAsUser(file: string): Readable {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOCTTY);
+  } catch (e) {
+    throw new Error(errnoText(e));
+  }
+  const denied = realUserCannotRead(file, fd);
+  if (denied) {
+    closeSync(fd);
+    throw new Error(denied);
+  }
+  return createReadStream('', { fd });
+}
+
 /** Plain or gzip, by the first two bytes (1f 8b), never by the name. */
 async function open(file: string): Promise<Readable> {
-  const raw = file === '-' ? process.stdin : createReadStream(file);
+  const raw = file === '-' ? process.stdin : openAsUser(file);
   const chunks = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const first = await chunks.next();
   const all = Readable.from(

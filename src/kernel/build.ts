@@ -28,12 +28,7 @@ import {
 import { join } from 'node:path';
 import { INCLUDE_DIR } from '../codegen/program.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
-import {
-  APT_HINT,
-  ClangMissingError,
-  CompileError,
-  LibbpfMissingError,
-} from './errors.js';
+import { APT_HINT, ClangMissingError, CompileError, LibbpfMissingError } from './errors.js';
 
 export const DEFAULT_CACHE_DIR = '/var/cache/tcplife';
 

@@ -24,6 +24,7 @@ import { parseRuleFile } from '../dsl/parse.js';
 import { suggest } from '../dsl/suggest.js';
 import { type DecodedSession, sampleDefaults, tcplifeSchema } from '../model/fields.js';
 import { errnoText, readTextFile } from '../util/read-text.js';
+import { notRootsOwn } from '../util/trust.js';
 import { findRuleFile } from './search.js';
 
 type Def =
@@ -194,7 +195,7 @@ function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
     if (seen.has(real)) return; // included twice (a diamond): its definitions once
     seen.add(real);
     out.files.push(real);
-    const read = readTextFile(real);
+    const read = readTextFile(real, (st) => notRootsOwn(real, st));
     if (typeof read !== 'string') {
       cannot(read.error);
       return;
@@ -301,7 +302,13 @@ export function loadRuleSet(
 ): RuleSet {
   const diags: Diagnostic[] = [];
   // Phase: read (names resolved through the search path: --rules web).
-  const files = names.map(findRuleFile);
+  const files: string[] = [];
+  for (const name of names) {
+    const found = findRuleFile(name);
+    if (typeof found === 'string') files.push(found);
+    else
+      diags.push(error('include', { source: { name, text: '' }, start: 0, end: 0 }, found.error));
+  }
   const loaded = loadFiles(files, diags);
   // Phase: collect every name before compiling anything, so that order in
   // the files does not matter.

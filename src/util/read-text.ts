@@ -1,5 +1,6 @@
 /** Reading the files a user names, safely: never blocking, never unbounded. */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { realUserCannotRead } from './trust.js';
 
 /** The largest file read (a 300,000-term rule is about 3 MiB). */
 export const MAX_TEXT_FILE_BYTES = 16 << 20;
@@ -23,9 +24,14 @@ export function errnoText(e: unknown): string {
  * A text file's contents (a rule file, a filter given with -F), or why they
  * cannot be had. Only a regular file is read
  * (a FIFO would block, /dev/zero never end), opened without blocking, and
- * never more than MAX_TEXT_FILE_BYTES (files in /proc claim size 0).
+ * never more than MAX_TEXT_FILE_BYTES (files in /proc claim size 0). Only
+ * what the invoking user may read (util/trust.ts), and only what `trust`
+ * (given the open file's status) does not refuse.
  */
-export function readTextFile(path: string): string | { error: string } {
+export function readTextFile(
+  path: string,
+  trust?: (st: Stats) => string | undefined,
+): string | { error: string } {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -36,6 +42,8 @@ export function readTextFile(path: string): string | { error: string } {
     const st = fstatSync(fd);
     if (st.isDirectory()) return { error: 'it is a directory' };
     if (!st.isFile()) return { error: 'not a regular file (a FIFO, device or socket)' };
+    const denied = realUserCannotRead(path, fd) ?? trust?.(st);
+    if (denied) return { error: denied };
     if (st.size > MAX_TEXT_FILE_BYTES)
       return { error: `larger than ${MAX_TEXT_FILE_BYTES >> 20} MiB` };
     const chunks: Buffer[] = [];

@@ -136,7 +136,7 @@ describe('tcplife replay', () => {
   it('a missing file: a clear message, exit 1', async () => {
     const r = await runCli(['replay', join(dir, 'nope.jsonl')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/tcplife: cannot read .*nope\.jsonl: ENOENT/);
+    expect(r.stderr).toMatch(/tcplife: cannot read .*nope\.jsonl: no such file/);
   });
 
   it('streams: 200,000 lines in bounded memory', () => {

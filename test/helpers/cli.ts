@@ -14,11 +14,23 @@ export interface CliRun {
   readonly exit: Promise<number | null>;
 }
 
-export function startCli(
-  args: string[],
-  opts: { asUser?: string; env?: Record<string, string> } = {},
-): CliRun {
+export interface CliOptions {
+  /** run as this user (setpriv), … */
+  asUser?: string;
+  /** … holding these capabilities (ambient: 'bpf,perfmon,dac_read_search') */
+  caps?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export function startCli(args: string[], opts: CliOptions = {}): CliRun {
   const cmd = opts.asUser ? 'setpriv' : BIN;
+  const caps = opts.caps
+    ? opts.caps
+        .split(',')
+        .map((c) => `+${c}`)
+        .join(',')
+    : undefined;
   const argv = opts.asUser
     ? [
         '--reuid',
@@ -26,6 +38,7 @@ export function startCli(
         '--regid',
         opts.asUser === 'nobody' ? 'nogroup' : opts.asUser,
         '--clear-groups',
+        ...(caps ? ['--inh-caps', caps, '--ambient-caps', caps] : []),
         BIN,
         ...args,
       ]
@@ -33,6 +46,7 @@ export function startCli(
   const proc = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
   const run: CliRun = {
     proc,
@@ -55,10 +69,7 @@ export function startCli(
   return run;
 }
 
-export async function runCli(
-  args: string[],
-  opts: { asUser?: string; env?: Record<string, string> } = {},
-) {
+export async function runCli(args: string[], opts: CliOptions = {}) {
   const r = startCli(args, opts);
   const code = await r.exit;
   await new Promise((res) => setImmediate(res));

@@ -205,7 +205,7 @@ describe('finding and listing rules, selecting by tag', () => {
     expect(shipped.status).toBe(0);
     expect(shipped.stdout).toContain('rules:      slow_web\n');
     const mine = files({ 'web.rules': 'rule mine: lport == 7\n  tags (latency)\n' });
-    const overridden = spawnSync(BIN, ['--explain', '--rules', 'web.rules', '--tag', 'latency'], {
+    const overridden = spawnSync(BIN, ['--explain', '--rules', 'web', '--tag', 'latency'], {
       cwd: elsewhere,
       encoding: 'utf8',
       env: { ...process.env, TCPLIFE_RULES_PATH: mine },
