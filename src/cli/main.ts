@@ -46,7 +46,6 @@ const ENVIRONMENT: readonly { name: string; description: string }[] = [
     description:
       '1: print and summarise through the general path (a Session per record; summaries in userspace) instead of the fast path and summaries made in the kernel, to compare their costs. Records print the same; summaries then have exact percentiles.',
   },
-  { name: 'TMPDIR', description: 'Where clang works (else the cache directory).' },
 ];
 
 const ENVIRONMENT_HELP = `
