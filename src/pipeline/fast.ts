@@ -15,6 +15,7 @@
  */
 import { type FieldReader, fieldReader, isoTime, type Resolvers } from '../kernel/decode.js';
 import { fieldSpec, isDerived, isStored } from '../model/fields.js';
+import { ROW_ONLY_FIELDS } from '../model/output.js';
 import { member, RECORD_SIZE } from '../model/record.js';
 import { OUT_FIELDS } from './fields.js';
 import {
@@ -374,7 +375,6 @@ function bytesKeyed(name: string, read: FieldReader, text: (v: unknown) => strin
 }
 
 /** Fields the fast path cannot write: they are not in the record (-t's ts, rules, tags). */
-const NOT_IN_RECORD = new Set(['ts', 'rules', 'tags']);
 
 function layoutNames(l: Layout): readonly string[] {
   return l.kind === 'table' ? l.cols.map((c) => c.name) : l.fields;
@@ -397,7 +397,7 @@ export function fastWriter(
   sink: ByteSink,
 ): FastWriter | undefined {
   const layout = layoutOf(opts);
-  if (layoutNames(layout).some((n) => NOT_IN_RECORD.has(n))) return undefined;
+  if (layoutNames(layout).some((n) => ROW_ONLY_FIELDS.has(n))) return undefined;
   let parts: Part[];
   let end = '\n';
   switch (layout.kind) {

@@ -5,31 +5,10 @@
  * by a function generated for its field list from the output fields.
  */
 import { SESSION_KEYS } from '../model/fields.js';
+import type { FormatOptions } from '../model/output.js';
 import { type JsonKind, OUT_FIELDS, type Row } from './fields.js';
 
-export type OutputFormat = 'table' | 'jsonl' | 'csv';
-
-export interface FormatOptions {
-  readonly format: OutputFormat;
-  /** explicit columns (--fields); undefined: the original's layout */
-  readonly fields?: readonly string[];
-  /** -T: HH:MM:SS column */
-  readonly time?: boolean;
-  /** -t: seconds since the first session */
-  readonly timestamp?: boolean;
-  /** -w: wide columns that fit IPv6 */
-  readonly wide?: boolean;
-  /** add the RULES column / rules key */
-  readonly rules?: boolean;
-  /** -x: add how each session ended and where it belongs (table and CSV) */
-  readonly extended?: boolean;
-  /**
-   * CSV in the original's layout (-s): its columns and headers, integer KiB,
-   * local HH:MM:SS. Otherwise CSV is data: JSON lines' keys as headers and
-   * their exact values (ISO time, fractional KiB and ms).
-   */
-  readonly classic?: boolean;
-}
+export type { FormatOptions, OutputFormat } from '../model/output.js';
 
 /** The columns -x adds to the table and CSV, after the original's. */
 export const EXTENDED: readonly string[] = ['role', 'outcome', 'retrans', 'rtt_ms', 'container'];
