@@ -13,8 +13,8 @@ import { createGunzip } from 'node:zlib';
 import { compilePredicate } from '../dsl/compile.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
 import type { Pred } from '../dsl/ir.js';
+import * as IR from '../dsl/ir.js';
 import { type DecodedSession, fieldSpec, SESSION_KEYS } from '../model/fields.js';
-import type { Row } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import type { Accumulator } from '../pipeline/intervals.js';
 import {
@@ -22,12 +22,14 @@ import {
   type SummaryRow,
   summaryAccumulator,
 } from '../pipeline/summary.js';
+import { tagged } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
+import { makePlan } from '../plan/plan.js';
+import { planRun } from '../plan/run.js';
 import { errnoText } from '../util/read-text.js';
 import { realUserCannotRead } from '../util/trust.js';
-import { makePlan } from '../plan/plan.js';
 import type { Io } from './io.js';
-import { fieldsOption, outputFormat, ruleInputs, UsageError } from './trace.js';
+import { fieldsOption, outputFormat, ruleInputs, UsageError } from './options.js';
 
 export interface ReplayOptions {
   output?: OutputFormat | 'json' | 'none';
@@ -133,27 +135,32 @@ export async function runReplay(
     io.stderr(`${renderDiagnostics(planned.diagnostics)}\n`);
     return 2;
   }
-  const test = compilePredicate(plan.pred);
   if (o.groupBy && o.interval === undefined)
     throw new UsageError('--group-by goes with --interval');
   const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
+  const rules = plan.rules;
+  // A recording has no kernel: the whole filter is checked here.
+  const run = planRun(
+    {
+      format,
+      ...(fields ? { fields } : {}),
+      ...(o.interval !== undefined ? { interval: o.interval } : {}),
+      groupBy,
+      rules: rules !== undefined,
+      wide: o.wide === true,
+      extended: o.extended === true,
+      classic: o.csv === true,
+    },
+    { kernel: IR.TRUE, user: plan.pred },
+    'recording',
+  );
+  const test = compilePredicate(plan.pred);
   // Summaries in windows of the records' own close times.
   const windows =
-    o.interval === undefined || format === 'none'
-      ? undefined
-      : { ms: o.interval * 1000, f: createSummaryFormatter(format, groupBy) };
-  const rules = plan.rules;
-  const formatter =
-    format === 'none' || windows
-      ? undefined
-      : createFormatter({
-          format,
-          ...(fields ? { fields } : {}),
-          wide: o.wide === true,
-          extended: o.extended === true,
-          classic: o.csv === true,
-          rules: rules !== undefined,
-        });
+    run.path.kind === 'summary' && format !== 'none'
+      ? { ms: (run.interval ?? 0) * 1000, f: createSummaryFormatter(format, groupBy) }
+      : undefined;
+  const formatter = run.path.kind === 'print' ? createFormatter(run.path.format) : undefined;
   // What every record must carry: what the filter reads and what is written.
   const needed = [
     ...new Set([...keysOf(plan.pred), ...(format === 'none' ? [] : (fields ?? SESSION_KEYS))]),
@@ -228,12 +235,7 @@ export async function runReplay(
         continue;
       }
       if (!formatter) continue;
-      let row: Row = s;
-      if (rules) {
-        const names = rules.tag(s);
-        row = { ...s, rules: names, tags: rules.tagsOf(names) };
-      }
-      writer.line(formatter.row(row));
+      writer.line(formatter.row(rules ? tagged(rules, s) : s));
     }
   } catch (e) {
     writer.flush();

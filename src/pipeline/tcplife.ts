@@ -4,7 +4,14 @@
  * sessions. The planner splits the filter; its kernel half runs in the BPF
  * program, the rest is an RxJS filter here.
  */
-import { filter, type MonoTypeOperatorFunction, map, Observable, type Subscription } from 'rxjs';
+import {
+  filter,
+  type MonoTypeOperatorFunction,
+  map,
+  Observable,
+  type OperatorFunction,
+  type Subscription,
+} from 'rxjs';
 import { type GenerateOptions, generateProgram } from '../codegen/program.js';
 import type { Expr } from '../dsl/ast.js';
 import { compilePredicate } from '../dsl/compile.js';
@@ -14,6 +21,7 @@ import { TcplifeError } from '../kernel/errors.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import type { DecodedSession } from '../model/fields.js';
 import { makePlan } from '../plan/plan.js';
+import type { RuleSet } from '../rules/load.js';
 
 export class FilterError extends TcplifeError {}
 
@@ -42,6 +50,31 @@ export function userspacePart<T extends DecodedSession>(user: Pred): MonoTypeOpe
   return filter<T>((s) => test(s as never));
 }
 
+/** A session with the names (and tags) of the selected rules it matches. */
+export function tagged<T extends DecodedSession>(rules: RuleSet, s: T): T & TracedSession {
+  const names = rules.tag(s);
+  return { ...s, rules: names, tags: rules.tagsOf(names) };
+}
+
+/**
+ * The per-session half of a plan, shared by the command, the library and
+ * replay: the userspace part of the filter, then, with rule files, the rules
+ * each session matched.
+ */
+export function sessionRows(
+  user: Pred,
+  rules: RuleSet | undefined,
+): OperatorFunction<DecodedSession, TracedSession> {
+  const matched = userspacePart<DecodedSession>(user);
+  return rules
+    ? (source) =>
+        source.pipe(
+          matched,
+          map((s) => tagged(rules, s)),
+        )
+    : matched;
+}
+
 /** Sessions matching `input` (and `opts.rules`), from the kernel. Unsubscribing detaches the program. */
 export function sessions(
   input: string | Expr | undefined,
@@ -67,18 +100,7 @@ export function sessions(
         if (cancelled) return t.close();
         tracer = t;
         opts.onTracer?.(t);
-        const rules = plan.rules;
-        const matched = t.sessions().pipe(userspacePart(plan.split.user));
-        inner = (
-          rules
-            ? matched.pipe(
-                map((s): TracedSession => {
-                  const names = rules.tag(s);
-                  return { ...s, rules: names, tags: rules.tagsOf(names) };
-                }),
-              )
-            : matched
-        ).subscribe(sub);
+        inner = t.sessions().pipe(sessionRows(plan.split.user, plan.rules)).subscribe(sub);
       },
       (e) => sub.error(e),
     );

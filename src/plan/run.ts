@@ -1,0 +1,168 @@
+/**
+ * The run planner: what a run does, decided from its options alone. Options
+ * in, a plan out — no I/O, no kernel — so that the choice of path is one
+ * function, tested as a table (test/plan/run.test.ts), and the CLI, the
+ * library and replay each execute the plan they are given.
+ *
+ * The paths, cheapest first:
+ * - `kernel-hist` / `kernel-summary`: the program itself sums sessions into
+ *   groups (or one histogram); userspace reads a map once per interval. Only
+ *   when the kernel decides the whole filter and nothing needs a session.
+ * - `fast`: every record the kernel sends is printed as it is: record bytes
+ *   to output bytes, no Session per record. Same conditions.
+ * - `hist` / `summary` / `print` / `none`: the per-session pipeline
+ *   (decoded sessions, the userspace half of the filter, rule tags), ending
+ *   in a histogram, interval summaries, one line per session, or nothing
+ *   (metrics only).
+ */
+import type { Split } from '../codegen/split.js';
+import { groupMask, HIST_OF } from '../model/groups.js';
+import { type FormatOptions, type OutputFormat, ROW_ONLY_FIELDS } from '../model/output.js';
+
+export type HistOf = (typeof HIST_OF)[number];
+
+/** What the options ask for, already validated (src/cli/options.ts). */
+export interface RunInput {
+  readonly format: OutputFormat | 'none';
+  /** --fields, resolved */
+  readonly fields?: readonly string[];
+  readonly interval?: number;
+  readonly count?: number;
+  readonly groupBy?: readonly string[];
+  /** --hist's field, resolved */
+  readonly hist?: string;
+  /** --metrics is served */
+  readonly metrics?: boolean;
+  /** -c: stop after so many sessions */
+  readonly exitAfter?: number;
+  /** rule files are loaded (sessions are tagged) */
+  readonly rules?: boolean;
+  readonly time?: boolean;
+  readonly timestamp?: boolean;
+  readonly wide?: boolean;
+  readonly extended?: boolean;
+  /** -s: the original's CSV */
+  readonly classic?: boolean;
+  /** --explain or --ebpf: print the plan, trace nothing */
+  readonly explain?: 'explain' | 'ebpf';
+  /** TCPLIFE_SESSION_PATH=1: the per-session paths only (to compare costs) */
+  readonly sessionPathOnly?: boolean;
+  readonly ringBytes?: number;
+  readonly mapEntries?: number;
+  readonly socketStorage?: boolean;
+}
+
+export type RunPath =
+  | { readonly kind: 'explain'; readonly ebpfOnly: boolean }
+  | { readonly kind: 'kernel-hist'; readonly field: HistOf }
+  | { readonly kind: 'kernel-summary'; readonly groupBy: readonly string[] }
+  | { readonly kind: 'fast'; readonly format: FormatOptions }
+  | { readonly kind: 'hist'; readonly field: string }
+  | { readonly kind: 'summary'; readonly groupBy: readonly string[] }
+  | { readonly kind: 'print'; readonly format: FormatOptions }
+  | { readonly kind: 'none' };
+
+export interface RunPlan {
+  readonly path: RunPath;
+  /** What the BPF program is generated with (GenerateOptions). */
+  readonly program: {
+    readonly ringBytes?: number;
+    readonly mapEntries?: number;
+    readonly socketStorage?: boolean;
+    readonly summarise?: { readonly groupBy: readonly string[]; readonly histOf?: HistOf };
+  };
+  /** Where what is made goes. */
+  readonly sinks: { readonly stdout: boolean; readonly metrics: boolean };
+  /** What the per-session pipeline adds to each session, and when it stops. */
+  readonly rows: {
+    readonly timestamp: boolean;
+    readonly rules: boolean;
+    readonly exitAfter?: number;
+  };
+  /** Windows: every `interval` seconds, at most `count` of them. */
+  readonly interval?: number;
+  readonly count?: number;
+}
+
+/** The kernel decides the whole filter: userspace has nothing left to check. */
+export function decidedInKernel(split: Split): boolean {
+  return split.user.k === 'const' && split.user.value;
+}
+
+function formatOf(i: RunInput, format: OutputFormat): FormatOptions {
+  return {
+    format,
+    ...(i.fields ? { fields: i.fields } : {}),
+    time: i.time === true,
+    timestamp: i.timestamp === true,
+    wide: i.wide === true,
+    extended: i.extended === true,
+    // -s keeps the original's CSV; -o csv is data CSV.
+    classic: i.classic === true,
+    rules: i.rules === true,
+  };
+}
+
+/**
+ * Where the sessions come from: any program the filter needs (built with
+ * clang); only the one shipped with the package (no kernel filter, no
+ * kernel summaries), when clang is missing; or a recording (replay: no
+ * program, so no kernel summaries and no record bytes for the fast path).
+ */
+export type ProgramChoice = 'any' | 'shipped' | 'recording';
+
+/** The path, given what the kernel decides of the filter (`split`). */
+function pathOf(i: RunInput, split: Split, choice: ProgramChoice): RunPath {
+  if (i.explain) return { kind: 'explain', ebpfOnly: i.explain === 'ebpf' };
+  const groupBy = i.groupBy ?? [];
+  // The paths without a Session per record serve runs with nothing else to
+  // do per session, over a program that decides the whole filter.
+  const noSessions =
+    choice !== 'recording' &&
+    !i.metrics &&
+    !i.exitAfter &&
+    !i.rules &&
+    !i.sessionPathOnly &&
+    decidedInKernel(split);
+  const histOf = HIST_OF.find((m) => m === i.hist);
+  if (i.format === 'none') return { kind: 'none' };
+  if (i.hist !== undefined)
+    return noSessions && choice === 'any' && histOf
+      ? { kind: 'kernel-hist', field: histOf }
+      : { kind: 'hist', field: i.hist };
+  if (i.interval !== undefined)
+    return noSessions && choice === 'any' && groupMask(groupBy) !== undefined
+      ? { kind: 'kernel-summary', groupBy }
+      : { kind: 'summary', groupBy };
+  const format = formatOf(i, i.format);
+  // -t and rule tags are added to a Session: the fast writer has none.
+  const rowOnly = i.timestamp || i.fields?.some((f) => ROW_ONLY_FIELDS.has(f));
+  return noSessions && !rowOnly ? { kind: 'fast', format } : { kind: 'print', format };
+}
+
+export function planRun(i: RunInput, split: Split, choice: ProgramChoice = 'any'): RunPlan {
+  const path = pathOf(i, split, choice);
+  const summarise =
+    path.kind === 'kernel-hist'
+      ? { groupBy: [], histOf: path.field }
+      : path.kind === 'kernel-summary'
+        ? { groupBy: path.groupBy }
+        : undefined;
+  return {
+    path,
+    program: {
+      ...(i.ringBytes ? { ringBytes: i.ringBytes } : {}),
+      ...(i.mapEntries ? { mapEntries: i.mapEntries } : {}),
+      ...(i.socketStorage ? { socketStorage: true } : {}),
+      ...(summarise ? { summarise } : {}),
+    },
+    sinks: { stdout: path.kind !== 'none' && path.kind !== 'explain', metrics: i.metrics === true },
+    rows: {
+      timestamp: i.timestamp === true,
+      rules: i.rules === true,
+      ...(i.exitAfter ? { exitAfter: i.exitAfter } : {}),
+    },
+    ...(i.interval !== undefined ? { interval: i.interval } : {}),
+    ...(i.count !== undefined ? { count: i.count } : {}),
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The run planner as the pure function it is: option sets in, the plan each
+ * gives out. The filter matters only through what the kernel decides of it
+ * (its split), so each row names one of three splits.
+ */
+import { describe, expect, it } from 'vitest';
+import { type Split, splitFilter } from '../../src/codegen/split.js';
+import { compileFilter } from '../../src/dsl/index.js';
+import * as IR from '../../src/dsl/ir.js';
+import { type ProgramChoice, planRun, type RunInput } from '../../src/plan/run.js';
+
+const split = (filter: string): Split => splitFilter(compileFilter(filter).pred!);
+/** The kernel decides it exactly. */
+const KERNEL = split('dport == 443');
+/** Userspace must check part of it (a regular expression on comm). */
+const USER = split('comm =~ /^cur/ and dport == 443');
+/** The shipped program without clang: the whole filter in userspace. */
+const SHIPPED: Split = { kernel: IR.TRUE, user: compileFilter('dport == 443').pred! };
+
+type Row = [string, RunInput, Split, string, ProgramChoice?];
+
+const rows: Row[] = [
+  ['the default table', { format: 'table' }, KERNEL, 'fast'],
+  ['JSON lines', { format: 'jsonl' }, KERNEL, 'fast'],
+  ['data CSV with --fields', { format: 'csv', fields: ['comm', 'tx_b'] }, KERNEL, 'fast'],
+  ['a filter userspace must finish', { format: 'jsonl' }, USER, 'print'],
+  ['-t (a per-session timestamp)', { format: 'table', timestamp: true }, KERNEL, 'print'],
+  ['--fields ts', { format: 'jsonl', fields: ['ts', 'comm'] }, KERNEL, 'print'],
+  ['rule files', { format: 'jsonl', rules: true }, KERNEL, 'print'],
+  ['-c (stop after N sessions)', { format: 'jsonl', exitAfter: 5 }, KERNEL, 'print'],
+  ['metrics beside the output', { format: 'jsonl', metrics: true }, KERNEL, 'print'],
+  ['TCPLIFE_SESSION_PATH=1', { format: 'jsonl', sessionPathOnly: true }, KERNEL, 'print'],
+  ['-o none with metrics', { format: 'none', metrics: true }, KERNEL, 'none'],
+  ['-o none alone', { format: 'none' }, KERNEL, 'none'],
+  ['--interval', { format: 'table', interval: 1 }, KERNEL, 'kernel-summary'],
+  [
+    '--interval --group-by comm,rport',
+    { format: 'jsonl', interval: 1, groupBy: ['comm', 'rport'] },
+    KERNEL,
+    'kernel-summary',
+  ],
+  [
+    '--group-by a field the kernel cannot key (span_ms)',
+    { format: 'jsonl', interval: 1, groupBy: ['span_ms'] },
+    KERNEL,
+    'summary',
+  ],
+  ['--interval, a filter userspace must finish', { format: 'table', interval: 1 }, USER, 'summary'],
+  ['--interval with metrics', { format: 'table', interval: 1, metrics: true }, KERNEL, 'summary'],
+  ['--interval with rules', { format: 'table', interval: 1, rules: true }, KERNEL, 'summary'],
+  ['--hist span', { format: 'table', hist: 'span_us' }, KERNEL, 'kernel-hist'],
+  ['--hist tx --interval 1', { format: 'csv', hist: 'tx_b', interval: 1 }, KERNEL, 'kernel-hist'],
+  ['--hist of a derived field (tx_kb)', { format: 'table', hist: 'tx_kb' }, KERNEL, 'hist'],
+  ['--hist, a filter userspace must finish', { format: 'table', hist: 'span_us' }, USER, 'hist'],
+  ['without clang: the table', { format: 'table' }, SHIPPED, 'print', 'shipped'],
+  ['without clang: --interval', { format: 'table', interval: 1 }, SHIPPED, 'summary', 'shipped'],
+  ['without clang: --hist span', { format: 'table', hist: 'span_us' }, SHIPPED, 'hist', 'shipped'],
+  [
+    'without clang, no filter: the fast path still serves',
+    { format: 'jsonl' },
+    { kernel: IR.TRUE, user: IR.TRUE },
+    'fast',
+    'shipped',
+  ],
+  ['--explain', { format: 'table', explain: 'explain', interval: 1 }, KERNEL, 'explain'],
+  ['--ebpf', { format: 'jsonl', explain: 'ebpf' }, USER, 'explain'],
+];
+
+describe('the run planner', () => {
+  for (const [what, input, s, kind, choice] of rows) {
+    it(`${what} → ${kind}`, () => {
+      expect(planRun(input, s, choice).path.kind).toBe(kind);
+    });
+  }
+
+  it('the program summarises in the kernel exactly when the path says so', () => {
+    for (const [what, input, s, , choice] of rows) {
+      const p = planRun(input, s, choice);
+      const inKernel = p.path.kind === 'kernel-hist' || p.path.kind === 'kernel-summary';
+      expect(p.program.summarise !== undefined, what).toBe(inKernel);
+    }
+    const hist = planRun({ format: 'table', hist: 'rtt_us' }, KERNEL);
+    expect(hist.program.summarise).toEqual({ groupBy: [], histOf: 'rtt_us' });
+    const grouped = planRun({ format: 'table', interval: 2, groupBy: ['comm'] }, KERNEL);
+    expect(grouped.program.summarise).toEqual({ groupBy: ['comm'] });
+    expect(grouped.interval).toBe(2);
+  });
+
+  it('sinks: stdout unless -o none or --explain; metrics when served', () => {
+    expect(planRun({ format: 'none', metrics: true }, KERNEL).sinks).toEqual({
+      stdout: false,
+      metrics: true,
+    });
+    expect(planRun({ format: 'jsonl' }, KERNEL).sinks).toEqual({ stdout: true, metrics: false });
+    expect(planRun({ format: 'jsonl', explain: 'ebpf' }, KERNEL).sinks.stdout).toBe(false);
+  });
+
+  it('the print paths carry the format options; program sizes pass through', () => {
+    const p = planRun(
+      { format: 'csv', classic: true, wide: true, ringBytes: 1 << 24, socketStorage: true },
+      USER,
+    );
+    expect(p.path).toEqual({
+      kind: 'print',
+      format: {
+        format: 'csv',
+        time: false,
+        timestamp: false,
+        wide: true,
+        extended: false,
+        classic: true,
+        rules: false,
+      },
+    });
+    expect(p.program).toEqual({ ringBytes: 1 << 24, socketStorage: true });
+  });
+});
