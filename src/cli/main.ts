@@ -126,7 +126,81 @@ function summaryOptions(c: Command, what: string): Command {
     .option('--group-by <fields>', 'with --interval: group summaries by these fields', parseList);
 }
 
-function program(io: Io, result: { code: number }): Command {
+/** An option as a row: flags, help text, and how its value is read (commander's argParser). */
+type OptionRow = readonly [
+  flags: string,
+  description: string,
+  parse?: (v: string, prev: never) => unknown,
+];
+
+/** The filter's terms as options, as the original tool has them. */
+const SELECT_OPTIONS: readonly OptionRow[] = [
+  [
+    '-F, --filter-file <file>',
+    'read the filter from FILE (as tcpdump -F): for filters longer than a command line',
+  ],
+  ['-p, --pid <pid>', 'trace this PID only', parsePid],
+  ['-L, --localport <ports>', 'comma-separated list of local ports to trace', parsePorts],
+  ['-D, --remoteport <ports>', 'comma-separated list of remote ports to trace', parsePorts],
+  ['-4, --ipv4', 'trace IPv4 family only'],
+  ['-6, --ipv6', 'trace IPv6 family only'],
+];
+
+/** When tracing stops, what else it serves, and how the program is built and loaded. */
+const RUN_OPTIONS: readonly OptionRow[] = [
+  ['--count <n>', 'with --interval: stop after N summaries', parsePositiveInt],
+  [
+    '--hist <field>',
+    'a log2 histogram of span, tx, rx or rtt (or another numeric field), at exit or every --interval',
+  ],
+  ['--exit-after <n>', 'exit after N sessions are printed', parsePositiveInt],
+  ['--duration <secs>', 'exit after SECS seconds', parseSeconds],
+  [
+    '--metrics <[host:]port>',
+    'serve Prometheus metrics at /metrics while tracing (a bare port binds 127.0.0.1)',
+    parseListen,
+  ],
+  [
+    '--labels <list>',
+    'with --metrics: label names, fields or rule (default role,outcome)',
+    parseList,
+  ],
+  ['--max-series <n>', 'with --metrics: label sets at most (default 1000)', parsePositiveInt],
+  ['--buckets <secs>', 'with --metrics: the duration histogram bounds, in seconds', parseBuckets],
+  ['--stats', 'print kernel counters (lost, missed, filtered) at exit'],
+  [
+    '--explain',
+    'print the filter as understood, its kernel and userspace parts, and the C; no privileges needed',
+  ],
+  ['--ebpf', 'print the generated BPF C program and exit'],
+  ['-v, --verbose', "show build and attach details and libbpf's log on stderr"],
+  ['--ring-size <size>', 'ring buffer size (default 4MiB)', parseSize],
+  [
+    '--map-size <n>',
+    "sockets whose start the socket map holds at once (default 16384, about 2 MiB of kernel memory; at most 4194304); beyond them, the socket's own storage (tp_btf) or, with raw_tp (default 131072 there), counted as lost",
+    parseMapSize,
+  ],
+  [
+    '--socket-storage',
+    "keep every session's start in its socket's storage (tp_btf), not only those beyond the socket map: no map at all, but about 1 µs more BPF time per session",
+  ],
+  ['--no-cache', 'always run clang (do not use /var/cache/tcplife)'],
+  [
+    '--no-owner-probes',
+    'do not take owners at first receive/send (sock_recv_length, sock_send_length; Linux 6.3+): a server-side session reset by its peer then shows the task at close',
+  ],
+];
+
+function addOptions(c: Command, rows: readonly OptionRow[]): Command {
+  for (const [flags, description, parse] of rows) {
+    if (parse) c.option(flags, description, parse as never);
+    else c.option(flags, description);
+  }
+  return c;
+}
+
+/** The tracing command: the program itself. */
+function traceCommand(io: Io, result: { code: number }): Command {
   const p = new Command('tcplife');
   p.description('Trace the lifespan of TCP sessions with eBPF, filtered in the kernel')
     .version(
@@ -138,66 +212,10 @@ function program(io: Io, result: { code: number }): Command {
     .option('-T, --time', 'include time column on output (HH:MM:SS)')
     .option('-t, --timestamp', 'include timestamp on output (seconds since the first session)');
   outputOptions(p, 'table');
-  p.option(
-    '-F, --filter-file <file>',
-    'read the filter from FILE (as tcpdump -F): for filters longer than a command line',
-  )
-    .option('-p, --pid <pid>', 'trace this PID only', parsePid)
-    .option('-L, --localport <ports>', 'comma-separated list of local ports to trace', parsePorts)
-    .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace', parsePorts)
-    .option('-4, --ipv4', 'trace IPv4 family only')
-    .option('-6, --ipv6', 'trace IPv6 family only');
+  addOptions(p, SELECT_OPTIONS);
   summaryOptions(p, 'instead of one line per session');
   ruleOptions(p);
-  p.option('--count <n>', 'with --interval: stop after N summaries', parsePositiveInt)
-    .option(
-      '--hist <field>',
-      'a log2 histogram of span, tx, rx or rtt (or another numeric field), at exit or every --interval',
-    )
-    .option('--exit-after <n>', 'exit after N sessions are printed', parsePositiveInt)
-    .option('--duration <secs>', 'exit after SECS seconds', parseSeconds)
-    .option(
-      '--metrics <[host:]port>',
-      'serve Prometheus metrics at /metrics while tracing (a bare port binds 127.0.0.1)',
-      parseListen,
-    )
-    .option(
-      '--labels <list>',
-      'with --metrics: label names, fields or rule (default role,outcome)',
-      parseList,
-    )
-    .option(
-      '--max-series <n>',
-      'with --metrics: label sets at most (default 1000)',
-      parsePositiveInt,
-    )
-    .option(
-      '--buckets <secs>',
-      'with --metrics: the duration histogram bounds, in seconds',
-      parseBuckets,
-    )
-    .option('--stats', 'print kernel counters (lost, missed, filtered) at exit')
-    .option(
-      '--explain',
-      'print the filter as understood, its kernel and userspace parts, and the C; no privileges needed',
-    )
-    .option('--ebpf', 'print the generated BPF C program and exit')
-    .option('-v, --verbose', "show build and attach details and libbpf's log on stderr")
-    .option('--ring-size <size>', 'ring buffer size (default 4MiB)', parseSize)
-    .option(
-      '--map-size <n>',
-      "sockets whose start the socket map holds at once (default 16384, about 2 MiB of kernel memory; at most 4194304); beyond them, the socket's own storage (tp_btf) or, with raw_tp (default 131072 there), counted as lost",
-      parseMapSize,
-    )
-    .option(
-      '--socket-storage',
-      "keep every session's start in its socket's storage (tp_btf), not only those beyond the socket map: no map at all, but about 1 µs more BPF time per session",
-    )
-    .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')
-    .option(
-      '--no-owner-probes',
-      'do not take owners at first receive/send (sock_recv_length, sock_send_length; Linux 6.3+): a server-side session reset by its peer then shows the task at close',
-    )
+  addOptions(p, RUN_OPTIONS)
     .addOption(
       new Option('--attach <how>', 'attach point')
         .choices(['auto', 'tp_btf', 'raw_tp'])
@@ -218,6 +236,10 @@ function program(io: Io, result: { code: number }): Command {
     .action(async (words: string[], opts: TraceCliOptions) => {
       result.code = await runTrace(words.join(' '), opts, io);
     });
+  return p;
+}
+
+function replayCommand(p: Command, io: Io, result: { code: number }): void {
   const replay = p
     .command('replay')
     .description(
@@ -244,6 +266,10 @@ examples:
       const { runReplay } = await import('./replay.js');
       result.code = await runReplay(file, words.join(' '), opts, io);
     });
+}
+
+/** fields, rules and check: the commands that read the registry and rule files. */
+function listingCommands(p: Command, io: Io, result: { code: number }): void {
   p.command('fields')
     .description(
       'list the fields: their aliases, types, where the filter decides them, and what they mean',
@@ -256,7 +282,7 @@ examples:
     .description(
       'list rule files and their rules, tags and descriptions (default: every file on the search path: $TCPLIFE_RULES_PATH, then the shipped rules/)',
     )
-    .argument('[files...]', 'rule files or names (web, web.rules)')
+    .argument('[files...]', "rule names (web) or paths (with a '/' or the .rules suffix)")
     .exitOverride()
     .action((files: string[]) => {
       result.code = runRules(files, io);
@@ -276,6 +302,12 @@ examples:
     .action((files: string[]) => {
       result.code = runCheck(files, io);
     });
+}
+
+function program(io: Io, result: { code: number }): Command {
+  const p = traceCommand(io, result);
+  replayCommand(p, io, result);
+  listingCommands(p, io, result);
   return p;
 }
 
