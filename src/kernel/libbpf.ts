@@ -1,9 +1,10 @@
 /**
- * Raw FFI: the libbpf.so.1 and libc functions tcplife calls, by their C
- * names, through koffi. No logic lives here; see bpf-object.ts for the
+ * Raw FFI: the libbpf.so.1 functions tcplife calls (and the libc ones, from
+ * util/libc.ts), by their C names, through koffi. No logic lives here; see bpf-object.ts for the
  * wrapper. Pointers are opaque koffi values (BigInt-backed), NULL is null.
  */
 import koffi, { type TypeObject } from 'koffi';
+import { type LibC, loadLibc } from '../util/libc.js';
 
 export type Ptr = unknown;
 
@@ -39,20 +40,6 @@ export interface LibBpf {
   libbpf_set_print(fn: Ptr | null): Ptr | null;
 }
 
-export interface LibC {
-  mmap(addr: Ptr | null, len: number, prot: number, flags: number, fd: number, off: number): Ptr;
-  munmap(addr: Ptr, len: number): number;
-  vsnprintf(buf: Buffer, size: number, fmt: string, ap: Ptr): number;
-  strerror(errnum: number): string;
-  open_by_handle_at(mountFd: number, handle: Buffer, flags: number): number;
-  poll(fds: Buffer, nfds: number, timeoutMs: number): number;
-  /** membarrier(2), through syscall(2): glibc has no wrapper. */
-  membarrier(cmd: number, flags: number): number;
-}
-
-/** membarrier's syscall number, where we know it. */
-const SYS_MEMBARRIER: Readonly<Record<string, number>> = { x64: 324, arm64: 283 };
-
 export interface Native {
   readonly bpf: LibBpf;
   readonly c: LibC;
@@ -65,7 +52,6 @@ let native: Native | undefined;
 export function loadNative(): Native {
   if (native) return native;
   const lib = koffi.load('libbpf.so.1');
-  const libc = koffi.load('libc.so.6');
   const printCallback = koffi.proto(
     'int libbpf_print_fn_t(int level, const char *fmt, void *args)',
   );
@@ -108,20 +94,7 @@ export function loadNative(): Native {
     libbpf_num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)'),
     libbpf_set_print: lib.func(`void *libbpf_set_print(${koffi.pointer(printCallback).name} fn)`),
   } as LibBpf;
-  const c: LibC = {
-    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
-    munmap: libc.func('int munmap(void *addr, size_t len)'),
-    vsnprintf: libc.func('int vsnprintf(char *buf, size_t size, const char *fmt, void *ap)'),
-    strerror: libc.func('const char *strerror(int errnum)'),
-    open_by_handle_at: libc.func('int open_by_handle_at(int mount_fd, void *handle, int flags)'),
-    poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
-    membarrier: (() => {
-      const syscall = libc.func('long syscall(long number, ...)');
-      const nr = SYS_MEMBARRIER[process.arch];
-      return (cmd: number, flags: number) =>
-        nr === undefined ? -1 : Number(syscall(nr, 'int', cmd, 'unsigned int', flags));
-    })(),
-  } as LibC;
+  const c = loadLibc();
   native = { bpf, c, printCallback };
   return native;
 }

@@ -6,7 +6,7 @@
  * write error (a full disk, EIO) once through onFailed, and writing stops.
  */
 import { fstatSync, writeSync } from 'node:fs';
-import { loadNative } from '../kernel/libbpf.js';
+import { loadLibc } from '../util/libc.js';
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 const POLLERR = 0x8;
@@ -127,7 +127,7 @@ export class LineWriter {
     if (!this.pollable) return false;
     const pfd = Buffer.alloc(8);
     pfd.writeInt32LE(this.fd, 0); // events 0: only POLLERR, POLLHUP and POLLNVAL are reported
-    if (loadNative().c.poll(pfd, 1, 0) !== 1) return false;
+    if (loadLibc().poll(pfd, 1, 0) !== 1) return false;
     const revents = pfd.readInt16LE(6);
     return (revents & (POLLERR | POLLHUP)) !== 0;
   }
