@@ -41,15 +41,44 @@ export function parseSeconds(v: string): number {
   return n;
 }
 
-/** 16MiB, 1048576, 512KiB */
-export function parseSize(v: string): number {
-  const m = /^(\d+)(B|KiB|KB|MiB|MB|GiB|GB)?$/.exec(v);
-  if (!m) throw new InvalidArgumentError('expected a size such as 16MiB or 1048576.');
-  const n = Number(m[1]) * SIZE_UNITS[(m[2] ?? 'B') as keyof typeof SIZE_UNITS];
-  if (n < 4096 || n > 1 << 30)
-    throw new InvalidArgumentError('the ring buffer size must be between 4KiB and 1GiB.');
-  return n;
+/** The single letters ss, dd and bpftrace users type: K, M and G are binary, as KiB. */
+const SHORT_UNITS: Readonly<Record<string, keyof typeof SIZE_UNITS>> = {
+  K: 'KiB',
+  k: 'KiB',
+  M: 'MiB',
+  m: 'MiB',
+  G: 'GiB',
+  g: 'GiB',
+};
+
+/** 16MiB, 16M, 1048576, 512KiB, 512K: bytes, or undefined when it is not a size. */
+export function sizeOf(v: string): number | undefined {
+  const m = /^(\d+)\s*(B|KiB|KB|MiB|MB|GiB|GB|[KkMmGg])?$/.exec(v.trim());
+  if (!m) return undefined;
+  const unit = m[2] ?? 'B';
+  return Number(m[1]) * SIZE_UNITS[SHORT_UNITS[unit] ?? (unit as keyof typeof SIZE_UNITS)];
 }
+
+/** A size option's parser, between `min` and `max` bytes. */
+function sizeParser(what: string, min: number, max: number): (v: string) => number {
+  const show = (n: number) =>
+    n >= 1 << 30 ? `${n / (1 << 30)}GiB` : n >= 1 << 20 ? `${n / (1 << 20)}MiB` : `${n / 1024}KiB`;
+  return (v) => {
+    const n = sizeOf(v);
+    if (n === undefined)
+      throw new InvalidArgumentError('expected a size such as 16M, 16MiB, 512K or 1048576.');
+    if (n < min || n > max)
+      throw new InvalidArgumentError(`${what} must be between ${show(min)} and ${show(max)}.`);
+    return n;
+  };
+}
+
+/** --ring-size */
+export const parseSize = sizeParser('the ring buffer size', 4096, 1 << 30);
+
+/** --buffer-size: output waiting for a slow reader (0: none may wait… at least 64KiB). */
+export const DEFAULT_BUFFER_BYTES = 256 << 20;
+export const parseBufferSize = sizeParser('the output buffer size', 64 << 10, 16 * (1 << 30));
 
 export function parseList(v: string, prev: string[] = []): string[] {
   return [
