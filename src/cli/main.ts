@@ -16,6 +16,7 @@ import { defaultIo, type Io } from './io.js';
 import {
   collect,
   parseBuckets,
+  parseBufferSize,
   parseList,
   parseListen,
   parseMapSize,
@@ -175,6 +176,11 @@ const RUN_OPTIONS: readonly OptionRow[] = [
   ['--ebpf', 'print the generated BPF C program and exit'],
   ['-v, --verbose', "show build and attach details and libbpf's log on stderr"],
   ['--ring-size <size>', 'ring buffer size (default 4MiB)', parseSize],
+  [
+    '--buffer-size <size>',
+    'output that may wait in memory for a slow reader (a pipe into jq) while tracing goes on (default 256M); past it, sessions are dropped and counted',
+    parseBufferSize,
+  ],
   [
     '--map-size <n>',
     "sockets whose start the socket map holds at once (default 16384, about 2 MiB of kernel memory; at most 4194304); beyond them, the socket's own storage (tp_btf) or, with raw_tp (default 131072 there), counted as lost",

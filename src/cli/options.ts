@@ -47,6 +47,7 @@ export interface TraceCliOptions {
   ebpf?: boolean;
   verbose?: boolean;
   ringSize?: number;
+  bufferSize?: number;
   mapSize?: number;
   socketStorage?: boolean;
   cache: boolean;

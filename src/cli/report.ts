@@ -1,18 +1,42 @@
 /** What went missing, said on stderr at exit. */
 import type { SocketState, TracerStats } from '../kernel/tracer.js';
 
+/** 268435456 → 256MiB: a size as --buffer-size and --ring-size take it. */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1 << 30],
+    ['MiB', 1 << 20],
+    ['KiB', 1 << 10],
+  ] as const)
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  return `${n} bytes`;
+}
+
+/** What the output lost: dropped with its buffer full, or left unwritten at exit (a stalled reader). */
+export interface OutputLoss {
+  readonly dropped: number;
+  readonly unwritten: number;
+}
+
 export function lossReport(
   s: TracerStats,
   always: boolean,
   printed: number,
   tracked?: number,
   state: SocketState = 'hash map',
+  output: OutputLoss = { dropped: 0, unwritten: 0 },
 ): string[] {
   const lines: string[] = [];
-  const lost = s.ringbuf_drops + s.map_full + s.group_full;
+  const lost = s.ringbuf_drops + s.map_full + s.group_full + output.dropped + output.unwritten;
   if (lost > 0 || always) {
     lines.push(
       `tcplife: ${lost} session(s) lost: ${s.ringbuf_drops} with the ring buffer full (try a larger --ring-size), ` +
+        (output.dropped > 0 || always
+          ? `${output.dropped} with the output buffer full (a slow reader; try a larger --buffer-size), `
+          : '') +
+        (output.unwritten > 0
+          ? `${output.unwritten} never taken by a reader that stopped reading, `
+          : '') +
         (state === 'socket storage'
           ? `${s.map_full} with no memory for their socket storage (see net.core.optmem_max)`
           : state === 'hash map, then socket storage'

@@ -23,7 +23,8 @@ import { planRun, type RunInput, type RunPlan } from '../plan/run.js';
 import { type Execution, execute } from './executors.js';
 import type { Io } from './io.js';
 import { filterText, optionTerms, ruleInputs, runInput, type TraceCliOptions } from './options.js';
-import { lossReport } from './report.js';
+import { DEFAULT_BUFFER_BYTES } from './parse-args.js';
+import { formatBytes, lossReport } from './report.js';
 
 export { type TraceCliOptions, UsageError } from './options.js';
 
@@ -188,12 +189,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   const wanted = planRun(input, filter.split);
 
   let onPipeClosed = () => {};
-  const writer = new LineWriter(
-    io.stdoutFd,
-    () => onPipeClosed(),
-    () => onPipeClosed(),
-  );
   if (wanted.path.kind === 'explain') {
+    const writer = new LineWriter(io.stdoutFd, () => {});
     const spec = generateProgram(filter.split, wanted.program);
     explain(filter, spec, wanted.path.ebpfOnly, writer);
     writer.flush();
@@ -214,9 +211,24 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     io,
   );
   if (o.verbose) io.stderr(describeTracer(tracer, plan));
+  // What the reader has not taken yet waits here, so the ring keeps draining.
+  const bufferBytes = o.bufferSize ?? DEFAULT_BUFFER_BYTES;
+  const writer = new LineWriter(
+    io.stdoutFd,
+    () => onPipeClosed(),
+    () => onPipeClosed(),
+    {
+      maxQueued: bufferBytes,
+      onQueueFull: (cap) =>
+        io.stderr(
+          `tcplife: ${formatBytes(cap)} of output wait for a slow reader: further sessions are dropped and counted until it catches up (a larger --buffer-size holds a longer stall)\n`,
+        ),
+    },
+  );
 
   let metricsServer: Server | undefined;
   let tracked: number | undefined;
+  let unwritten = 0;
   let execution: Execution;
   try {
     const metrics = plan.sinks.metrics ? await serveMetrics(o, tracer, io) : undefined;
@@ -246,9 +258,10 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   } finally {
     metricsServer?.close();
     tracer.close();
-    writer.flush();
+    // What waits for the reader goes out while the reader takes it.
+    unwritten = writer.finish();
   }
-  return exitAccount(o, io, tracer, writer, execution.printed(), tracked);
+  return exitAccount(o, io, tracer, writer, execution.printed(), tracked, unwritten);
 }
 
 /** What went wrong at the end, and the account (--stats, or always after a write error). */
@@ -259,6 +272,7 @@ function exitAccount(
   writer: LineWriter,
   printed: number,
   tracked: number | undefined,
+  unwritten: number,
 ): number {
   if (o.verbose && tracer.cgroups.denied > 0)
     io.stderr(
@@ -277,6 +291,7 @@ function exitAccount(
     printed,
     tracked,
     tracer.socketState,
+    { dropped: writer.dropped, unwritten },
   );
   for (const l of account) io.stderr(`${l}\n`);
   return failed ? 1 : 0;

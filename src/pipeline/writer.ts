@@ -4,23 +4,57 @@
  * done (a write per line cost more CPU than the rest of the pipeline). A closed pipe (EPIPE)
  * is reported once through onClosed, so the CLI can exit 0 quietly; any other
  * write error (a full disk, EIO) once through onFailed, and writing stops.
+ *
+ * With a queue (`maxQueued`, what tracing uses), writing never waits for
+ * the reader: into a pipe or socket (made non-blocking), what the reader
+ * has not taken yet waits in memory, up to `maxQueued` bytes, and goes out
+ * as the reader takes it; the tracer keeps draining the kernel's ring
+ * meanwhile, so a slow reader (`| jq`) or a paused one loses nothing while
+ * the queue has room. Past it, lines are dropped and counted (`dropped`),
+ * and onQueueFull says so once. Without a queue (replay), a write waits.
  */
 import { fstatSync, writeSync } from 'node:fs';
 import { loadLibc } from '../util/libc.js';
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+const POLLOUT = 0x4;
 const POLLERR = 0x8;
 const POLLHUP = 0x10;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
 /** Flushing at 64 KiB keeps lines short-lived for V8's young generation too. */
 const SIZE = 1 << 16;
+/** While lines wait, the descriptor is tried again this often. */
+const RETRY_MS = 2;
+
+export interface WriterOptions {
+  /** Bytes that may wait for a slow reader; undefined: writes wait instead. */
+  readonly maxQueued?: number;
+  /** The queue was full and lines were dropped (said once). */
+  readonly onQueueFull?: (maxQueued: number) => void;
+}
+
+interface Chunk {
+  data: Buffer;
+  readonly lines: number;
+}
 
 export class LineWriter {
   private text = '';
   private pending = 0;
   private scheduled = false;
   private broken = false;
+  private readonly queue: Chunk[] = [];
+  private queuedBytes = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private restoreFlags: number | undefined;
   /** Lines the descriptor took (a write that failed does not count its lines). */
   written = 0;
+  /** Lines dropped because the queue was full. */
+  dropped = 0;
+  /** The most bytes that waited at once. */
+  peakQueued = 0;
 
   /** The error that stopped writing (ENOSPC, EIO…), if any: not EPIPE, which is a normal end. */
   error: NodeJS.ErrnoException | undefined;
@@ -30,7 +64,25 @@ export class LineWriter {
     private readonly onClosed: () => void,
     /** Writing failed for good; nothing more is written. Default: onClosed. */
     private readonly onFailed: (e: NodeJS.ErrnoException) => void = onClosed,
-  ) {}
+    private readonly opts: WriterOptions = {},
+  ) {
+    // A pipe or socket is made non-blocking, so that a full one queues
+    // instead of stopping the process; its flags are restored at finish().
+    if (opts.maxQueued !== undefined && this.isPollable()) {
+      try {
+        const c = loadLibc();
+        const flags = c.fcntl(fd, F_GETFL, 0);
+        if (
+          flags >= 0 &&
+          (flags & O_NONBLOCK) === 0 &&
+          c.fcntl(fd, F_SETFL, flags | O_NONBLOCK) === 0
+        )
+          this.restoreFlags = flags;
+      } catch {
+        // no libc through koffi: writes wait, as without a queue
+      }
+    }
+  }
 
   line(s: string): void {
     if (this.broken) return;
@@ -57,11 +109,17 @@ export class LineWriter {
   bytes(data: Uint8Array, lines: number): void {
     this.flush();
     if (this.broken) return;
-    this.writeAll(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    if (!this.broken) this.written += lines;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.opts.maxQueued === undefined) {
+      this.writeAll(buf);
+      if (!this.broken) this.written += lines;
+      return;
+    }
+    const n = this.queue.length === 0 ? this.tryWrite(buf) : 0;
+    if (!this.broken) this.rest(buf, n, lines, true);
   }
 
-  /** Writes what is buffered now (blocking: stdout into a slow pipe waits here). */
+  /** Writes what is buffered now: with a queue, what the descriptor does not take waits. */
   flush(): void {
     if (this.broken || this.text === '') return;
     const text = this.text;
@@ -72,6 +130,25 @@ export class LineWriter {
     // buffer (a Buffer.from per chunk counts as V8 external memory and
     // brings on full garbage collections). A partial write (a full pipe)
     // falls back to bytes for the rest.
+    if (this.opts.maxQueued !== undefined) {
+      let n = 0;
+      if (this.queue.length === 0) {
+        try {
+          n = writeSync(this.fd, text);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+            this.failed(e, () => {});
+            return;
+          }
+        }
+        if (n === Buffer.byteLength(text)) {
+          this.written += lines;
+          return;
+        }
+      }
+      this.rest(Buffer.from(text), n, lines, false);
+      return;
+    }
     try {
       const n = writeSync(this.fd, text);
       if (n !== Buffer.byteLength(text)) this.writeAll(Buffer.from(text).subarray(n));
@@ -79,6 +156,111 @@ export class LineWriter {
       this.failed(e, () => this.writeAll(Buffer.from(text)));
     }
     if (!this.broken) this.written += lines;
+  }
+
+  /**
+   * `data` holds `lines` whole lines, of which the descriptor took the first
+   * `n` bytes: the rest waits in the queue, or, the queue full, is dropped —
+   * all but the end of a line already begun, which must be finished.
+   */
+  private rest(data: Buffer, n: number, lines: number, borrowed: boolean): void {
+    if (n === data.length) {
+      this.written += lines;
+      return;
+    }
+    const rest = data.subarray(n);
+    if (this.queuedBytes + rest.length <= this.opts.maxQueued!) {
+      this.enqueue(borrowed ? Buffer.from(rest) : rest, lines);
+      return;
+    }
+    if (this.dropped === 0) this.opts.onQueueFull?.(this.opts.maxQueued!);
+    let whole = 0;
+    for (let i = data.indexOf(10); i >= 0 && i < n; i = data.indexOf(10, i + 1)) whole++;
+    this.written += whole;
+    const begun = n > 0 && data[n - 1] !== 10;
+    this.dropped += lines - whole - (begun ? 1 : 0);
+    if (begun) this.enqueue(Buffer.from(rest.subarray(0, rest.indexOf(10) + 1)), 1);
+  }
+
+  private enqueue(data: Buffer, lines: number): void {
+    this.queue.push({ data, lines });
+    this.queuedBytes += data.length;
+    if (this.queuedBytes > this.peakQueued) this.peakQueued = this.queuedBytes;
+    this.retry ??= setInterval(() => this.writeQueued(), RETRY_MS);
+  }
+
+  /** As much of the queue as the descriptor takes now. */
+  private writeQueued(): void {
+    while (this.queue.length > 0 && !this.broken) {
+      const c = this.queue[0]!;
+      const n = this.tryWrite(c.data);
+      this.queuedBytes -= n;
+      if (n < c.data.length) {
+        c.data = c.data.subarray(n);
+        break;
+      }
+      this.queue.shift();
+      this.written += c.lines;
+    }
+    if ((this.queue.length === 0 || this.broken) && this.retry) {
+      clearInterval(this.retry);
+      this.retry = undefined;
+    }
+  }
+
+  /** Bytes written without waiting (0 when the pipe is full). */
+  private tryWrite(data: Buffer): number {
+    let off = 0;
+    while (off < data.length && !this.broken) {
+      try {
+        off += writeSync(this.fd, data, off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+        this.failed(e, () => {});
+      }
+    }
+    return off;
+  }
+
+  /**
+   * At exit: writes what waits, as long as the reader keeps taking it (a
+   * reader that takes nothing for `stallMs` gets no more); then restores
+   * the descriptor's flags. Returns the lines left unwritten.
+   */
+  finish(stallMs = 1000): number {
+    this.flush();
+    if (this.retry) clearInterval(this.retry);
+    this.retry = undefined;
+    let last = Date.now();
+    const pfd = Buffer.alloc(8);
+    while (this.queue.length > 0 && !this.broken) {
+      const before = this.queuedBytes;
+      this.writeQueued();
+      if (this.retry) clearInterval(this.retry);
+      this.retry = undefined;
+      if (this.queuedBytes < before) last = Date.now();
+      else if (Date.now() - last >= stallMs) break;
+      if (this.queue.length === 0) break;
+      pfd.writeInt32LE(this.fd, 0);
+      pfd.writeInt16LE(POLLOUT, 4);
+      try {
+        loadLibc().poll(pfd, 1, 50);
+      } catch {
+        Atomics.wait(PAUSE, 0, 0, 5);
+      }
+    }
+    const unwritten = this.queue.reduce((n, c) => n + c.lines, 0);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    if (this.restoreFlags !== undefined) {
+      try {
+        loadLibc().fcntl(this.fd, F_SETFL, this.restoreFlags);
+      } catch {
+        // the descriptor is gone
+      }
+      this.restoreFlags = undefined;
+    }
+    return unwritten;
   }
 
   private writeAll(data: Buffer): void {
@@ -101,12 +283,26 @@ export class LineWriter {
       return;
     }
     this.broken = true;
+    if (this.retry) clearInterval(this.retry);
+    this.retry = undefined;
     if (code === 'EPIPE') {
       this.onClosed();
       return;
     }
     this.error = e as NodeJS.ErrnoException;
     this.onFailed(this.error);
+  }
+
+  private isPollable(): boolean {
+    this.pollable ??= (() => {
+      try {
+        const st = fstatSync(this.fd);
+        return st.isFIFO() || st.isSocket();
+      } catch {
+        return false;
+      }
+    })();
+    return this.pollable;
   }
 
   /**
@@ -116,15 +312,7 @@ export class LineWriter {
    */
   readerGone(): boolean {
     if (this.broken) return true;
-    this.pollable ??= (() => {
-      try {
-        const st = fstatSync(this.fd);
-        return st.isFIFO() || st.isSocket();
-      } catch {
-        return false;
-      }
-    })();
-    if (!this.pollable) return false;
+    if (!this.isPollable()) return false;
     const pfd = Buffer.alloc(8);
     pfd.writeInt32LE(this.fd, 0); // events 0: only POLLERR, POLLHUP and POLLNVAL are reported
     if (loadLibc().poll(pfd, 1, 0) !== 1) return false;
@@ -136,5 +324,10 @@ export class LineWriter {
 
   get closed(): boolean {
     return this.broken;
+  }
+
+  /** Bytes waiting for the reader now. */
+  get queued(): number {
+    return this.queuedBytes;
   }
 }
