@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tcplife against the tools users would pick instead, side by side in one run.
 //
-//   npm run bench [-- --rounds 3 --seconds 4 --profile light|heavy|all]
+//   npm run bench [-- --rounds 3 --seconds 4 --profile light|heavy|storm|all]
 //                                                    the full comparison (root)
 //   node bench/run.js --smoke                        a few hundred sessions, tcplife only
 //   node bench/run.js --only 'JSON|storage'          only the rows whose names match
@@ -9,9 +9,12 @@
 //
 // A C load generator (tools/tcpgen.c, compiled here) opens short TCP sessions
 // on loopback as fast as the machine allows, each session sending SEND bytes
-// and receiving REPLY bytes, every 10th one to a second port. Two profiles:
+// and receiving REPLY bytes, every 10th one to a second port. Three profiles:
 // light, two client processes; heavy, twice as many clients as cores, so
-// the tracer competes with a saturated workload for CPU. Beside tcplife and
+// the tracer competes with a saturated workload for CPU; storm, as many
+// clients making 100,000 zero-byte sessions a run as fast as they can (the
+// most session ends a second a host meets: every round's loss is reported,
+// the worst beside the median). Beside tcplife and
 // the tools users would pick instead run a C reference (tools/rbref.c, the
 // least a BPF session tracer costs: socket storage, direct reads, a ring
 // drained every 50 ms without wake-ups) and a null tp_btf program on the
@@ -40,9 +43,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench/out');
 const BIN = join(ROOT, 'bin/tcplife');
 const CACHE = '/var/cache/tcplife';
-const SEND = 300;
-const REPLY = 1200;
 const EVERY = 10;
+// Below the ephemeral range, which the storm's clients fill.
+const METRICS_PORT = 29464;
 
 const argv = process.argv.slice(2);
 const flag = (n) => argv.includes(n);
@@ -53,12 +56,21 @@ const SECONDS = opt('--seconds', 4);
 const SMOKE_SESSIONS = 150; // per client
 const ONLY = argv.includes('--only') ? new RegExp(argv[argv.indexOf('--only') + 1], 'i') : null;
 const PROFILE = argv.includes('--profile') ? argv[argv.indexOf('--profile') + 1] : 'all';
+const STORM_SESSIONS = opt('--storm-sessions', 100_000);
+/** send, reply: bytes each way per session; sessions: a run's total (else SECONDS long). */
 const PROFILES = [
-  { name: 'light', clients: 2 },
-  { name: 'heavy', clients: 2 * os.cpus().length },
+  { name: 'light', clients: 2, send: 300, reply: 1200 },
+  { name: 'heavy', clients: 2 * os.cpus().length, send: 300, reply: 1200 },
+  {
+    name: 'storm',
+    clients: 2 * os.cpus().length,
+    send: 0,
+    reply: 0,
+    sessions: STORM_SESSIONS,
+  },
 ].filter((p) => (SMOKE ? p.name === 'light' : PROFILE === 'all' || PROFILE === p.name));
 if (!PROFILES.length) {
-  console.error(`bench: --profile light, heavy or all, not ${PROFILE}`);
+  console.error(`bench: --profile light, heavy, storm or all, not ${PROFILE}`);
   process.exit(2);
 }
 
@@ -112,8 +124,8 @@ function buildReference(dir) {
   }
 }
 
-function startServer(dir, name) {
-  const p = spawn(join(dir, name), ['server', '127.0.0.1', '0', '-r', String(REPLY)], {
+function startServer(dir, name, reply) {
+  const p = spawn(join(dir, name), ['server', '127.0.0.1', '0', '-r', String(reply)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve) => {
@@ -123,19 +135,24 @@ function startServer(dir, name) {
   });
 }
 
-function runClients(dir, p0, p1, clients) {
+function runClients(dir, p0, p1, prof) {
+  const { clients } = prof;
   const args = [
     'client',
     '127.0.0.1',
     String(p0),
     '-s',
-    String(SEND),
+    String(prof.send),
     '-a',
     String(p1),
     '-e',
     String(EVERY),
   ];
-  const limit = SMOKE ? ['-n', String(SMOKE_SESSIONS)] : ['-n', '0', '-d', String(SECONDS)];
+  const limit = SMOKE
+    ? ['-n', String(SMOKE_SESSIONS)]
+    : prof.sessions
+      ? ['-n', String(Math.ceil(prof.sessions / clients))]
+      : ['-n', '0', '-d', String(SECONDS)];
   const one = () =>
     new Promise((resolve, reject) => {
       const c = spawn(join(dir, 'tl_bcli'), [...args, ...limit], {
@@ -284,6 +301,7 @@ function configs(ports, ref) {
       'jsonl',
       both,
     ),
+    { ...tcplife('tcplife -j | jq -c . > file', ['-j'], 'jsonl', both), jq: true },
     tcplife('tcplife -s (CSV) > file', ['-s'], 'csv', both),
     tcplife('tcplife (table) > file', [], 'table', both),
     tcplife(
@@ -299,6 +317,15 @@ function configs(ports, ref) {
       'summary',
       both,
     ),
+    {
+      ...tcplife(
+        'tcplife -o none --metrics (sessions counted)',
+        ['-o', 'none', '--metrics', `127.0.0.1:${METRICS_PORT}`],
+        'none',
+        both,
+      ),
+      metricsPort: METRICS_PORT,
+    },
     tcplife(
       'tcplife --interval 1 --group-by comm',
       ['-j', '--interval', '1', '--group-by', 'comm'],
@@ -422,7 +449,7 @@ function parseOutput(kind, text) {
  * Records are counted, not de-duplicated by ports: ephemeral ports are
  * reused many times in a run.
  */
-function checkRecords(recs, ports, expected) {
+function checkRecords(recs, ports, expected, prof) {
   if (recs.length && recs[0].count !== undefined) {
     const n = recs.reduce((a, r) => a + r.count, 0);
     return {
@@ -442,7 +469,7 @@ function checkRecords(recs, ports, expected) {
     if (isServer) server++;
     else client++;
     if (r.tx !== undefined) {
-      const [tx, rx] = isServer ? [REPLY + 1, SEND + 1] : [SEND + 2, REPLY + 1];
+      const [tx, rx] = isServer ? [prof.reply + 1, prof.send + 1] : [prof.send + 2, prof.reply + 1];
       if (r.tx !== tx || r.rx !== rx) badBytes++;
     }
   }
@@ -468,24 +495,48 @@ function toolLoss(tool, stderr) {
   return n;
 }
 
-async function runOne(cfg, dir, ports, round, clients) {
+/** The tracer's output file, or a jq reading its stdout and writing the file. */
+function spawnTracer(cfg, outPath, errFile) {
+  const out = openSync(outPath, 'w');
+  const err = openSync(errFile, 'w');
+  let tracer;
+  if (cfg.jq) {
+    const jq = spawn('jq', ['-c', '.'], { stdio: ['pipe', out, 'ignore'] });
+    tracer = spawn(cfg.cmd, cfg.args, { stdio: ['ignore', jq.stdin, err] });
+    // The tracer holds the pipe's writing end now; ours would keep jq from its EOF.
+    jq.stdin.destroy();
+    tracer.jq = jq;
+  } else tracer = spawn(cfg.cmd, cfg.args, { stdio: ['ignore', out, err] });
+  closeSync(out);
+  closeSync(err);
+  tracer.outPath = outPath;
+  return tracer;
+}
+
+/** Sessions counted by a tcplife serving --metrics (scraped before it stops). */
+async function scrapeSessions(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^tcplife_sessions_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+  return n;
+}
+
+async function runOne(cfg, dir, ports, round, prof) {
   let tracer;
   let errFile;
   if (!cfg.none) {
-    const outPath = join(OUT, `r${round}-${cfg.name.replace(/[^a-z0-9]+/gi, '_')}.out`);
+    const outPath = join(
+      OUT,
+      `${prof.name}-r${round}-${cfg.name.replace(/[^a-z0-9]+/gi, '_')}.out`,
+    );
     errFile = `${outPath}.err`;
-    const out = openSync(outPath, 'w');
-    const err = openSync(errFile, 'w');
-    tracer = spawn(cfg.cmd, cfg.args, { stdio: ['ignore', out, err] });
-    closeSync(out);
-    closeSync(err);
-    tracer.outPath = outPath;
+    tracer = spawnTracer(cfg, outPath, errFile);
     await waitAttached(tracer);
     await sleep(200);
   }
   const cpu0 = tracer ? cpuNs(tracer.pid) : 0;
   const run0 = tracer ? bpfRunNs(tracer.pid) : 0;
-  const w = await runClients(dir, ports[0], ports[1], clients);
+  const w = await runClients(dir, ports[0], ports[1], prof);
   await sleep(300); // let the tracer drain
   const cpu1 = tracer ? cpuNs(tracer.pid) : 0;
   const run1 = tracer ? bpfRunNs(tracer.pid) : 0;
@@ -495,13 +546,36 @@ async function runOne(cfg, dir, ports, round, clients) {
     result.bpfMb = bpfMapMb(tracer.pid);
     // The programs' time, paid by the workload, per session made.
     result.bpfUs = (run1 - run0) / 1000 / Math.max(1, w.n);
+    const counted = cfg.metricsPort ? await scrapeSessions(cfg.metricsPort) : undefined;
     await stopProc(tracer);
-    const recs = parseOutput(cfg.parse, readFileSync(tracer.outPath, 'utf8'));
-    Object.assign(result, checkRecords(recs, ports, cfg.expect(w)));
+    if (tracer.jq)
+      await new Promise((r) =>
+        tracer.jq.exitCode !== null ? r(undefined) : tracer.jq.once('exit', r),
+      );
+    const expected = cfg.expect(w);
+    if (counted !== undefined)
+      Object.assign(result, {
+        reported: Math.min(counted, expected),
+        expected,
+        dup: 0,
+        badBytes: 0,
+      });
+    else
+      Object.assign(
+        result,
+        checkRecords(
+          parseOutput(cfg.parse, readFileSync(tracer.outPath, 'utf8')),
+          ports,
+          expected,
+          prof,
+        ),
+      );
     result.toolLoss = toolLoss(cfg.tool, readFileSync(errFile, 'utf8'));
     // Per record written, or per session summarised.
     result.cpuUs =
-      cfg.parse === 'none' ? Number.NaN : (cpu1 - cpu0) / 1000 / Math.max(1, result.reported);
+      cfg.parse === 'none' && counted === undefined
+        ? Number.NaN
+        : (cpu1 - cpu0) / 1000 / Math.max(1, result.reported);
   }
   return result;
 }
@@ -572,25 +646,28 @@ async function main() {
     log(`not installed, skipped: ${missing.join(', ')} (apt-get install libbpf-tools bpftrace)`);
 
   try {
-    const s0 = await startServer(dir, 'tl_bsrv');
-    const s1 = await startServer(dir, 'tl_bsrv2');
-    const ports = [s0.port, s1.port];
-    const cfgs = configs(ports, ref);
     // Warm the cache so the throughput runs all start the same way.
     execFileSync(BIN, ['-j', '--duration', '0.1'], { stdio: 'ignore' });
     const byProfile = [];
     for (const prof of PROFILES) {
+      const s0 = await startServer(dir, 'tl_bsrv', prof.reply);
+      const s1 = await startServer(dir, 'tl_bsrv2', prof.reply);
+      const ports = [s0.port, s1.port];
+      const cfgs = configs(ports, ref);
       const results = new Map(cfgs.map((c) => [c.name, []]));
-      for (let r = 0; r < ROUNDS; r++) {
-        for (const c of cfgs) {
-          log(`${prof.name} profile, round ${r + 1}/${ROUNDS}: ${c.name}`);
-          results.get(c.name).push(await runOne(c, dir, ports, r, prof.clients));
+      try {
+        for (let r = 0; r < ROUNDS; r++) {
+          for (const c of cfgs) {
+            log(`${prof.name} profile, round ${r + 1}/${ROUNDS}: ${c.name}`);
+            results.get(c.name).push(await runOne(c, dir, ports, r, prof));
+          }
         }
+      } finally {
+        s0.proc.kill();
+        s1.proc.kill();
       }
-      byProfile.push({ prof, results });
+      byProfile.push({ prof, results, cfgs });
     }
-    s0.proc.kill();
-    s1.proc.kill();
 
     const startup = [];
     if (!ONLY) log('time to first session');
@@ -615,14 +692,14 @@ async function main() {
 
     const report = [
       machine(),
-      ...byProfile.map((p) => table(cfgs, p.prof, p.results)),
+      ...byProfile.map((p) => table(p.cfgs, p.prof, p.results)),
       ...(startup.length ? [startupTable(startup)] : []),
     ].join('\n\n');
     console.log(report);
     writeFileSync(join(OUT, 'latest.md'), `${report}\n`);
     if (SMOKE) {
       // The smoke run is a test: at a few hundred sessions nothing may be lost or wrong.
-      for (const c of cfgs.filter((x) => x.tool === 'tcplife')) {
+      for (const c of byProfile[0].cfgs.filter((x) => x.tool === 'tcplife')) {
         for (const r of byProfile[0].results.get(c.name)) {
           if (r.reported !== r.expected || r.dup || r.badBytes) {
             console.error(`bench: smoke failed: ${c.name}: ${JSON.stringify(r)}`);
@@ -649,16 +726,16 @@ function machine() {
 function table(cfgs, prof, results) {
   const base = median(results.get('no tracer').map((r) => r.rate));
   const lines = [
-    `**${prof.name} profile**: ${prof.clients} client processes, sessions of ${SEND} bytes out and ${REPLY} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${prof.clients * SMOKE_SESSIONS} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians. Tracer CPU is per record written (per session for summaries); BPF µs/session is its programs' run time (kernel.bpf_stats_enabled, on for the whole run) per session made, which the workload pays; BPF memory is the memlock of the tracer's maps.`,
+    `**${prof.name} profile**: ${prof.clients} client processes, sessions of ${prof.send} bytes out and ${prof.reply} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${prof.clients * SMOKE_SESSIONS} sessions` : prof.sessions ? `${prof.sessions} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians. Tracer CPU is per record written (per session for summaries); BPF µs/session is its programs' run time (kernel.bpf_stats_enabled, on for the whole run) per session made, which the workload pays; BPF memory is the memlock of the tracer's maps.`,
     '',
-    '| configuration | sessions/s | vs no tracer | records expected | reported | lost | loss the tool reported | tracer CPU µs/record | BPF µs/session | peak RSS MB | BPF memory MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| configuration | sessions/s | vs no tracer (median, worst) | records expected | reported | lost (all rounds) | lost in the worst round | loss the tool reported | tracer CPU µs/record | BPF µs/session | peak RSS MB | BPF memory MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of cfgs) {
     const rs = results.get(c.name);
     const rate = median(rs.map((r) => r.rate));
     if (c.none) {
-      lines.push(`| ${c.name} | ${fmt(rate)} | 1.00 | | | | | | | | |`);
+      lines.push(`| ${c.name} | ${fmt(rate)} | 1.00 | | | | | | | | | |`);
       continue;
     }
     const exp = rs.reduce((a, r) => a + r.expected, 0);
@@ -666,8 +743,18 @@ function table(cfgs, prof, results) {
     const lost = exp - rep;
     const tl = rs.reduce((a, r) => a + r.toolLoss, 0);
     const bad = rs.reduce((a, r) => a + r.dup + r.badBytes, 0);
+    const worst = rs.reduce(
+      (w, r) =>
+        (r.expected - r.reported) / Math.max(1, r.expected) >= w.pct
+          ? { n: r.expected - r.reported, pct: (r.expected - r.reported) / Math.max(1, r.expected) }
+          : w,
+      { n: 0, pct: -1 },
+    );
+    // The round run beside the slowest no-tracer rate is not paired: each round's ratio is to its own baseline.
+    const baseRates = results.get('no tracer').map((r) => r.rate);
+    const worstRatio = Math.min(...rs.map((r, i) => r.rate / (baseRates[i] ?? base)));
     lines.push(
-      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 1)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.bpfUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
+      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)}, ${fmt(worstRatio, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 3)} %) | ${worst.n} (${fmt(100 * worst.pct, 3)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.bpfUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
     );
   }
   return lines.join('\n');

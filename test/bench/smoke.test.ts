@@ -23,7 +23,7 @@ describeKernel('benchmark harness (smoke run)', () => {
     ).catch((e: { stderr?: string; message: string }) => {
       throw new Error(`bench smoke failed: ${e.message}\n${e.stderr?.slice(-2000) ?? ''}`);
     });
-    expect(stdout).toContain('| configuration | sessions/s | vs no tracer |');
+    expect(stdout).toContain('| configuration | sessions/s | vs no tracer (median, worst) |');
     for (const name of [
       'no tracer',
       'tcplife -j (JSON lines) > file',
@@ -31,15 +31,17 @@ describeKernel('benchmark harness (smoke run)', () => {
       'tcplife (table) > file',
       'tcplife, 10 % kernel filter',
       'tcplife, regex (userspace)',
+      'tcplife -j | jq -c . > file',
+      'tcplife -o none --metrics (sessions counted)',
     ]) {
       expect(stdout).toContain(`| ${name} |`);
     }
     // 2 clients × 150 sessions, both ends reported; the 10 % filter sees 2 × 30.
     expect(stdout).toMatch(
-      /\| tcplife -j \(JSON lines\) > file \| \d+ \| [\d.]+ \| 600 \| 600 \| 0 \(0\.0 %\)/,
+      /\| tcplife -j \(JSON lines\) > file \| \d+ \| [\d.]+, [\d.]+ \| 600 \| 600 \| 0 \(0\.000 %\) \| 0 \(0\.000 %\)/,
     );
     expect(stdout).toMatch(
-      /\| tcplife, 10 % kernel filter \| \d+ \| [\d.]+ \| 60 \| 60 \| 0 \(0\.0 %\)/,
+      /\| tcplife, 10 % kernel filter \| \d+ \| [\d.]+, [\d.]+ \| 60 \| 60 \| 0 \(0\.000 %\) \| 0 \(0\.000 %\)/,
     );
     expect(stdout).toMatch(/\| tcplife, cached object \| [\d.]+ \|/);
   }, 180_000);
