@@ -227,6 +227,59 @@ const bpfMapMb = (pid) => fdinfoSum(pid, 'map_type:', /memlock:\s+(\d+)/) / 1e6;
 /** Run time of the BPF programs a process holds (kernel.bpf_stats_enabled), in ns. */
 const bpfRunNs = (pid) => fdinfoSum(pid, 'prog_type:', /run_time_ns:\s+(\d+)/);
 
+const progNames = new Map();
+/** A program's name, by its id (bpftool; the fdinfo has none). */
+function progName(id) {
+  if (!progNames.has(id)) {
+    let name = `id ${id}`;
+    try {
+      name = JSON.parse(
+        execFileSync('bpftool', ['prog', 'show', 'id', String(id), '-j'], { encoding: 'utf8' }),
+      ).name;
+    } catch {
+      // no bpftool: the id serves
+    }
+    progNames.set(id, name);
+  }
+  return progNames.get(id);
+}
+
+/** Each BPF program a process holds: id → run time (ns) and runs (kernel.bpf_stats_enabled). */
+function progStats(pid) {
+  const out = new Map();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+      let info = '';
+      try {
+        info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      } catch {
+        continue;
+      }
+      const id = /prog_id:\s+(\d+)/.exec(info)?.[1];
+      if (!id || out.has(id)) continue;
+      out.set(id, {
+        ns: Number(/run_time_ns:\s+(\d+)/.exec(info)?.[1] ?? 0),
+        runs: Number(/run_cnt:\s+(\d+)/.exec(info)?.[1] ?? 0),
+      });
+    }
+  } catch {
+    // exited
+  }
+  return out;
+}
+
+/** Per program: its name, runs and run time per session made, between two progStats. */
+function progCosts(before, after, sessions) {
+  return [...after].map(([id, a]) => {
+    const b = before.get(id) ?? { ns: 0, runs: 0 };
+    return {
+      name: progName(id),
+      runs: (a.runs - b.runs) / Math.max(1, sessions),
+      us: (a.ns - b.ns) / 1000 / Math.max(1, sessions),
+    };
+  });
+}
+
 /** A BPF tracer is ready once it holds a link or perf-event fd. */
 async function waitAttached(proc, ms = 20000) {
   const t0 = Date.now();
@@ -536,11 +589,13 @@ async function runOne(cfg, dir, ports, round, prof) {
   }
   const cpu0 = tracer ? cpuNs(tracer.pid) : 0;
   const run0 = tracer ? bpfRunNs(tracer.pid) : 0;
+  const progs0 = tracer ? progStats(tracer.pid) : new Map();
   const w = await runClients(dir, ports[0], ports[1], prof);
   await sleep(300); // let the tracer drain
   const cpu1 = tracer ? cpuNs(tracer.pid) : 0;
   const run1 = tracer ? bpfRunNs(tracer.pid) : 0;
   const result = { name: cfg.name, rate: w.n / w.seconds, w };
+  if (tracer) result.progs = progCosts(progs0, progStats(tracer.pid), w.n);
   if (tracer) {
     result.rss = peakRssMb(tracer.pid);
     result.bpfMb = bpfMapMb(tracer.pid);
@@ -630,10 +685,19 @@ async function main() {
     execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
     mountedTracefs = true;
   }
-  if (wantsOthers && !(existsSync('/usr/sbin/tcplife') && existsSync('/usr/bin/bpftrace'))) {
-    log('installing the tools compared against: apt-get install libbpf-tools bpftrace');
+  if (
+    wantsOthers &&
+    !(
+      existsSync('/usr/sbin/tcplife') &&
+      existsSync('/usr/bin/bpftrace') &&
+      existsSync('/usr/sbin/bpftool')
+    )
+  ) {
+    log(
+      'installing the tools compared against (and bpftool, which names programs): apt-get install libbpf-tools bpftrace bpftool',
+    );
     try {
-      execFileSync('apt-get', ['install', '-y', '-qq', 'libbpf-tools', 'bpftrace'], {
+      execFileSync('apt-get', ['install', '-y', '-qq', 'libbpf-tools', 'bpftrace', 'bpftool'], {
         stdio: 'ignore',
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       });
@@ -692,7 +756,10 @@ async function main() {
 
     const report = [
       machine(),
-      ...byProfile.map((p) => table(p.cfgs, p.prof, p.results)),
+      ...byProfile.flatMap((p) => [
+        table(p.cfgs, p.prof, p.results),
+        ...(p.prof.name === 'storm' ? [programTable(p.cfgs, p.prof, p.results)] : []),
+      ]),
       ...(startup.length ? [startupTable(startup)] : []),
     ].join('\n\n');
     console.log(report);
@@ -756,6 +823,31 @@ function table(cfgs, prof, results) {
     lines.push(
       `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)}, ${fmt(worstRatio, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 3)} %) | ${worst.n} (${fmt(100 * worst.pct, 3)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.bpfUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
     );
+  }
+  return lines.join('\n');
+}
+
+/** What each BPF program costs the workload, per session made (medians over the rounds). */
+function programTable(cfgs, prof, results) {
+  const lines = [
+    `**What each BPF program costs** (${prof.name} profile): runs and run time per session made, which the traced workload pays (kernel.bpf_stats_enabled; medians over the rounds).`,
+    '',
+    '| configuration | program | runs/session | BPF µs/session |',
+    '|---|---|---:|---:|',
+  ];
+  for (const c of cfgs) {
+    const rs = results.get(c.name).filter((r) => r.progs?.length);
+    if (
+      !rs.length ||
+      !/JSON lines|C reference|null|libbpf-tools tcplife >|bpftrace script >/.test(c.name)
+    )
+      continue;
+    for (const name of [...new Set(rs.flatMap((r) => r.progs.map((p) => p.name)))]) {
+      const of = rs.map((r) => r.progs.find((p) => p.name === name) ?? { runs: 0, us: 0 });
+      lines.push(
+        `| ${c.name} | ${name} | ${fmt(median(of.map((p) => p.runs)), 2)} | ${fmt(median(of.map((p) => p.us)), 2)} |`,
+      );
+    }
   }
   return lines.join('\n');
 }

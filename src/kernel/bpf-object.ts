@@ -3,7 +3,7 @@
  * size its maps, load it (capturing libbpf's log), attach it, read its
  * counters, and close it — close() is idempotent and frees everything.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { type ProgramSpec, STORE } from '../codegen/program.js';
 import {
   decodeSettings,
@@ -89,15 +89,45 @@ const OWNER_PROBES = {
   raw_tp: ['tcplife_recv_raw', 'tcplife_send_raw'],
 } as const;
 
-let btfText: Buffer | undefined;
-/** Whether the running kernel has a tracepoint (its btf_trace_ type is in the kernel's BTF). */
+const tracepoints = new Map<string, boolean>();
+/**
+ * Whether the running kernel has a tracepoint (its btf_trace_ type is in
+ * the kernel's BTF). The BTF (about 6 MB) is scanned in small pieces, never
+ * held whole: only the answer is kept.
+ */
 export function kernelHasTracepoint(name: string): boolean {
+  const known = tracepoints.get(name);
+  if (known !== undefined) return known;
+  const found = fileContains('/sys/kernel/btf/vmlinux', Buffer.from(`\0btf_trace_${name}\0`));
+  tracepoints.set(name, found);
+  return found;
+}
+
+/** Whether a file holds these bytes, read 256 KiB at a time (false when it cannot be read). */
+function fileContains(path: string, needle: Buffer): boolean {
+  let fd: number;
   try {
-    btfText ??= readFileSync('/sys/kernel/btf/vmlinux');
+    fd = openSync(path, 'r');
   } catch {
     return false;
   }
-  return btfText.includes(`\0btf_trace_${name}\0`);
+  try {
+    const buf = Buffer.alloc((256 << 10) + needle.length);
+    let keep = 0;
+    for (;;) {
+      const n = readSync(fd, buf, keep, buf.length - keep, null);
+      if (n === 0) return false;
+      const end = keep + n;
+      if (buf.subarray(0, end).includes(needle)) return true;
+      // The last bytes again at the start: a needle across two reads is found.
+      keep = Math.min(needle.length - 1, end);
+      buf.copy(buf, 0, end - keep, end);
+    }
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function native(): Native {
