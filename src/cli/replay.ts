@@ -30,6 +30,7 @@ import { errnoText } from '../util/read-text.js';
 import { realUserCannotRead } from '../util/trust.js';
 import type { Io } from './io.js';
 import { fieldsOption, outputFormat, ruleInputs, UsageError } from './options.js';
+import { writeFailure } from './report.js';
 
 export interface ReplayOptions {
   output?: OutputFormat | 'json' | 'none';
@@ -244,6 +245,11 @@ export async function runReplay(
   }
   closeWindows(Number.POSITIVE_INFINITY);
   writer.flush();
+  if (writer.error) {
+    // A full disk or a failing device: what was not written is not a success.
+    io.stderr(`tcplife: ${writeFailure(writer.error)}; replay stopped at ${name}:${lineNo}\n`);
+    return 1;
+  }
   if (readError) {
     io.stderr(`tcplife: cannot read ${name}: ${readError.message}\n`);
     return 1;

@@ -1,6 +1,11 @@
 /** What went missing, said on stderr at exit. */
 import type { SocketState, TracerStats } from '../kernel/tracer.js';
 
+/** Why stdout took no more: a full disk is said in words. */
+export function writeFailure(e: NodeJS.ErrnoException): string {
+  return `cannot write to stdout: ${e.code === 'ENOSPC' ? 'no space left on device' : e.message} (${e.code ?? 'error'})`;
+}
+
 /** 268435456 → 256MiB: a size as --buffer-size and --ring-size take it. */
 export function formatBytes(n: number): string {
   for (const [unit, size] of [

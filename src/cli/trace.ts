@@ -24,7 +24,7 @@ import { type Execution, execute } from './executors.js';
 import type { Io } from './io.js';
 import { filterText, optionTerms, ruleInputs, runInput, type TraceCliOptions } from './options.js';
 import { DEFAULT_BUFFER_BYTES } from './parse-args.js';
-import { formatBytes, lossReport } from './report.js';
+import { formatBytes, lossReport, writeFailure } from './report.js';
 
 export { type TraceCliOptions, UsageError } from './options.js';
 
@@ -280,9 +280,7 @@ function exitAccount(
     );
   const failed = writer.error;
   if (failed) {
-    io.stderr(
-      `tcplife: cannot write to stdout: ${failed.code === 'ENOSPC' ? 'no space left on device' : failed.message} (${failed.code ?? 'error'}); tracing stopped\n`,
-    );
+    io.stderr(`tcplife: ${writeFailure(failed)}; tracing stopped\n`);
   }
   // After a write error, the whole account: what was read, and how much of it was printed.
   const account = lossReport(

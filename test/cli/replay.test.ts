@@ -35,6 +35,23 @@ function replay(args: string[], input?: string) {
 }
 
 describe('tcplife replay', () => {
+  it('into a full disk: one line saying so, exit 1, as tracing does', () => {
+    const big = join(dir, 'big.jsonl');
+    writeFileSync(big, text.repeat(600)); // 36,000 lines
+    for (const args of [[big], [big, '-o', 'csv'], [big, '--interval', '60']]) {
+      const r = spawnSync('sh', ['-c', `exec "$0" replay "$@" > /dev/full`, BIN, ...args], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.status, args.join(' ')).toBe(1);
+      const said = r.stderr.trim().split('\n');
+      expect(said, args.join(' ')).toHaveLength(1);
+      expect(said[0]).toMatch(
+        /^tcplife: cannot write to stdout: no space left on device \(ENOSPC\); replay stopped at .*big\.jsonl:\d+$/,
+      );
+    }
+  });
+
   it('reproduces a recording byte for byte; gzip by content, not by name; stdin', () => {
     for (const f of [plain, gzipped, notGzip]) {
       const r = replay([f]);
