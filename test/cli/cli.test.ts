@@ -533,3 +533,14 @@ s.close()`,
     expect(printed + lost).toBe(2 * client.sessions);
   });
 });
+
+describe('stderr into a pipe', () => {
+  it('is written whole before exit (process.stderr dropped all past the pipe’s 64 KiB)', () => {
+    // The command's own stderr writer, as bin/tcplife uses it, 300,000 bytes then exit.
+    const script = `import('${PACKAGE_ROOT}/dist/cli/io.js').then(({ defaultIo }) => { defaultIo.stderr('x'.repeat(300000)); process.exit(0); })`;
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" -e "$0" 2>&1 | wc -c`, script], {
+      encoding: 'utf8',
+    });
+    expect(r.stdout.trim()).toBe('300000');
+  });
+});
