@@ -76,19 +76,35 @@ function safe(s: string): string {
   );
 }
 
+/** Of a source line longer than this, a window around the caret is shown. */
+const WINDOW = 100;
+
+/** The part of a line to show, and where the caret's column falls in it. */
+function windowOf(line: string, col: number): { text: string; col: number } {
+  if (line.length <= WINDOW) return { text: line, col };
+  const start = Math.max(0, Math.min(col - 1 - WINDOW / 2, line.length - WINDOW));
+  const end = start + WINDOW;
+  const head = start > 0 ? '…' : '';
+  return {
+    text: `${head}${line.slice(start, end)}${end < line.length ? '…' : ''}`,
+    col: col - start + head.length,
+  };
+}
+
 function frame(span: Span, label: string): string {
   const { text } = span.source;
   const { line, col } = lineCol(text, span.start);
   const src = sourceLine(text, span.start);
   const lineEnd = src.start + src.text.length;
-  const width = Math.max(1, Math.min(span.end, lineEnd) - span.start);
+  const shown = windowOf(src.text, col);
+  const width = Math.max(1, Math.min(span.end, lineEnd, span.start + WINDOW) - span.start);
   const gutter = String(line).length;
   const pad = ' '.repeat(gutter);
   return (
     `${safe(span.source.name)}:${line}:${col}: ${safe(label)}\n` +
     `${pad} |\n` +
-    `${line} | ${printable(src.text)}\n` +
-    `${pad} | ${' '.repeat(col - 1)}${'^'.repeat(width)}`
+    `${line} | ${printable(shown.text)}\n` +
+    `${pad} | ${' '.repeat(shown.col - 1)}${'^'.repeat(Math.max(1, Math.min(width, shown.text.length - shown.col + 1)))}`
   );
 }
 
@@ -99,8 +115,15 @@ export function renderDiagnostic(d: Diagnostic): string {
   return out;
 }
 
-export function renderDiagnostics(ds: readonly Diagnostic[]): string {
-  return ds.map(renderDiagnostic).join('\n\n');
+/** At most this many diagnostics are shown at once; the rest are counted, as compilers do. */
+export const MAX_SHOWN = 50;
+
+export function renderDiagnostics(ds: readonly Diagnostic[], max = MAX_SHOWN): string {
+  const shown = ds.slice(0, max).map(renderDiagnostic).join('\n\n');
+  const more = ds.length - max;
+  return more > 0
+    ? `${shown}\n\n... and ${more} more diagnostic(s), not shown (the first ${max} are)`
+    : shown;
 }
 
 export function hasErrors(ds: readonly Diagnostic[]): boolean {

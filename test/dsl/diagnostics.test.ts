@@ -8,6 +8,21 @@ function errors(filter: string): string {
 }
 
 describe('diagnostics, rendered', () => {
+  it('of a long line, a window around the caret; of many errors, the first 50 and a count', () => {
+    const ports = Array.from({ length: 3000 }, (_, i) => 70_000 + i);
+    const out = errors(`lport in (${ports.join(',')})`);
+    // 3,000 errors on one 18 KB line printed the line 3,000 times (243 MB).
+    expect(out.length).toBeLessThan(20_000);
+    expect(out).toContain('... and 2950 more diagnostic(s), not shown (the first 50 are)');
+    for (const l of out.split('\n')) expect(l.length).toBeLessThan(160);
+    // The 50th error's caret is under its own number, inside the window.
+    const frame = out.split('\n\n')[49]!.split('\n');
+    expect(frame[0]).toMatch(/^<filter>:1:\d+: error: 70049 is out of range/);
+    const caret = frame[3]!.indexOf('^');
+    expect(frame[2]!.slice(caret, caret + 5)).toBe('70049');
+    expect(frame[2]).toMatch(/^1 \| …/);
+  });
+
   it('unknown field with a suggestion and the field list', () => {
     expect(errors('dprt == 443')).toBe(
       [
