@@ -154,10 +154,26 @@ interface Loaded {
   files: string[];
 }
 
+/** Includes nest at most this deep (a chain of 5,000 files overflowed the stack). */
+export const MAX_INCLUDE_DEPTH = 64;
+
 function loadFiles(roots: readonly string[], diags: Diagnostic[]): Loaded {
   const out: Loaded = { statements: [], files: [] };
   const seen = new Set<string>();
   const visit = (path: string, chain: { file: string; at?: Span }[], from?: Span) => {
+    if (from && chain.length >= MAX_INCLUDE_DEPTH) {
+      diags.push(
+        error(
+          'include',
+          from,
+          `includes nest deeper than ${MAX_INCLUDE_DEPTH} files (from ${displayName(chain[0]!.file)}): not read`,
+          [
+            'an include chain this long is almost certainly a mistake; include the files from one place instead',
+          ],
+        ),
+      );
+      return;
+    }
     const cannot = (why: string) =>
       diags.push(
         from

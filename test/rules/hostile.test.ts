@@ -61,3 +61,26 @@ describeAsRoot('an unreadable rule file', () => {
     expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
   });
 });
+
+describe('a deep include chain', () => {
+  /** A chain of `n` files, each including the next; the first's path. */
+  function chain(n: number): string {
+    const d = mkdtempSync(join(tmpdir(), 'tl-chain-'));
+    for (let i = 0; i < n; i++) {
+      const next = i + 1 < n ? `include "c${i + 1}.rules"\n` : '';
+      writeFileSync(join(d, `c${i}.rules`), `${next}rule r${i}: lport == ${i % 60000}\n`);
+    }
+    return join(d, 'c0.rules');
+  }
+
+  it('5,000 files: a diagnostic at the include too deep, not a stack overflow', async () => {
+    await expectRefused(['check', chain(5000)], /includes nest deeper than 64 files/);
+  }, 60_000);
+
+  it('64 files deep is read whole', async () => {
+    const r = await runCli(['check', chain(64)]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('ok (64 rules');
+  });
+});
