@@ -5,6 +5,7 @@
  */
 import { writeSync } from 'node:fs';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
+import { escapeControls } from '../model/text.js';
 import { loadRuleSet } from '../rules/load.js';
 import { availableRuleFiles } from '../rules/search.js';
 import type { Io } from './io.js';
@@ -20,13 +21,16 @@ export function runRules(names: readonly string[], io: Io): number {
       io.stderr(`${renderDiagnostics(set.diagnostics)}\n\n`);
       continue;
     }
-    out.push(set.files[0] ?? name);
+    out.push(escapeControls(set.files[0] ?? name));
+    // A description is the rule file author's text: nothing of it reaches the terminal raw.
     const tags = (r: { tags: readonly string[] }) =>
-      r.tags.length ? `[${r.tags.join(', ')}]` : '';
+      r.tags.length ? `[${r.tags.map(escapeControls).join(', ')}]` : '';
     const width = Math.max(0, ...set.rules.map((r) => r.name.length));
     const tagWidth = Math.max(0, ...set.rules.map((r) => tags(r).length));
     for (const r of set.rules) {
-      out.push(`  ${r.name.padEnd(width)}  ${tags(r).padEnd(tagWidth)}  ${r.desc ?? ''}`.trimEnd());
+      out.push(
+        `  ${r.name.padEnd(width)}  ${tags(r).padEnd(tagWidth)}  ${escapeControls(r.desc ?? '')}`.trimEnd(),
+      );
     }
     if (set.rules.length === 0) out.push('  (no rules: lists and macros only)');
   }

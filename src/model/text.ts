@@ -75,19 +75,28 @@ export function textToBytes(s: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** C0 and C1 control characters and DEL, which a terminal would act on. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/g;
-const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f\\]/;
+/**
+ * C0 and C1 control characters and DEL, which a terminal would act on, and
+ * the bidirectional controls (U+061C, U+200E/F, U+202A–E, U+2066–9), with
+ * which a name can reorder what is shown after it on its line.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\\]/g;
+const HAS_CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\\]/;
 
 /**
- * Text for a terminal (a table cell, a diagnostic): control characters
- * become \xHH and a backslash \\, so that none reaches the terminal raw and
- * a line stays one line (as ps and ls do). JSON and CSV keep the value.
+ * Text for a terminal (a table cell, a diagnostic, a rule's description):
+ * control characters become \xHH, bidirectional controls \u202e, and a
+ * backslash \\, so that none reaches the terminal raw and a line stays one
+ * line, in order (as ps and ls do). JSON and CSV keep the value.
  */
 export function escapeControls(s: string): string {
   return HAS_CONTROL.test(s)
-    ? s.replace(CONTROL, (c) =>
-        c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-      )
+    ? s.replace(CONTROL, (c) => {
+        if (c === '\\') return '\\\\';
+        const code = c.charCodeAt(0);
+        return code > 0xff
+          ? `\\u${code.toString(16).padStart(4, '0')}`
+          : `\\x${code.toString(16).padStart(2, '0')}`;
+      })
     : s;
 }

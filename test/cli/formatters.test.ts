@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -8,6 +11,7 @@ import { createFormatter, type FormatOptions } from '../../src/pipeline/formatte
 import { bucketOf, bucketRange, formatHistogram, histogram } from '../../src/pipeline/histogram.js';
 import { createSummaryFormatter, percentile, summarize } from '../../src/pipeline/summary.js';
 import { FIXTURES } from '../fixtures/sessions.js';
+import { runCli } from '../helpers/cli.js';
 
 beforeAll(() => {
   process.env.TZ = 'UTC';
@@ -96,6 +100,28 @@ describe('control characters from the kernel never reach the terminal raw', () =
     expect(JSON.parse(line!).comm).toBe(evil.comm);
     const csv = render({ format: 'csv', classic: true, fields: ['comm'] }, [evil]).join('\n');
     expect((parse(csv, { columns: true }) as Record<string, string>[])[0]!.COMM).toBe(evil.comm);
+  });
+
+  it('bidirectional controls too (a right-to-left override reorders the rest of the line)', () => {
+    const evil = { ...FIXTURES[0]!, comm: 'ab\u202ecd\u2066e\u200f' };
+    const [, row] = render({ format: 'table', fields: ['comm', 'rport'] }, [evil]);
+    expect(row).toBe('ab\\u202ecd\\u2066e\\u200f 443');
+    expect(row).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    const [line] = render({ format: 'jsonl', fields: ['comm'] }, [evil]);
+    expect(JSON.parse(line!).comm).toBe(evil.comm);
+  });
+
+  it('tcplife rules prints a description, tag and name without their control characters', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'tl-desc-'));
+    const f = join(d, 'evil.rules');
+    writeFileSync(
+      f,
+      'rule r: lport == 1\n  tags (t)\n  desc "\\x1b]0;T\\x07 title \u202e and \\x1b[2J"\n',
+    );
+    const r = await runCli(['rules', f]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
+    expect(r.stdout).toContain('\\x1b]0;T\\x07 title');
   });
 });
 
