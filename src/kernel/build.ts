@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync,
   constants,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -108,7 +109,12 @@ function runClang(args: string[], input: string, timeout: number): Promise<Clang
     // clang makes no temporary file for stdin to stdout; TMPDIR is not passed
     // all the same, so that nothing of the caller's choosing is in its way.
     const { TMPDIR: _unused, ...env } = process.env;
-    const child = spawn('clang', args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    // clang dies with tcplife (a SIGTERM during the build left it running):
+    // setpriv sets its parent-death signal, then runs it.
+    const [cmd, argv] = existsSync(SETPRIV)
+      ? [SETPRIV, ['--pdeathsig', 'KILL', '--', 'clang', ...args]]
+      : ['clang', args];
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'], env });
     const out: Buffer[] = [];
     let outBytes = 0;
     let stderr = '';
@@ -147,11 +153,14 @@ function runClang(args: string[], input: string, timeout: number): Promise<Clang
 }
 
 const MAX_CLANG_OUTPUT = 16 << 20;
+/** util-linux's setpriv (Debian's essential set): gives clang a parent-death signal. */
+const SETPRIV = '/usr/bin/setpriv';
 
 async function clang(args: string[], input: string): Promise<Buffer> {
   const timeout = clangTimeoutMs();
   const r = await runClang(args, input, timeout);
-  if (r.error?.code === 'ENOENT') throw new ClangMissingError(CLANG_MISSING, APT_HINT);
+  if (r.error?.code === 'ENOENT' || (r.code === 127 && /failed to execute clang/.test(r.stderr)))
+    throw new ClangMissingError(CLANG_MISSING, APT_HINT);
   if (r.timedOut)
     throw new CompileError(
       `clang did not finish within ${timeout / 1000} s`,

@@ -25,8 +25,9 @@ import { generateProgram } from '../../src/codegen/program.js';
 import { splitFilter } from '../../src/codegen/split.js';
 import { compileFilter } from '../../src/dsl/index.js';
 import { buildObject, MAX_CACHED_OBJECTS } from '../../src/kernel/build.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runCli, startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
+import { sleep } from '../helpers/tcpgen.js';
 
 const base = mkdtempSync(join(tmpdir(), 'tl-faults-'));
 /** A PATH with node and sh but no clang. */
@@ -105,6 +106,25 @@ describeKernel('build faults', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('tcplife: clang did not finish within 1 s');
     expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+  });
+
+  it('a signal during the build ends clang too', async () => {
+    // A clang that sleeps a time no other test uses, to be found by it.
+    const hung = join(base, 'hung-clang');
+    mkdirSync(hung);
+    writeFileSync(join(hung, 'clang'), '#!/bin/sh\nexec sleep 613\n', { mode: 0o755 });
+    const running = () => spawnSync('pgrep', ['-f', '^sleep 613$']).status === 0;
+    const cli = startCli(['--no-cache', '--duration', '0.2', unique(8)], {
+      env: { ...process.env, PATH: `${hung}:${process.env.PATH}` } as Record<string, string>,
+    });
+    const t0 = Date.now();
+    while (!running() && Date.now() - t0 < 10_000) await sleep(50);
+    expect(running()).toBe(true);
+    cli.proc.kill('SIGTERM');
+    await cli.exit;
+    const t1 = Date.now();
+    while (running() && Date.now() - t1 < 2000) await sleep(50);
+    expect(running()).toBe(false);
   });
 
   it('a damaged kernel BTF is named as such, not "No such process"', () => {
