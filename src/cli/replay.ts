@@ -80,6 +80,11 @@ function problem(o: unknown, keys: readonly string[]): string | undefined {
     const spec = fieldSpec(k);
     const want = spec ? (JS_TYPE[spec.type] ?? 'number') : undefined;
     if (want && typeof rec[k] !== want) return `field '${k}' is ${typeof rec[k]}, not a ${want}`;
+    const v = rec[k];
+    // 1e400 parses as Infinity: no field of tcplife's holds it.
+    if (typeof v === 'number' && !Number.isFinite(v)) return `field '${k}' is not a finite number`;
+    if (spec?.type === 'time' && Number.isNaN(Date.parse(v as string)))
+      return `field '${k}' is not a time (ISO 8601, as tcplife writes it)`;
   }
   return undefined;
 }
@@ -164,7 +169,12 @@ export async function runReplay(
   const formatter = run.path.kind === 'print' ? createFormatter(run.path.format) : undefined;
   // What every record must carry: what the filter reads and what is written.
   const needed = [
-    ...new Set([...keysOf(plan.pred), ...(format === 'none' ? [] : (fields ?? SESSION_KEYS))]),
+    ...new Set([
+      ...keysOf(plan.pred),
+      ...(format === 'none' ? [] : (fields ?? SESSION_KEYS)),
+      // Windows are of the records' own times.
+      ...(windows ? ['time'] : []),
+    ]),
   ].filter((k) => k !== 'ts' && k !== 'rules' && k !== 'tags');
 
   let closed = false;

@@ -35,6 +35,36 @@ function replay(args: string[], input?: string) {
 }
 
 describe('tcplife replay', () => {
+  it('a number past any field (1e400) or a time that is no time: a bad line at FILE:LINE, in every format', () => {
+    const good = text.split('\n').filter(Boolean);
+    const inf = good[3]!.replace(/"tx_b":\d+/, '"tx_b":1e400');
+    const noTime = good[5]!.replace(/"time":"[^"]+"/, '"time":"yesterday"');
+    const f = join(dir, 'bad-values.jsonl');
+    writeFileSync(
+      f,
+      `${[...good.slice(0, 3), inf, good[4], noTime, ...good.slice(6)].join('\n')}\n`,
+    );
+    const outputs: string[] = [];
+    for (const args of [
+      [],
+      ['-o', 'csv'],
+      ['-o', 'table'],
+      ['--interval', '60'],
+      ['--interval', '60', '-o', 'csv'],
+    ]) {
+      const r = replay([f, ...args]);
+      const what = args.join(' ') || 'jsonl';
+      expect(r.status, what).toBe(1);
+      expect(r.stderr, what).toContain(`${f}:4: field 'tx_b' is not a finite number`);
+      expect(r.stderr, what).toContain(`${f}:6: field 'time' is not a time`);
+      expect(r.stderr, what).toContain(`tcplife: 2 line(s) of ${f} skipped`);
+      expect(r.stdout, what).not.toMatch(/Infinity|NaN/);
+      outputs.push(r.stdout);
+    }
+    // JSON lines: every other line, exactly.
+    expect(outputs[0]).toBe(`${[...good.slice(0, 3), good[4], ...good.slice(6)].join('\n')}\n`);
+  });
+
   it('into a full disk: one line saying so, exit 1, as tracing does', () => {
     const big = join(dir, 'big.jsonl');
     writeFileSync(big, text.repeat(600)); // 36,000 lines
