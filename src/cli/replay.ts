@@ -46,6 +46,50 @@ export interface ReplayOptions {
   groupBy?: string[];
 }
 
+/** Numbers, smallest first out: push and pop in O(log n). */
+class MinHeap {
+  private readonly a: number[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  peek(): number {
+    return this.a[0]!;
+  }
+
+  push(x: number): void {
+    const a = this.a;
+    a.push(x);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= a[i]!) break;
+      [a[p], a[i]] = [a[i]!, a[p]!];
+      i = p;
+    }
+  }
+
+  pop(): number {
+    const a = this.a;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l]! < a[m]!) m = l;
+        if (r < a.length && a[r]! < a[m]!) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i]!, a[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
 /** The keys a predicate reads. */
 function keysOf(p: Pred, out = new Set<string>()): Set<string> {
   switch (p.k) {
@@ -185,11 +229,15 @@ export async function runReplay(
   if (h) writer.line(h);
   // Windows stay open one window long after a later one starts: records that
   // arrive slightly out of close order (two CPUs) still land in their own.
+  // The open windows' indexes are a min-heap, so that closing costs only the
+  // windows closed, in any order of the input (sorting them at each new
+  // window was quadratic on a recording whose times run backwards).
   const opened = new Map<number, Accumulator<SummaryRow[]>>();
+  const order = new MinHeap();
   const closeWindows = (before: number) => {
     if (!windows) return;
-    for (const index of [...opened.keys()].sort((a, b) => a - b)) {
-      if (index >= before) break;
+    while (order.size > 0 && order.peek() < before) {
+      const index = order.pop();
       const start = index * windows.ms;
       const w = { start_ms: start, end_ms: start + windows.ms, partial: false };
       for (const r of opened.get(index)!.finish(w)) writer.line(windows.f.row(r));
@@ -240,6 +288,7 @@ export async function runReplay(
         if (!acc) {
           acc = summaryAccumulator(groupBy);
           opened.set(index, acc);
+          order.push(index);
           closeWindows(index - 1);
         }
         acc.add(s);
