@@ -7,7 +7,6 @@
  * counted; any skipped line makes the exit status 1.
  */
 import { closeSync, constants, createReadStream, openSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { compilePredicate } from '../dsl/compile.js';
@@ -44,6 +43,53 @@ export interface ReplayOptions {
   tag?: string[];
   interval?: number;
   groupBy?: string[];
+}
+
+/** A recorded line is about 600 bytes; one longer than this is no record, and is not held. */
+export const MAX_LINE_BYTES = 1 << 20;
+const TOO_LONG = Symbol('too long');
+
+/**
+ * The lines of a stream (\n or \r\n), each at most `max` bytes: a longer
+ * one is skipped as it streams past and given as TOO_LONG (a 1.2 GB line
+ * ended in "Invalid string length" through readline).
+ */
+async function* boundedLines(
+  input: Readable,
+  max: number,
+): AsyncGenerator<string | typeof TOO_LONG> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  let skipping = false;
+  const line = (last: Buffer): string | typeof TOO_LONG => {
+    if (skipping) return TOO_LONG;
+    const b = parts.length ? Buffer.concat([...parts, last]) : last;
+    const end = b.length > 0 && b[b.length - 1] === 13 ? b.length - 1 : b.length;
+    return b.toString('utf8', 0, end);
+  };
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, from)) {
+      const piece = chunk.subarray(from, nl);
+      yield held + piece.length > max ? TOO_LONG : line(piece);
+      parts = [];
+      held = 0;
+      skipping = false;
+      from = nl + 1;
+    }
+    const rest = chunk.subarray(from);
+    if (skipping || held + rest.length > max) {
+      skipping = true;
+      parts = [];
+      held = 0;
+    } else if (rest.length) {
+      // A copy: the stream may reuse its buffer.
+      parts.push(Buffer.from(rest));
+      held += rest.length;
+    }
+  }
+  if (skipping) yield TOO_LONG;
+  else if (held > 0) yield line(Buffer.alloc(0));
 }
 
 /** Numbers, smallest first out: push and pop in O(log n). */
@@ -254,17 +300,15 @@ export async function runReplay(
     io.stderr(`tcplife: cannot read ${name}: ${(e as Error).message}\n`);
     return 1;
   }
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  // readline ends quietly on a stream error: keep it, to say it at the end.
-  let readError: Error | undefined;
-  input.on('error', (e) => {
-    readError = e;
-    lines.close();
-  });
   try {
-    for await (const line of lines) {
+    for await (const line of boundedLines(input, MAX_LINE_BYTES)) {
       lineNo++;
       if (closed) break;
+      if (line === TOO_LONG) {
+        skipped++;
+        io.stderr(`${name}:${lineNo}: longer than ${MAX_LINE_BYTES >> 20} MiB: not read\n`);
+        continue;
+      }
       if (line.trim() === '') continue;
       let rec: unknown;
       try {
@@ -307,10 +351,6 @@ export async function runReplay(
   if (writer.error) {
     // A full disk or a failing device: what was not written is not a success.
     io.stderr(`tcplife: ${writeFailure(writer.error)}; replay stopped at ${name}:${lineNo}\n`);
-    return 1;
-  }
-  if (readError) {
-    io.stderr(`tcplife: cannot read ${name}: ${readError.message}\n`);
     return 1;
   }
   if (skipped > 0) {

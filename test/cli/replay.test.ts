@@ -3,10 +3,12 @@
  * runs it — files, gzip by content, stdin, malformed lines, no privileges.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { compileFilter, evaluate } from '../../src/dsl/index.js';
 import { sessionOf } from '../../src/model/fields.js';
@@ -207,6 +209,29 @@ describe('tcplife replay', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/tcplife: cannot read .*nope\.jsonl: no such file/);
   });
+
+  it('a line past 1 MiB (here 300 MB of one byte, gzipped) is a bad line, not held', async () => {
+    const good = text.split('\n')[0]!;
+    const f = join(dir, 'long-line.jsonl.gz');
+    const gz = createGzip({ level: 1 });
+    const done = pipeline(gz, createWriteStream(f));
+    gz.write(`${good}\n`);
+    const mb = Buffer.alloc(1 << 20, 0x61);
+    for (let i = 0; i < 300; i++) if (!gz.write(mb)) await once(gz, 'drain');
+    gz.end(`\n${good}\n`);
+    await done;
+    const r = spawnSync('bash', ['-c', `/usr/bin/time -f '%M' ${BIN} replay ${f}`], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe(`${good}\n${good}\n`);
+    const err = r.stderr.trim().split('\n');
+    expect(err[0]).toBe(`${f}:2: longer than 1 MiB: not read`);
+    expect(err).toContain(`tcplife: 1 line(s) of ${f} skipped`);
+    expect(r.stderr).not.toMatch(/RangeError|at .*\.js:\d+/);
+    expect(Number(err.at(-1))).toBeLessThan(150 * 1024);
+  }, 120_000);
 
   it('streams: 200,000 lines in bounded memory', () => {
     const big = join(dir, 'big.jsonl');
