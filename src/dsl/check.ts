@@ -14,6 +14,7 @@ import {
   type Literal,
 } from './ast.js';
 import { type Diagnostic, error, type Related, type Span } from './diagnostic.js';
+import { globMinBytes } from './glob.js';
 import * as IR from './ir.js';
 import { DURATION_UNITS, type FieldDef, type Schema, SIZE_UNITS } from './schema.js';
 import { suggest } from './suggest.js';
@@ -334,9 +335,8 @@ export class Checker {
       this.err('type', v.span, `${f.name} cannot contain a NUL byte`);
       return undefined;
     }
-    const bytes = textToBytes(
-      glob ? v.value.replace(/\\(.)/g, '$1').replace(/[*?]/g, '') : v.value,
-    ).length;
+    // A glob's bytes: its literal bytes and one for each `?` (`\xe9` is one byte).
+    const bytes = glob ? globMinBytes(v.value) : textToBytes(v.value).length;
     if (f.maxBytes !== undefined && bytes > f.maxBytes) {
       this.err(
         'range',

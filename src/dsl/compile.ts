@@ -6,7 +6,7 @@
 import { inCidr } from './addr.js';
 import { assertNever } from './ast.js';
 import { addrOf, compareNum, type Record_ } from './evaluate.js';
-import { globToRegExp } from './glob.js';
+import { globMatcher } from './glob.js';
 import type { Pred } from './ir.js';
 
 export type Predicate = (s: Record_) => boolean;
@@ -63,8 +63,8 @@ export function compilePredicate(p: Pred): Predicate {
     }
     case 'glob': {
       const { key } = p;
-      const re = globToRegExp(p.pattern);
-      return (s) => re.test(s[key] as string);
+      const matches = globMatcher(p.pattern);
+      return (s) => matches(s[key] as string);
     }
     case 'regex': {
       const { key } = p;

@@ -5,7 +5,7 @@
  */
 import { type Addr, inCidr, parseAddr } from './addr.js';
 import { assertNever } from './ast.js';
-import { globToRegExp } from './glob.js';
+import { globMatcher } from './glob.js';
 import type { Pred } from './ir.js';
 
 export type Record_ = Readonly<Record<string, unknown>>;
@@ -58,7 +58,7 @@ export function evaluate(p: Pred, s: Record_): boolean {
     case 'str':
       return p.values.includes(String(s[p.key]));
     case 'glob':
-      return globToRegExp(p.pattern).test(String(s[p.key]));
+      return globMatcher(p.pattern)(String(s[p.key]));
     case 'regex':
       return new RegExp(p.source, p.flags).test(String(s[p.key]));
     default:
