@@ -274,6 +274,11 @@ function exitAccount(
   tracked: number | undefined,
   unwritten: number,
 ): number {
+  const cg = tracer.cgroups;
+  if (o.verbose && cg.failed > 0)
+    io.stderr(
+      `tcplife: ${cg.failed} cgroup lookup(s) failed (${cg.failedWith === 24 ? 'no file descriptor left: EMFILE' : cg.failedWith === 23 ? 'no file descriptor left in the system: ENFILE' : `errno ${cg.failedWith}`}): those sessions' cgroup and container are empty; later sessions of the same cgroups were looked up again\n`,
+    );
   if (o.verbose && tracer.cgroups.denied > 0)
     io.stderr(
       'tcplife: cgroup ids could not be resolved to paths (open_by_handle_at needs CAP_DAC_READ_SEARCH): cgroup and container are empty\n',

@@ -4,7 +4,9 @@
  * cgroup2 mount; the kernel opens that directory for us by id
  * (open_by_handle_at with a kernfs file handle, as systemd and bpftool do),
  * and /proc/self/fd names it. Answers are cached per id, so a cgroup made
- * after tracing began resolves like any other, at the cost of one lookup.
+ * after tracing began resolves like any other, at the cost of one lookup; a
+ * lookup that failed for a passing reason (no descriptor left) is not
+ * cached but asked again, and counted.
  */
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { errno, loadNative } from './libbpf.js';
@@ -13,6 +15,7 @@ import { errno, loadNative } from './libbpf.js';
 const FILEID_KERNFS = 0xfe;
 const O_PATH = 0o10000000;
 const EPERM = 1;
+const ESTALE = 116;
 const MAX_CACHED = 65_536;
 
 export interface CgroupInfo {
@@ -62,6 +65,14 @@ export class CgroupResolver {
   private readonly handle = Buffer.alloc(16);
   /** Lookups refused for want of CAP_DAC_READ_SEARCH (open_by_handle_at needs it). */
   denied = 0;
+  /**
+   * Lookups that failed for a passing reason (no file descriptor left:
+   * EMFILE, ENFILE; no memory): not cached, so the next session of that
+   * cgroup asks again; their sessions have cgroup and container ''.
+   */
+  failed = 0;
+  /** The errno of the first such failure, for the message. */
+  failedWith = 0;
 
   /** mount: the cgroup2 mount, or undefined where there is none (every path is then ''). */
   constructor(readonly mount: string | undefined = findCgroup2Mount()) {
@@ -80,13 +91,14 @@ export class CgroupResolver {
   }
 
   info(id: number): CgroupInfo {
-    let found = this.cache.get(id);
-    if (found === undefined) {
-      found = this.lookup(id);
+    const known = this.cache.get(id);
+    if (known !== undefined) return known;
+    const { info, final } = this.lookup(id);
+    if (final) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
-      this.cache.set(id, found);
+      this.cache.set(id, info);
     }
-    return found;
+    return info;
   }
 
   cgroup(id: number): string {
@@ -97,22 +109,30 @@ export class CgroupResolver {
     return this.info(id).container;
   }
 
-  private lookup(id: number): CgroupInfo {
-    if (this.mountFd < 0 || id === 0 || this.mount === undefined) return NONE;
+  /** The answer, and whether it is for good (cached) or may change on asking again. */
+  private lookup(id: number): { info: CgroupInfo; final: boolean } {
+    if (this.mountFd < 0 || id === 0 || this.mount === undefined)
+      return { info: NONE, final: true };
     this.handle.writeBigUInt64LE(BigInt(id), 8);
-    // A cgroup removed since the session closed is gone for good: ''.
     const fd = loadNative().c.open_by_handle_at(this.mountFd, this.handle, O_PATH);
     if (fd < 0) {
-      if (errno() === EPERM) this.denied++;
-      return NONE;
+      const e = errno();
+      // Refused (no CAP_DAC_READ_SEARCH) or removed since: so it stays.
+      if (e === EPERM) this.denied++;
+      if (e === EPERM || e === ESTALE || e === 2 /* ENOENT */) return { info: NONE, final: true };
+      this.failed++;
+      this.failedWith ||= e;
+      return { info: NONE, final: false };
     }
     try {
       const path = readlinkSync(`/proc/self/fd/${fd}`);
-      if (path !== this.mount && !path.startsWith(`${this.mount}/`)) return NONE;
+      if (path !== this.mount && !path.startsWith(`${this.mount}/`))
+        return { info: NONE, final: true };
       const cgroup = path === this.mount ? '/' : path.slice(this.mount.length);
-      return { cgroup, container: containerOf(cgroup) };
+      return { info: { cgroup, container: containerOf(cgroup) }, final: true };
     } catch {
-      return NONE;
+      this.failed++;
+      return { info: NONE, final: false };
     } finally {
       closeSync(fd);
     }
