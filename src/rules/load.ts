@@ -141,12 +141,45 @@ class RuleEnv implements NameEnv {
     }
     this.stack.push(name);
     const checker = new Checker(tcplifeSchema, this);
-    const pred = checker.check(d.expr);
+    let pred = checker.check(d.expr);
     this.stack.pop();
     this.diags.push(...checker.diagnostics);
+    // Each use of a macro is a copy of it in what runs (the kernel's C, the
+    // closures): one used twice by the next, and so on, doubles at each step.
+    const terms = expandedSize(pred, this.sizes);
+    if (terms > MAX_EXPANDED_TERMS) {
+      this.diags.push(
+        error(
+          'too-large',
+          d.name.span,
+          `'${name}' expands to more than ${MAX_EXPANDED_TERMS.toLocaleString('en-US')} terms`,
+          [
+            'each use of a macro or rule copies it; one that uses another twice doubles it: use it once (a or b), or a list',
+          ],
+        ),
+      );
+      pred = IR.TRUE;
+    }
     this.checked.set(name, pred);
     return pred;
   }
+
+  private readonly sizes = new WeakMap<Pred, number>();
+}
+
+/** The most terms a macro or rule may expand to (a 300,000-term rule is about 3 MiB of text). */
+export const MAX_EXPANDED_TERMS = 1_000_000;
+
+/** Terms in a predicate with every shared part counted at each use (capped past the maximum). */
+function expandedSize(p: Pred, memo: WeakMap<Pred, number>): number {
+  const known = memo.get(p);
+  if (known !== undefined) return known;
+  let n = 1;
+  if (p.k === 'and' || p.k === 'or')
+    for (const i of p.items) n = Math.min(n + expandedSize(i, memo), MAX_EXPANDED_TERMS + 1);
+  else if (p.k === 'not') n += expandedSize(p.item, memo);
+  memo.set(p, n);
+  return n;
 }
 
 interface Loaded {

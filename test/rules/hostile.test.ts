@@ -84,3 +84,19 @@ describe('a deep include chain', () => {
     expect(r.stdout).toContain('ok (64 rules');
   });
 });
+
+describe('macros that double at each step', () => {
+  it('a 1,305-byte file whose m24 would be 2^25 terms: a diagnostic at the macro past a million, promptly', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'tl-macros-'));
+    const lines = ['macro m0 = lport == 1'];
+    for (let k = 0; k < 24; k++)
+      lines.push(`macro m${k + 1} = (m${k} and tx_b > ${k}) or (m${k} and rx_b > ${k})`);
+    const f = join(d, 'double.rules');
+    writeFileSync(f, `${lines.join('\n')}\nrule r: m24\n`);
+    // It took 75 s and 4.3 GB, then the V8 heap gave out.
+    await expectRefused(
+      ['check', f],
+      /double\.rules:19:7: error: 'm18' expands to more than 1,000,000 terms/,
+    );
+  }, 30_000);
+});
