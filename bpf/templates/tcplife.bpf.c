@@ -403,8 +403,11 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
   e.span_us = (now - s.ts_ns) / 1000;
   /* tp_btf: a BTF pointer to the tcp_sock; inet_sock is at its start. */
   struct tcp_sock *tp = btf ? bpf_skc_to_tcp_sock(sk) : (struct tcp_sock *)sk;
-  if (!tp)
+  if (!tp) {
+    /* Counted among the lost: a session is never dropped silently. */
+    st->no_tcp_sock++;
     return 0;
+  }
   e.rx_b = SK_READ(btf, tp, bytes_received);
   e.tx_b = SK_READ(btf, tp, bytes_acked);
   e.retrans = SK_READ(btf, tp, total_retrans);

@@ -32,7 +32,8 @@ export function lossReport(
   output: OutputLoss = { dropped: 0, unwritten: 0 },
 ): string[] {
   const lines: string[] = [];
-  const lost = s.ringbuf_drops + s.map_full + s.group_full + output.dropped + output.unwritten;
+  const lost =
+    s.ringbuf_drops + s.map_full + s.group_full + s.no_tcp_sock + output.dropped + output.unwritten;
   if (lost > 0 || always) {
     lines.push(
       `tcplife: ${lost} session(s) lost: ${s.ringbuf_drops} with the ring buffer full (try a larger --ring-size), ` +
@@ -49,7 +50,8 @@ export function lossReport(
             : `${s.map_full} with the socket map full (try a larger --map-size)`) +
         (s.group_full > 0
           ? `, ${s.group_full} not summarised with the kernel's groups map full (fewer --group-by fields, or a shorter --interval)`
-          : ''),
+          : '') +
+        (s.no_tcp_sock > 0 ? `, ${s.no_tcp_sock} whose socket gave no tcp_sock at close` : ''),
     );
   }
   if (s.recursion_misses > 0 || always) {

@@ -94,6 +94,7 @@ export class SessionMetrics {
         this.inc({ reason: 'ring_full' }, s.ringbuf_drops);
         this.inc({ reason: 'map_full' }, s.map_full);
         this.inc({ reason: 'start_missed' }, s.missed_start);
+        this.inc({ reason: 'no_tcp_sock' }, s.no_tcp_sock);
         this.inc({ reason: 'close_unseen' }, s.stale);
       },
     });

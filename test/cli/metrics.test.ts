@@ -35,6 +35,7 @@ const stats = () => ({
   started: 0,
   group_full: 0,
   stale: 0,
+  no_tcp_sock: 0,
   nested: 0,
   recursion_misses: 4,
   delivered: 0,
