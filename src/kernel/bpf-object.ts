@@ -394,28 +394,6 @@ export class BpfObject {
     return decodeSettings(value);
   }
 
-  /** Entries in a hash map keyed by u64 (the per-socket `starts` map). */
-  countEntries(name: string): number {
-    const fd = this.mapFd(name);
-    // While sockets come and go, a deleted key sends get_next_key back to the
-    // first one: stop after as many steps as the map has room for.
-    const limit = this.n.bpf.bpf_map__max_entries(this.map(name));
-    let key: Buffer | null = null;
-    let n = 0;
-    const seen = new Set<bigint>();
-    for (let steps = 0; steps <= limit; steps++) {
-      const next = Buffer.alloc(8);
-      if (this.n.bpf.bpf_map_get_next_key(fd, key, next) !== 0) break;
-      const k = next.readBigUInt64LE();
-      if (!seen.has(k)) {
-        seen.add(k);
-        n++;
-      }
-      key = next;
-    }
-    return n;
-  }
-
   /**
    * Runs of the main program the kernel skipped (recursion). The stand-in
    * took those it counts as `nested`; the rest are state changes not seen.
