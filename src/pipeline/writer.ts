@@ -227,7 +227,7 @@ export class LineWriter {
    * reader that takes nothing for `stallMs` gets no more); then restores
    * the descriptor's flags. Returns the lines left unwritten.
    */
-  finish(stallMs = 1000): number {
+  finish(stallMs = 500): number {
     this.flush();
     if (this.retry) clearInterval(this.retry);
     this.retry = undefined;

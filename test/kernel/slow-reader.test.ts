@@ -28,6 +28,11 @@ function pausedReader(args: string[]) {
   return {
     proc,
     attached,
+    stderrText: async () => {
+      await exit;
+      await new Promise((r) => setImmediate(r));
+      return stderr;
+    },
     read: () =>
       proc.stdout!.on('data', (d) => {
         stdout += d;
@@ -106,6 +111,46 @@ describeKernel('a reader that pauses', () => {
       // Every session printed or counted, once.
       expect(printed + dropped).toBe(2 * made);
       expect(r.stderr).toMatch(new RegExp(`${printed} printed`));
+    } finally {
+      server.stop();
+    }
+  }, 60_000);
+
+  it('a reader that never reads: SIGTERM or --duration still end the run within a second', async () => {
+    const server = await startServer('tl_burst_srv', '127.0.0.1');
+    try {
+      const filter = `lport == ${server.port} or rport == ${server.port}`;
+      for (const [how, args] of [
+        ['SIGTERM', []],
+        ['--duration', ['--duration', '3']],
+      ] as const) {
+        const t = pausedReader(['-v', '-j', '--stats', ...args, filter]);
+        await t.attached;
+        const t0 = Date.now();
+        // About 6 MB of JSON lines: far more than a pipe holds.
+        const made = await burst(server.port, 10_000, 2);
+        let code: number | null;
+        let stderr: string;
+        if (how === 'SIGTERM') {
+          const asked = Date.now();
+          t.proc.kill('SIGTERM');
+          code = await new Promise((r) => t.proc.once('exit', (c) => r(c)));
+          expect(Date.now() - asked, how).toBeLessThan(1500);
+          stderr = await t.stderrText();
+        } else {
+          code = await new Promise((r) => t.proc.once('exit', (c) => r(c)));
+          expect(Date.now() - t0, how).toBeLessThan(3000 + 1500);
+          stderr = await t.stderrText();
+        }
+        expect(code, how).toBe(0);
+        // What could not be written is counted, not silently gone.
+        const unwritten = Number(
+          /(\d+) never taken by a reader that stopped reading/.exec(stderr)?.[1],
+        );
+        const printed = Number(/(\d+) printed;/.exec(stderr)?.[1]);
+        expect(unwritten, how).toBeGreaterThan(0);
+        expect(printed + unwritten, how).toBe(2 * made);
+      }
     } finally {
       server.stop();
     }
