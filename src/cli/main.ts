@@ -167,6 +167,11 @@ const RUN_OPTIONS: readonly OptionRow[] = [
     parseList,
   ],
   ['--max-series <n>', 'with --metrics: label sets at most (default 1000)', parsePositiveInt],
+  [
+    '--metrics-max-connections <n>',
+    'with --metrics: connections served at once (default 16); a client that does not read its answers is disconnected',
+    parsePositiveInt,
+  ],
   ['--buckets <secs>', 'with --metrics: the duration histogram bounds, in seconds', parseBuckets],
   ['--stats', 'print kernel counters (lost, missed, filtered) at exit'],
   [

@@ -25,6 +25,7 @@ export interface TraceCliOptions {
   metrics?: { host: string; port: number };
   labels?: string[];
   maxSeries?: number;
+  metricsMaxConnections?: number;
   buckets?: number[];
   pid?: number;
   localport?: number[];
@@ -124,8 +125,10 @@ export function optionTerms(o: TraceCliOptions): Expr[] {
 }
 
 function checkMetricsOptions(o: TraceCliOptions): void {
-  if ((o.labels || o.maxSeries || o.buckets) && !o.metrics)
-    throw new UsageError('--labels, --max-series and --buckets go with --metrics');
+  if ((o.labels || o.maxSeries || o.buckets || o.metricsMaxConnections) && !o.metrics)
+    throw new UsageError(
+      '--labels, --max-series, --buckets and --metrics-max-connections go with --metrics',
+    );
   for (const l of o.labels ?? []) {
     if (l === 'rule') {
       if (!o.rules?.length) throw new UsageError('the rule label needs --rules FILE');

@@ -116,6 +116,7 @@ async function serveMetrics(
     ...(o.buckets ? { buckets: o.buckets } : {}),
     ...(o.maxSeries ? { maxSeries: o.maxSeries } : {}),
     stats: () => tracer.stats(),
+    beforeRender: () => tracer.drainNow(),
     onOverflow: (cap) =>
       io.stderr(
         `tcplife: more than ${cap} label sets: further sessions go to the __other__ series (--max-series)\n`,
@@ -123,7 +124,7 @@ async function serveMetrics(
   });
   const { host, port } = o.metrics!;
   try {
-    const server = await metrics.listen(host, port);
+    const server = await metrics.listen(host, port, o.metricsMaxConnections);
     if (o.verbose) io.stderr(`tcplife: metrics at http://${host}:${port}/metrics\n`);
     return { server, add: (r) => metrics.add(r) };
   } catch (e) {

@@ -28,6 +28,8 @@ export interface MetricsOptions {
   readonly stats: () => TracerStats;
   /** said once when the series cap is reached */
   readonly onOverflow?: (cap: number) => void;
+  /** called before a scrape is rendered (the tracer drains its ring there) */
+  readonly beforeRender?: () => void;
 }
 
 export class SessionMetrics {
@@ -141,18 +143,61 @@ export class SessionMetrics {
     return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
   }
 
-  /** Serves /metrics; resolves once listening, rejects with a clear error. */
-  listen(host: string, port: number): Promise<Server> {
+  /**
+   * The text of a scrape, rendered at most once per RENDER_MS and shared
+   * by every request meanwhile (one Buffer, written to each connection
+   * without a copy): six scrape loops cost one render a second, not six.
+   */
+  private rendered(): Promise<Buffer> {
+    const now = Date.now();
+    if (this.cache && now - this.cache.at < RENDER_MS) return Promise.resolve(this.cache.body);
+    this.rendering ??= (async () => {
+      try {
+        // What the ring holds is taken first: a scrape never holds up the drain for long.
+        this.o.beforeRender?.();
+        const body = Buffer.from(await this.registry.metrics());
+        this.cache = { body, at: Date.now() };
+        return body;
+      } finally {
+        this.rendering = undefined;
+      }
+    })();
+    return this.rendering;
+  }
+
+  private cache: { body: Buffer; at: number } | undefined;
+  private rendering: Promise<Buffer> | undefined;
+
+  /**
+   * Serves /metrics; resolves once listening, rejects with a clear error.
+   * Bounded: at most `maxConnections` at once (further ones are closed), one
+   * response waiting per connection (a client that sends requests and never
+   * reads their answers is disconnected), and requests that must arrive
+   * whole within a few seconds.
+   */
+  listen(host: string, port: number, maxConnections = DEFAULT_MAX_CONNECTIONS): Promise<Server> {
     const server = createServer((req, res) => {
+      // The previous answer is still unread: this client does not read.
+      if (req.socket.writableLength > 0) {
+        req.socket.destroy();
+        return;
+      }
       if (req.url !== '/metrics') {
         res.writeHead(404).end('tcplife serves /metrics\n');
         return;
       }
-      this.registry.metrics().then(
-        (text) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text),
+      this.rendered().then(
+        (body) => {
+          if (res.socket?.destroyed) return;
+          res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body);
+        },
         (e: Error) => res.writeHead(500).end(`${e.message}\n`),
       );
     });
+    server.maxConnections = maxConnections;
+    server.headersTimeout = 5_000;
+    server.requestTimeout = 10_000;
+    server.keepAliveTimeout = 5_000;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -162,3 +207,8 @@ export class SessionMetrics {
     });
   }
 }
+
+/** A scrape's text is rendered at most this often (ms). */
+const RENDER_MS = 1000;
+/** Connections served at once (--metrics-max-connections). */
+export const DEFAULT_MAX_CONNECTIONS = 16;

@@ -4,8 +4,8 @@
  * series, the usage errors, a port in use.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,7 +72,10 @@ describe('metrics, without a kernel', () => {
   it('usage errors exit 2', async () => {
     for (const [args, msg] of [
       [['--metrics', 'x'], 'expected [HOST:]PORT'],
-      [['--labels', 'comm'], '--labels, --max-series and --buckets go with --metrics'],
+      [
+        ['--labels', 'comm'],
+        '--labels, --max-series, --buckets and --metrics-max-connections go with --metrics',
+      ],
       [['--metrics', '9', '--labels', 'bogus'], "--labels takes field names or rule, not 'bogus'"],
       [['--metrics', '9', '--buckets', '1,0.5'], 'expected ascending seconds'],
     ] as const) {
@@ -162,4 +165,57 @@ describeKernel('metrics scraped by a real Prometheus', () => {
     expect(await cli.exit).toBe(0);
     expect(cli.stdout).toBe('');
   }, 120_000);
+});
+
+describeKernel('a metrics endpoint under abuse', () => {
+  it('clients that pipeline requests and never read: memory stays bounded, a real scrape still answers', async () => {
+    const port = await freePort();
+    const server = await startServer('tl_abuse_srv', '127.0.0.1');
+    const cli = startCli([
+      '--verbose',
+      '-o',
+      'none',
+      '--metrics',
+      String(port),
+      '--labels',
+      'comm,rport',
+      `rport == ${server.port} or lport == ${server.port}`,
+    ]);
+    const sockets: Socket[] = [];
+    try {
+      await cli.ready;
+      // A thousand label sets (each server side's rport is a client's own port): a scrape of about 1 MB.
+      await runClient('tl_abuse_cli', '127.0.0.1', server.port, { count: 1000 });
+      await sleep(300);
+      const one = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(one.length).toBeGreaterThan(500_000);
+      const ask = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(4);
+      // 300 connections, 4 requests each, never reading: 1,200 answers of 1 MB before.
+      for (let i = 0; i < 300; i++) {
+        const s = connect(port, '127.0.0.1');
+        s.on('error', () => {});
+        s.on('connect', () => {
+          s.write(ask);
+          s.pause();
+        });
+        sockets.push(s);
+      }
+      await sleep(5000);
+      const rss = (pid: number) =>
+        Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+      expect(rss(cli.proc.pid!)).toBeLessThan(250);
+      for (const s of sockets) s.destroy();
+      await sleep(200);
+      const t0 = Date.now();
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      expect((await res.text()).length).toBeGreaterThan(500_000);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      cli.proc.kill('SIGINT');
+      await cli.exit;
+      server.stop();
+    }
+  }, 60_000);
 });
