@@ -226,6 +226,58 @@ static __always_inline bool settings_filter(const struct event *e)
   return true;
 }
 
+/*
+ * Address sets longer than the filter writes out as comparisons (more than
+ * 32 CIDRs): longest-prefix tries that the loader fills from the set before
+ * attaching, so the C is the same whatever the set holds (one cached object)
+ * and a session costs one or two lookups. A key is the family (4 or 6) then
+ * the address; a CIDR a.b.c.d/p is the key 4,a,b,c,d with prefix 8 + p. An
+ * IPv4-mapped IPv6 address is also looked up as the IPv4 it holds, as the
+ * filter's meaning has it (src/dsl/addr.ts: inCidr).
+ */
+struct addr_key {
+  __u32 prefixlen;
+  __u8 data[17];
+};
+#define ADDR_SET(name)                                                                     \
+  struct {                                                                                 \
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);                                                   \
+    __uint(map_flags, BPF_F_NO_PREALLOC);                                                  \
+    __uint(max_entries, 1);                                                                \
+    __type(key, struct addr_key);                                                          \
+    __type(value, __u8);                                                                   \
+  } name SEC(".maps")
+ADDR_SET(addr_set_0);
+ADDR_SET(addr_set_1);
+ADDR_SET(addr_set_2);
+ADDR_SET(addr_set_3);
+
+static __always_inline bool addr_in_set(void *set, const __u8 *a, __u8 family)
+{
+  struct addr_key k = {};
+  if (family == 4) {
+    k.prefixlen = 8 + 32;
+    k.data[0] = 4;
+    __builtin_memcpy(&k.data[1], a, 4);
+    return bpf_map_lookup_elem(set, &k) != 0;
+  }
+  k.prefixlen = 8 + 128;
+  k.data[0] = 6;
+  __builtin_memcpy(&k.data[1], a, 16);
+  if (bpf_map_lookup_elem(set, &k))
+    return true;
+  for (int i = 0; i < 10; i++)
+    if (a[i])
+      return false;
+  if (a[10] != 0xff || a[11] != 0xff)
+    return false;
+  struct addr_key v4 = {};
+  v4.prefixlen = 8 + 32;
+  v4.data[0] = 4;
+  __builtin_memcpy(&v4.data[1], &a[12], 4);
+  return bpf_map_lookup_elem(set, &v4) != 0;
+}
+
 /* Generated: sets used by the filter (port bitmaps). */
 @@FILTER_DATA@@
 

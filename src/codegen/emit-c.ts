@@ -10,12 +10,15 @@ import { globPrefix } from '../dsl/glob.js';
 import type { Pred } from '../dsl/ir.js';
 import { ENTRIES, enumCode, KERNEL_KEYS } from '../model/fields.js';
 import { textToBytes } from '../model/text.js';
+import { MAX_KERNEL_ADDR_SETS, MAX_KERNEL_CIDRS } from './split.js';
 
 export class CodegenError extends Error {}
 
 export interface EmittedFilter {
   readonly expr: string;
   readonly data: string;
+  /** The address sets looked up in the template's tries, addr_set_0 first (the loader fills them). */
+  readonly addrSets: readonly (readonly Cidr[])[];
 }
 
 function int(n: number): string {
@@ -94,9 +97,21 @@ export class CEmitter {
   private readonly data: string[] = [];
   private sets = 0;
 
+  private readonly addrSets: (readonly Cidr[])[] = [];
+
   emit(p: Pred): EmittedFilter {
     const expr = this.expr(p);
-    return { expr, data: this.data.join('\n') };
+    return { expr, data: this.data.join('\n'), addrSets: this.addrSets };
+  }
+
+  /** A long address set: a lookup in the next of the template's tries. */
+  private addrSet(key: string, cidrs: readonly Cidr[]): string {
+    const x = field(key);
+    const i = this.addrSets.length;
+    if (i >= MAX_KERNEL_ADDR_SETS)
+      throw new CodegenError(`more than ${MAX_KERNEL_ADDR_SETS} long address sets`);
+    this.addrSets.push(cidrs);
+    return `addr_in_set(&addr_set_${i}, ${x}, e->family)`;
   }
 
   private portSet(key: string, ranges: readonly (readonly [number, number])[]): string {
@@ -149,6 +164,7 @@ export class CEmitter {
         return terms.length ? `(${terms.join(' || ')})` : '0';
       }
       case 'addr':
+        if (p.cidrs.length > MAX_KERNEL_CIDRS) return this.addrSet(p.key, p.cidrs);
         return p.cidrs.length ? `(${p.cidrs.map((c) => cidr(p.key, c)).join(' || ')})` : '0';
       case 'str':
         if (KERNEL_KEYS.get(p.key) === 'enum') {

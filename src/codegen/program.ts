@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Cidr } from '../dsl/addr.js';
 import { statsStructC } from '../model/counters.js';
 import { groupMask, groupsC, HIST_OF } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
@@ -45,6 +46,8 @@ export interface ProgramSpec {
   };
   /** Summaries made in the kernel: the fields they group by. */
   readonly summary?: { readonly groupBy: readonly string[] };
+  /** The long address sets of the filter, in the tries addr_set_0… (filled at load). */
+  readonly addrSets: readonly (readonly Cidr[])[];
   /** Read-only data, set before load. */
   readonly settings: Settings;
   /** The hash's size where it is the only store (raw_tp): --map-size, or a larger default. */
@@ -92,7 +95,7 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
   // object for all of them; anything else is generated C.
   const fromSettings = settingsFilter(split.kernel);
   const emitted = fromSettings
-    ? { expr: 'settings_filter(e)', data: '' }
+    ? { expr: 'settings_filter(e)', data: '', addrSets: [] }
     : emitFilter(split.kernel);
   template ??= readFileSync(TEMPLATE_PATH, 'utf8');
   const mask = opts.summarise ? groupMask(opts.summarise.groupBy) : undefined;
@@ -118,6 +121,7 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
       groups_b: groups,
     },
     ...(mask !== undefined ? { summary: { groupBy: opts.summarise!.groupBy } } : {}),
+    addrSets: emitted.addrSets,
     // Wake the reader once 1/8 of the ring is used: a burst cannot fill it
     // between two timer ticks.
     settings: {

@@ -16,7 +16,10 @@ import { textToBytes } from '../model/text.js';
 
 /** Past these, a set is checked in userspace (ports use a bitmap instead). */
 export const MAX_KERNEL_RANGES = 32;
+/** Address sets up to this many CIDRs are comparisons in the C; longer ones, tries. */
 export const MAX_KERNEL_CIDRS = 32;
+/** Longer address sets the kernel looks up in a trie, at most this many per filter (the template's addr_set_N). */
+export const MAX_KERNEL_ADDR_SETS = 4;
 /** A comm compared byte by byte: the kernel keeps 15 bytes and a NUL. */
 const COMM_BYTES = 15;
 
@@ -25,7 +28,12 @@ interface Part {
   readonly exact: boolean;
 }
 
-function atom(p: Pred, dir: 'weaken' | 'strengthen'): Part {
+/** What the split has used so far of the kernel's fixed means (its address tries). */
+interface Budget {
+  addrSets: number;
+}
+
+function atom(p: Pred, dir: 'weaken' | 'strengthen', budget: Budget): Part {
   const inexact = (): Part => ({ p: dir === 'weaken' ? IR.TRUE : IR.FALSE, exact: false });
   if (p.k === 'const') return { p, exact: true };
   if (!('key' in p)) throw new Error('not an atom');
@@ -40,7 +48,11 @@ function atom(p: Pred, dir: 'weaken' | 'strengthen'): Part {
         ? { p, exact: true }
         : inexact();
     case 'addr':
-      return kind === 'addr' && p.cidrs.length <= MAX_KERNEL_CIDRS ? { p, exact: true } : inexact();
+      if (kind !== 'addr') return inexact();
+      if (p.cidrs.length <= MAX_KERNEL_CIDRS) return { p, exact: true };
+      if (budget.addrSets >= MAX_KERNEL_ADDR_SETS) return inexact();
+      budget.addrSets++;
+      return { p, exact: true };
     case 'str':
       // An enum's values are small codes in the kernel's record.
       if (kind === 'enum') return { p, exact: true };
@@ -69,11 +81,11 @@ function atom(p: Pred, dir: 'weaken' | 'strengthen'): Part {
   }
 }
 
-function part(p: Pred, dir: 'weaken' | 'strengthen'): Part {
+function part(p: Pred, dir: 'weaken' | 'strengthen', budget: Budget): Part {
   switch (p.k) {
     case 'and':
     case 'or': {
-      const parts = p.items.map((i) => part(i, dir));
+      const parts = p.items.map((i) => part(i, dir, budget));
       const items = parts.map((x) => x.p);
       return {
         p: p.k === 'and' ? IR.and(items) : IR.or(items),
@@ -81,11 +93,11 @@ function part(p: Pred, dir: 'weaken' | 'strengthen'): Part {
       };
     }
     case 'not': {
-      const inner = part(p.item, dir === 'weaken' ? 'strengthen' : 'weaken');
+      const inner = part(p.item, dir === 'weaken' ? 'strengthen' : 'weaken', budget);
       return { p: IR.not(inner.p), exact: inner.exact };
     }
     default:
-      return atom(p, dir);
+      return atom(p, dir, budget);
   }
 }
 
@@ -97,6 +109,6 @@ export interface Split {
 }
 
 export function splitFilter(p: Pred): Split {
-  const k = part(p, 'weaken');
+  const k = part(p, 'weaken', { addrSets: 0 });
   return { kernel: k.p, user: k.exact ? IR.TRUE : p };
 }

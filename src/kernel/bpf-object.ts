@@ -12,6 +12,7 @@ import {
   SETTINGS_SECTION,
   type Settings,
 } from '../codegen/settings.js';
+import type { Cidr } from '../dsl/addr.js';
 import { COUNTER_NAMES, type KernelCounters } from '../model/counters.js';
 import {
   AttachError,
@@ -41,6 +42,20 @@ export interface OpenOptions {
   readonly attach: 'tp_btf' | 'raw_tp';
   /** Load the owner probes on sock_recv_length/sock_send_length (Linux ≥ 6.3). */
   readonly ownerProbes?: boolean;
+  /** The filter's long address sets, for the tries addr_set_0… (filled after load). */
+  readonly addrSets?: readonly (readonly Cidr[])[];
+}
+
+/** The template's address tries (bpf/templates/tcplife.bpf.c: ADDR_SET). */
+const ADDR_SETS = ['addr_set_0', 'addr_set_1', 'addr_set_2', 'addr_set_3'] as const;
+
+/** A trie key: prefix length, then the family byte and the address (struct addr_key). */
+function addrKey(c: Cidr): Buffer {
+  const k = Buffer.alloc(4 + 17);
+  k.writeUInt32LE(8 + c.prefix, 0);
+  k[4] = c.addr.family;
+  for (let i = 0; i < c.addr.bytes.length; i++) k[5 + i] = c.addr.bytes[i]!;
+  return k;
 }
 
 /** The programs of the template, by attach point. */
@@ -265,9 +280,37 @@ export class BpfObject {
       if (b.bpf_map__set_max_entries(this.map(name), n) !== 0)
         throw new TcplifeError(`cannot set the size of BPF map ${name} to ${n}`);
     }
+    // The address tries the filter uses, each as large as its set; the others are not made.
+    this.addrSets = opts.addrSets ?? [];
+    if (this.addrSets.length > ADDR_SETS.length)
+      throw new TcplifeError(`more than ${ADDR_SETS.length} long address sets`);
+    ADDR_SETS.forEach((name, i) => {
+      const set = this.addrSets[i];
+      if (
+        b.bpf_map__set_autocreate(this.map(name), set !== undefined) !== 0 ||
+        (set && b.bpf_map__set_max_entries(this.map(name), Math.max(1, set.length)) !== 0)
+      )
+        throw new TcplifeError(`cannot configure BPF map ${name}`);
+    });
     const data = encodeSettings(opts.settings);
     if (b.bpf_map__set_initial_value(this.map(SETTINGS_SECTION), data, data.length) !== 0)
       throw new TcplifeError(`cannot set the program's settings (${SETTINGS_SECTION})`);
+  }
+
+  private addrSets: readonly (readonly Cidr[])[] = [];
+
+  /** Fills the address tries from the filter's sets (once loaded, before attaching). */
+  private fillAddrSets(): void {
+    const one = Buffer.from([1]);
+    this.addrSets.forEach((set, i) => {
+      const fd = this.mapFd(ADDR_SETS[i]!);
+      for (const c of set) {
+        if (this.n.bpf.bpf_map_update_elem(fd, addrKey(c), one, 0) !== 0)
+          throw new TcplifeError(
+            `cannot fill the address set ${ADDR_SETS[i]} (${set.length} entries)`,
+          );
+      }
+    });
   }
 
   load(): void {
@@ -276,7 +319,10 @@ export class BpfObject {
       this.log.push(...log);
       return r;
     });
-    if (rc === 0) return;
+    if (rc === 0) {
+      this.fillAddrSets();
+      return;
+    }
     const err = -rc;
     const text = this.log.join('');
     if (err === EAGAIN || err === EINTR) {

@@ -139,6 +139,7 @@ export class Tracer {
         settings,
         attach: which,
         ownerProbes,
+        addrSets: program.addrSets,
       });
       try {
         obj.load();
