@@ -1,14 +1,18 @@
 /**
- * `tcplife check FILE...`: validate rule files and run the samples they
+ * `tcplife check [FILE...]`: validate rule files (by default every file on
+ * the search path, as `tcplife rules` lists them) and run the samples they
  * carry. Each file is checked on its own (with what it includes). Exit 0
  * when clean, 2 otherwise; diagnostics on stderr, a summary per file on stdout.
  */
 import { writeSync } from 'node:fs';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
 import { loadRuleSet } from '../rules/load.js';
+import { availableRuleFiles } from '../rules/search.js';
 import type { Io } from './io.js';
 
-export function runCheck(files: readonly string[], io: Io): number {
+export function runCheck(names: readonly string[], io: Io): number {
+  // No names: what `tcplife rules` lists, every file on the search path.
+  const files = names.length ? names : availableRuleFiles();
   let failed = false;
   const out: string[] = [];
   for (const f of files) {

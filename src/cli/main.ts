@@ -299,15 +299,18 @@ function listingCommands(p: Command, io: Io, result: { code: number }): void {
       result.code = runRules(files, io);
     });
   p.command('check')
-    .description('validate rule files and run the samples they carry')
-    .argument('<files...>', 'rule files')
+    .description(
+      'validate rule files and run the samples they carry (default: every file tcplife rules lists)',
+    )
+    .argument('[files...]', "rule names (web) or paths (with a '/' or the .rules suffix)")
     .addHelpText(
       'after',
       `
 examples:
   tcplife check rules/web.rules            # exit 0 when clean, 2 with every problem on stderr
   tcplife check rules/*.rules              # each file on its own, with what it includes
-  tcplife check web                        # a name is looked for on the rule search path`,
+  tcplife check web                        # a name is looked for on the rule search path
+  tcplife check                            # every file on the search path`,
     )
     .exitOverride()
     .action((files: string[]) => {

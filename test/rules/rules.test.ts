@@ -222,6 +222,27 @@ describe('finding and listing rules, selecting by tag', () => {
     expect(r.stdout).toMatch(/\/rules\/failures\.rules\n/);
   });
 
+  it('tcplife check with no files checks what tcplife rules lists, TCPLIFE_RULES_PATH first', async () => {
+    const mine = files({ 'mine.rules': 'rule mine: lport == 7\nsample {lport: 7} matches mine\n' });
+    const env = { ...(process.env as Record<string, string>), TCPLIFE_RULES_PATH: mine };
+    const r = await runCli(['check'], { env });
+    expect(r.code).toBe(0);
+    const checked = r.stdout.trim().split('\n');
+    expect(checked[0]).toBe(
+      `${join(mine, 'mine.rules')}: ok (1 rules, 0 macros, 0 lists; 1/1 samples pass)`,
+    );
+    for (const shipped of ['common', 'failures', 'ssh', 'web'])
+      expect(
+        checked.some((l) => l.includes(`/rules/${shipped}.rules: ok`)),
+        shipped,
+      ).toBe(true);
+    // A broken file on the path fails the check (exit 2), as when named.
+    const bad = files({ 'bad.rules': 'rule r: dprt == 1\n' });
+    const failed = await runCli(['check'], { env: { ...env, TCPLIFE_RULES_PATH: bad } });
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain("unknown field 'dprt'");
+  });
+
   it('--tag selects the rules carrying it; an unknown tag is an error with a suggestion', () => {
     const set = loadRuleSet(['web'], [], ['volume']);
     expect(set.selected.map((r) => r.name)).toEqual(['big_download']);
