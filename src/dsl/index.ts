@@ -7,9 +7,10 @@
 import { tcplifeSchema } from '../model/fields.js';
 import type { Expr } from './ast.js';
 import { Checker, emptyEnv, type NameEnv } from './check.js';
-import { type Diagnostic, hasErrors } from './diagnostic.js';
+import { type Diagnostic, error, hasErrors } from './diagnostic.js';
 import type { Pred } from './ir.js';
 import { parseFilter } from './parse.js';
+import { pcapEquivalent } from './pcap.js';
 import { printExpr } from './print.js';
 import type { Schema } from './schema.js';
 
@@ -45,11 +46,34 @@ export function compileFilter(input: string | Expr, opts: CompileOptions = {}): 
     text,
     opts.sourceName ?? (typeof input === 'string' ? '<filter>' : '<builder>'),
   );
-  if (!parsed.ast) return { ast: undefined, pred: undefined, diagnostics: parsed.diagnostics };
+  if (!parsed.ast) {
+    const pcap = pcapDiagnostic(text, parsed.diagnostics, opts);
+    return { ast: undefined, pred: undefined, diagnostics: pcap ? [pcap] : parsed.diagnostics };
+  }
   const { pred, diagnostics } = checkExpr(parsed.ast, opts);
   // In source order, whichever pass found them.
   const all = [...parsed.diagnostics, ...diagnostics].sort((a, b) => a.span.start - b.span.start);
   return { ast: parsed.ast, pred: hasErrors(all) ? undefined : pred, diagnostics: all };
+}
+
+/**
+ * One pointed error for a filter written in pcap-filter's syntax, naming the
+ * tcplife filter that means it (when that one compiles), instead of the
+ * parser's "unexpected 'port'".
+ */
+function pcapDiagnostic(
+  text: string,
+  found: readonly Diagnostic[],
+  opts: CompileOptions,
+): Diagnostic | undefined {
+  const equivalent = pcapEquivalent(text);
+  if (!equivalent || !found.length) return undefined;
+  const span = { source: found[0]!.span.source, start: 0, end: text.trimEnd().length };
+  const ok = compileFilter(equivalent, { ...opts, sourceName: '<pcap>' }).pred !== undefined;
+  if (!ok) return undefined;
+  return error('pcap', span, `this is pcap-filter syntax; tcplife writes it: ${equivalent}`, [
+    'src is this side (lport, laddr), dst the peer (rport, raddr); port, host and net either side (port, addr); every session is TCP',
+  ]);
 }
 
 export { tcplifeSchema } from '../model/fields.js';

@@ -8,6 +8,29 @@ function errors(filter: string): string {
 }
 
 describe('diagnostics, rendered', () => {
+  it('pcap-filter habits get one pointed error naming the tcplife filter', () => {
+    const cases: [string, string][] = [
+      ['dst port 443', 'rport == 443'],
+      ['tcp port 443', 'port == 443'],
+      ['src port 8080', 'lport == 8080'],
+      ['src net 10.0.0.0/8', 'laddr in (10.0.0.0/8)'],
+      ['dst host 10.0.0.1 and not port 22', 'raddr == 10.0.0.1 and not port == 22'],
+      ['net 192.168.0.0/16 or dst port 53', 'addr in (192.168.0.0/16) or rport == 53'],
+    ];
+    for (const [pcap, ours] of cases) {
+      const r = compileFilter(pcap);
+      expect(r.pred, pcap).toBeUndefined();
+      expect(r.diagnostics, pcap).toHaveLength(1);
+      expect(r.diagnostics[0]!.message).toBe(
+        `this is pcap-filter syntax; tcplife writes it: ${ours}`,
+      );
+      // What it names is a filter that compiles.
+      expect(compileFilter(ours).diagnostics, ours).toEqual([]);
+    }
+    // A missing operator keeps its own hint.
+    expect(errors('host 10.0.0.1')).toContain('did you mean: host == 10.0.0.1?');
+  });
+
   it('of a long line, a window around the caret; of many errors, the first 50 and a count', () => {
     const ports = Array.from({ length: 3000 }, (_, i) => 70_000 + i);
     const out = errors(`lport in (${ports.join(',')})`);
