@@ -132,6 +132,7 @@ type OptionRow = readonly [
   flags: string,
   description: string,
   parse?: (v: string, prev: never) => unknown,
+  dflt?: unknown,
 ];
 
 /** The filter's terms as options, as the original tool has them. */
@@ -179,7 +180,13 @@ const RUN_OPTIONS: readonly OptionRow[] = [
     'print the filter as understood, its kernel and userspace parts, and the C; no privileges needed',
   ],
   ['--ebpf', 'print the generated BPF C program and exit'],
-  ['-v, --verbose', "show build and attach details and libbpf's log on stderr"],
+  [
+    '-v, --verbose',
+    "say how the program was built, loaded and attached, on stderr; -vv adds libbpf's log",
+    (_v: string, prev: number) => prev + 1,
+    0,
+  ],
+  ['-q, --quiet', "do not say on stderr when tracing begins ('tcplife: tracing…')"],
   ['--ring-size <size>', 'ring buffer size (default 4MiB)', parseSize],
   [
     '--buffer-size <size>',
@@ -203,8 +210,9 @@ const RUN_OPTIONS: readonly OptionRow[] = [
 ];
 
 function addOptions(c: Command, rows: readonly OptionRow[]): Command {
-  for (const [flags, description, parse] of rows) {
-    if (parse) c.option(flags, description, parse as never);
+  for (const [flags, description, parse, dflt] of rows) {
+    if (parse && dflt !== undefined) c.option(flags, description, parse as never, dflt as never);
+    else if (parse) c.option(flags, description, parse as never);
     else c.option(flags, description);
   }
   return c;

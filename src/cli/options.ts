@@ -46,7 +46,9 @@ export interface TraceCliOptions {
   stats?: boolean;
   explain?: boolean;
   ebpf?: boolean;
-  verbose?: boolean;
+  /** -v: 1; -vv: 2 (libbpf's log too) */
+  verbose?: number;
+  quiet?: boolean;
   ringSize?: number;
   bufferSize?: number;
   mapSize?: number;

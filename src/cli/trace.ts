@@ -28,6 +28,9 @@ import { formatBytes, lossReport, writeFailure } from './report.js';
 
 export { type TraceCliOptions, UsageError } from './options.js';
 
+/** Said on stderr once the program is attached (unless -q), as BCC's tools say "Tracing...". */
+export const TRACING_LINE = 'tcplife: tracing TCP sessions; Ctrl-C to end\n';
+
 /** The settings that are numbers (the bitmaps aside), for --verbose. */
 function scalarSettings(s: Settings): Record<string, number> {
   return Object.fromEntries(
@@ -207,11 +210,13 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
       ownerProbes: o.ownerProbes,
       attach: o.attach,
       // libbpf's lines say 'libbpf:' themselves.
-      ...(o.verbose ? { onLog: (l: string) => io.stderr(`${l}\n`) } : {}),
+      ...((o.verbose ?? 0) >= 2 ? { onLog: (l: string) => io.stderr(`${l}\n`) } : {}),
     },
     io,
   );
   if (o.verbose) io.stderr(describeTracer(tracer, plan));
+  // Scripts wait for this line to know that tracing has begun.
+  if (!o.quiet) io.stderr(TRACING_LINE);
   // What the reader has not taken yet waits here, so the ring keeps draining.
   const bufferBytes = o.bufferSize ?? DEFAULT_BUFFER_BYTES;
   const writer = new LineWriter(

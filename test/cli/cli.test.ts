@@ -488,6 +488,43 @@ s.close()`,
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('a script can wait for "tcplife: tracing" on stderr; -q says nothing; -v the useful lines; -vv libbpf\'s log too', async () => {
+    const server = await startServer('tl_wait_srv', '127.0.0.1');
+    try {
+      const proc = spawn(BIN, ['-j', `rport == ${server.port}`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      proc.stdout!.on('data', (d) => {
+        out += d;
+      });
+      // As a shell script would: read stderr until the line, then start the workload.
+      await new Promise<void>((resolve) =>
+        proc.stderr!.on('data', (d) => {
+          err += d;
+          if (err.includes('tcplife: tracing TCP sessions; Ctrl-C to end\n')) resolve();
+        }),
+      );
+      await runClient('tl_wait_cli', '127.0.0.1', server.port, { count: 1 });
+      await sleep(300);
+      proc.kill('SIGINT');
+      await new Promise((r) => proc.once('exit', r));
+      expect(out.trim().split('\n')).toHaveLength(1);
+      expect(err).toBe('tcplife: tracing TCP sessions; Ctrl-C to end\n');
+    } finally {
+      server.stop();
+    }
+    const quiet = await runCli(['-q', '-j', '--duration', '0.2']);
+    expect(quiet.stderr).toBe('');
+    const v = await runCli(['-v', '-j', '--duration', '0.2']);
+    expect(v.stderr).not.toMatch(/^libbpf:/m);
+    expect(v.stderr).toMatch(/^tcplife: attached with /m);
+    expect(v.stderr.trim().split('\n').length).toBeLessThanOrEqual(5);
+    const vv = await runCli(['-vv', '-j', '--duration', '0.2']);
+    expect(vv.stderr).toMatch(/^libbpf: /m);
+  });
+
   it('-v, like --verbose, adds the full log to an error', async () => {
     for (const flag of ['-v', '--verbose']) {
       const r = await runCli([flag, '-j', '--duration', '1'], { asUser: 'nobody' });

@@ -88,7 +88,7 @@ describeKernel('build faults', () => {
     const filter = unique(2);
     expect((await run(['--duration', '0.2', filter], {})).code).toBe(0);
     const cached = await run(['--duration', '0.2', filter], { PATH: noClang });
-    expect(cached.stderr).toBe('');
+    expect(cached.stderr).toBe('tcplife: tracing TCP sessions; Ctrl-C to end\n');
     expect(cached.code).toBe(0);
     const fresh = await run(['--duration', '0.2', unique(3)], { PATH: noClang });
     expect(fresh.code).toBe(1);
