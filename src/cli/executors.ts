@@ -136,13 +136,12 @@ function kernelSummary(
     const f = createSummaryFormatter(format, groupBy);
     const h = f.header();
     if (h) writer.line(h);
-    // As summarize() does: an interval without groups prints nothing
-    // when grouping; the last, cut short, only when it has sessions.
+    // As summarize() does: an interval without sessions says so (one row of
+    // 0, group fields empty); the last, cut short, only when it has sessions.
     take = (w) => {
       const acc = kernelSummaryAccumulator(groupBy, tracer.resolvers);
       tracer.takeGroups((k, ko, v, vo) => acc.add(k, ko, v, vo));
-      if (acc.size > 0 || (groupBy.length === 0 && !w.partial))
-        printed += acc.finish(w, (r) => writer.line(f.row(r)));
+      if (acc.size > 0 || !w.partial) printed += acc.finish(w, (r) => writer.line(f.row(r)));
     };
   }
   let end = () => {};

@@ -262,11 +262,12 @@ export function kernelSummaryAccumulator(
 
 /** Emits one array of rows per interval; a final partial interval when the source ends. */
 export function summarize(o: SummarizeOptions): OperatorFunction<Row, SummaryRow[]> {
-  // Without groups, an interval with no session still says "0 sessions".
+  // An interval with no session still says "0 sessions" (its group fields
+  // empty), so that a quiet period does not look like a hung tool.
   return intervals(
     { intervalMs: o.intervalMs, ...(o.count ? { count: o.count } : {}) },
     () => summaryAccumulator(o.groupBy),
-    o.groupBy.length === 0,
+    true,
   );
 }
 

@@ -3,13 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_KEYS, sessionOf } from '../../src/model/fields.js';
 import { OUT_FIELDS, type Row } from '../../src/pipeline/fields.js';
 import { createFormatter, type FormatOptions } from '../../src/pipeline/formatters.js';
 import { bucketOf, bucketRange, formatHistogram, histogram } from '../../src/pipeline/histogram.js';
-import { createSummaryFormatter, percentile, summarize } from '../../src/pipeline/summary.js';
+import {
+  createSummaryFormatter,
+  percentile,
+  type SummaryRow,
+  summarize,
+} from '../../src/pipeline/summary.js';
 import { FIXTURES } from '../fixtures/sessions.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -313,6 +318,27 @@ describe('interval summaries', () => {
       ['closed', '', 2],
       ['reset', FIXTURES[1]!.container, 1],
     ]);
+  });
+
+  it('with --group-by, an interval without sessions says so: one row of 0, its group fields empty, in every format', async () => {
+    const quiet = new Subject<Row>();
+    const got: SummaryRow[][] = [];
+    const sub = quiet
+      .pipe(summarize({ intervalMs: 50, groupBy: ['comm', 'rport'] }))
+      .subscribe((rs) => got.push(rs));
+    await new Promise((r) => setTimeout(r, 130));
+    sub.unsubscribe();
+    expect(got.length).toBeGreaterThanOrEqual(2);
+    for (const rows of got) {
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ sessions: 0, group: {}, partial: false });
+    }
+    const row = got[0]![0]!;
+    expect(createSummaryFormatter('table', ['comm', 'rport']).row(row)).toMatch(/ 0 +0 +0 +- +-$/);
+    expect(JSON.parse(createSummaryFormatter('jsonl', ['comm', 'rport']).row(row))).toMatchObject({
+      sessions: 0,
+    });
+    expect(createSummaryFormatter('csv', ['comm', 'rport']).row(row)).toMatch(/,,,0,0,0,-,-,no$/);
   });
 
   it('groups sorted busiest first; the last interval marked partial; an empty one shows - for percentiles', async () => {
