@@ -44,6 +44,8 @@ export interface TraceCliOptions {
   tag?: string[];
   filterFile?: string;
   stats?: boolean;
+  /** summaries' percentiles exact: the per-session paths only */
+  exact?: boolean;
   explain?: boolean;
   ebpf?: boolean;
   /** -v: 1; -vv: 2 (libbpf's log too) */
@@ -171,7 +173,7 @@ export function runInput(o: TraceCliOptions): RunInput {
     extended: o.extended === true,
     classic: o.csv === true,
     ...(o.explain ? { explain: 'explain' as const } : o.ebpf ? { explain: 'ebpf' as const } : {}),
-    sessionPathOnly: process.env.TCPLIFE_SESSION_PATH === '1',
+    sessionPathOnly: o.exact === true,
     ...(o.ringSize ? { ringBytes: o.ringSize } : {}),
     ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
     ...(o.socketStorage ? { socketStorage: true } : {}),

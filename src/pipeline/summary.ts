@@ -23,6 +23,12 @@ export interface SummaryRow {
   readonly span_p99_ms: number | null;
   /** the last interval, cut short when tracing stopped */
   readonly partial: boolean;
+  /**
+   * The percentiles come from the kernel's span histogram (within 12.5 %),
+   * not from every span: `~` before them in the table and CSV, and
+   * `"approx": true` in JSON. Absent: exact.
+   */
+  readonly approx?: boolean;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -93,6 +99,8 @@ function summaryRow(
   a: { group: Readonly<Record<string, unknown>>; sessions: number; tx: number; rx: number },
   p50: number | null,
   p99: number | null,
+  /** the percentiles are the kernel histogram's */
+  approx = false,
 ): SummaryRow {
   return {
     start_ms: w.start_ms,
@@ -104,6 +112,7 @@ function summaryRow(
     rx_b: a.rx,
     span_p50_ms: p50,
     span_p99_ms: p99,
+    approx,
   };
 }
 
@@ -223,6 +232,7 @@ export function kernelSummaryAccumulator(
               a,
               ms(histPercentile(a.hist, a.sessions, 50)),
               ms(histPercentile(a.hist, a.sessions, 99)),
+              true,
             ),
           );
         }
@@ -252,6 +262,7 @@ export function kernelSummaryAccumulator(
             },
             pct(nums[at + 3]!),
             pct(nums[at + 4]!),
+            true,
           ),
         );
       }
@@ -296,7 +307,7 @@ export function createSummaryFormatter(
       };
     let s = head.text;
     for (const k in r.group) s += `,${JSON.stringify(k)}:${JSON.stringify(r.group[k])}`;
-    return `${s},"sessions":${r.sessions},"tx_b":${r.tx_b},"rx_b":${r.rx_b},"tx_kb":${r.tx_b / 1024},"rx_kb":${r.rx_b / 1024},"span_p50_ms":${num(r.span_p50_ms)},"span_p99_ms":${num(r.span_p99_ms)},"partial":${r.partial}}`;
+    return `${s},"sessions":${r.sessions},"tx_b":${r.tx_b},"rx_b":${r.rx_b},"tx_kb":${r.tx_b / 1024},"rx_kb":${r.rx_b / 1024},"span_p50_ms":${num(r.span_p50_ms)},"span_p99_ms":${num(r.span_p99_ms)}${r.approx && r.span_p50_ms !== null ? ',"approx":true' : ''},"partial":${r.partial}}`;
   };
   const heads = [
     'TIME',
@@ -308,16 +319,18 @@ export function createSummaryFormatter(
     'P99_MS',
     ...(format === 'csv' ? ['PARTIAL'] : []),
   ];
-  // No session, no percentile: '-', not a 0 that reads as a measurement.
-  const ms = (v: number | null) => (v === null ? '-' : v.toFixed(2));
+  // No session, no percentile: '-', not a 0 that reads as a measurement; one
+  // read from the kernel's histogram is marked approximate: ~12.34.
+  const ms = (v: number | null, approx?: boolean) =>
+    v === null ? '-' : `${approx ? '~' : ''}${v.toFixed(2)}`;
   const cells = (r: SummaryRow) => [
     hhmmss(r.end_ms),
     ...groupBy.map((n) => groupText(r, n)),
     String(r.sessions),
     String(Math.floor(r.tx_b / 1024)),
     String(Math.floor(r.rx_b / 1024)),
-    ms(r.span_p50_ms),
-    ms(r.span_p99_ms),
+    ms(r.span_p50_ms, r.approx),
+    ms(r.span_p99_ms, r.approx),
     ...(format === 'csv' ? [r.partial ? 'yes' : 'no'] : []),
   ];
   switch (format) {

@@ -45,7 +45,7 @@ export interface RunInput {
   readonly classic?: boolean;
   /** --explain or --ebpf: print the plan, trace nothing */
   readonly explain?: 'explain' | 'ebpf';
-  /** TCPLIFE_SESSION_PATH=1: the per-session paths only (to compare costs) */
+  /** --exact: the per-session paths only (exact percentiles; also to compare costs) */
   readonly sessionPathOnly?: boolean;
   readonly ringBytes?: number;
   readonly mapEntries?: number;

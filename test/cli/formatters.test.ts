@@ -341,6 +341,32 @@ describe('interval summaries', () => {
     expect(createSummaryFormatter('csv', ['comm', 'rport']).row(row)).toMatch(/,,,0,0,0,-,-,no$/);
   });
 
+  it('percentiles read from the kernel histogram are marked approximate in every format', () => {
+    const row: SummaryRow = {
+      start_ms: 0,
+      end_ms: 5000,
+      group: { comm: 'curl' },
+      sessions: 3,
+      tx_b: 0,
+      rx_b: 0,
+      span_p50_ms: 37748.74,
+      span_p99_ms: 40000,
+      partial: false,
+      approx: true,
+    };
+    expect(createSummaryFormatter('table', ['comm']).row(row)).toMatch(/~37748\.74 +~40000\.00$/);
+    expect(createSummaryFormatter('csv', ['comm']).row(row)).toMatch(/,~37748\.74,~40000\.00,no$/);
+    expect(JSON.parse(createSummaryFormatter('jsonl', ['comm']).row(row))).toMatchObject({
+      span_p50_ms: 37748.74,
+      approx: true,
+    });
+    const exact = { ...row, approx: false };
+    expect(createSummaryFormatter('table', ['comm']).row(exact)).not.toContain('~');
+    expect(JSON.parse(createSummaryFormatter('jsonl', ['comm']).row(exact))).not.toHaveProperty(
+      'approx',
+    );
+  });
+
   it('groups sorted busiest first; the last interval marked partial; an empty one shows - for percentiles', async () => {
     const rows: Row[] = [
       { ...FIXTURES[0]!, comm: 'rare' },

@@ -102,9 +102,7 @@ describeKernel('summaries made in the kernel', () => {
     const args = (port: number) => ['-v', '-j', '--hist', 'span', `port == ${port}`];
     const [kernel, user] = (await overSessions(HIST_WORK, (port) => [
       startCli(args(port)),
-      startCli(args(port), {
-        env: { ...process.env, TCPLIFE_SESSION_PATH: '1' } as Record<string, string>,
-      }),
+      startCli([...args(port), '--exact']),
     ])) as [CliRun, CliRun];
     expect(kernel.stderr).toContain('the span_us histogram made in the kernel');
     expect(user.stderr).not.toContain('made in the kernel');

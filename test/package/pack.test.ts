@@ -110,7 +110,7 @@ describeKernel('the packed package, installed', () => {
     expect(man.stdout).toContain('--filter-file');
     // The environment, as --help lists it.
     const help = run(['--help']).stdout;
-    for (const v of ['TCPLIFE_RULES_PATH', 'TCPLIFE_CLANG_TIMEOUT', 'TCPLIFE_SESSION_PATH']) {
+    for (const v of ['TCPLIFE_RULES_PATH', 'TCPLIFE_CLANG_TIMEOUT', '--exact']) {
       expect(help).toContain(v);
       expect(man.stdout).toContain(v);
     }
