@@ -198,25 +198,33 @@ function peakRssMb(pid) {
   }
 }
 
+/** The fdinfo text of each descriptor a process holds; none once the process is gone. */
+function* fdinfos(pid) {
+  let fds = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return;
+  }
+  for (const fd of fds) {
+    try {
+      yield readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      // closed meanwhile
+    }
+  }
+}
+
 /**
  * Sums a number from the fdinfo of a process's BPF objects of one kind
  * (maps: `map_type:`, programs: `prog_type:`); NaN once the process is gone.
  */
 function fdinfoSum(pid, kind, re) {
+  if (!existsSync(`/proc/${pid}/fdinfo`)) return Number.NaN;
   let total = 0;
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-      let info = '';
-      try {
-        info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-      } catch {
-        continue;
-      }
-      const m = re.exec(info);
-      if (m && info.includes(kind)) total += Number(m[1]);
-    }
-  } catch {
-    return Number.NaN;
+  for (const info of fdinfos(pid)) {
+    const m = re.exec(info);
+    if (m && info.includes(kind)) total += Number(m[1]);
   }
   return total;
 }
@@ -247,23 +255,13 @@ function progName(id) {
 /** Each BPF program a process holds: id → run time (ns) and runs (kernel.bpf_stats_enabled). */
 function progStats(pid) {
   const out = new Map();
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-      let info = '';
-      try {
-        info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-      } catch {
-        continue;
-      }
-      const id = /prog_id:\s+(\d+)/.exec(info)?.[1];
-      if (!id || out.has(id)) continue;
-      out.set(id, {
-        ns: Number(/run_time_ns:\s+(\d+)/.exec(info)?.[1] ?? 0),
-        runs: Number(/run_cnt:\s+(\d+)/.exec(info)?.[1] ?? 0),
-      });
-    }
-  } catch {
-    // exited
+  for (const info of fdinfos(pid)) {
+    const id = /prog_id:\s+(\d+)/.exec(info)?.[1];
+    if (!id || out.has(id)) continue;
+    out.set(id, {
+      ns: Number(/run_time_ns:\s+(\d+)/.exec(info)?.[1] ?? 0),
+      runs: Number(/run_cnt:\s+(\d+)/.exec(info)?.[1] ?? 0),
+    });
   }
   return out;
 }
