@@ -171,6 +171,11 @@ static __always_inline __u8 outcome_of(int oldstate, int err)
     if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_TIME_WAIT || oldstate == TCP_CLOSING ||
         oldstate == TCP_LAST_ACK)
       return OUTCOME_CLOSED;
+    /* Closed by its own side while connecting, with no error of the
+     * kernel's: the application gave up (connect timeout, curl
+     * --connect-timeout). The kernel's own give-up is ETIMEDOUT. */
+    if (oldstate == TCP_SYN_SENT)
+      return OUTCOME_ABANDONED;
     return OUTCOME_ABORTED;
   case ECONNREFUSED:
     return OUTCOME_REFUSED;

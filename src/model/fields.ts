@@ -246,13 +246,13 @@ export const FIELDS = {
   },
   outcome: {
     type: 'enum',
-    values: ['closed', 'aborted', 'reset', 'refused', 'timeout', 'error'],
+    values: ['closed', 'aborted', 'reset', 'refused', 'timeout', 'error', 'abandoned'],
     c: 'u8',
     kernel: true,
     header: 'OUTCOME',
     width: -8,
     description:
-      'how the session ended: closed (orderly), aborted (by this side), reset (by the peer), refused, timeout, error',
+      'how the session ended: closed (orderly), aborted (by this side), reset (by the peer), refused, timeout (the kernel gave up connecting), error, abandoned (this side closed while still connecting: an application timeout)',
   },
   rtt_us: {
     type: 'duration',

@@ -9,6 +9,7 @@ import {
   SIZE_UNITS,
   type SizeUnit,
 } from '../../src/dsl/schema.js';
+import { FIELDS } from '../../src/model/fields.js';
 
 const S: Span = { source: { name: 't', text: '' }, start: 0, end: 0 };
 
@@ -166,7 +167,7 @@ export const sessionArb = fc.record({
   ),
   retrans: fc.constantFrom(0, 1, 7),
   role: fc.constantFrom('client', 'server', ''),
-  outcome: fc.constantFrom('closed', 'aborted', 'reset', 'refused', 'timeout', 'error'),
+  outcome: fc.constantFrom(...FIELDS.outcome.values),
   rtt_us: fc.constantFrom(0, 33, 999, 1000, 1001, 250_000),
   cgroup_id: fc.constantFrom(1, 44, 9001),
   cgroup: fc.constantFrom('/', '/system.slice/x.service', `/docker/${'ab'.repeat(32)}`),
@@ -225,7 +226,7 @@ const atomArb: fc.Arbitrary<string> = fc.oneof(
   fc.stringMatching(/^[a-z_]{0,6}\*([a-z]{0,3})$/).map((s) => `comm ~ "${s}"`),
   fc.constantFrom('comm =~ /^no/', 'comm =~ /d$/i'),
   fc
-    .subarray(['closed', 'aborted', 'reset', 'refused', 'timeout', 'error'], { minLength: 1 })
+    .subarray([...FIELDS.outcome.values], { minLength: 1 })
     .map((vs) => `outcome in (${vs.join(', ')})`),
   fc.constantFrom(
     'role == client',

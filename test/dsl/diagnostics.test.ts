@@ -151,7 +151,7 @@ describe('diagnostics, rendered', () => {
     ],
     [
       'outcome == 3',
-      '1:12: error: outcome is one of closed, aborted, reset, refused, timeout, error; a number is not',
+      '1:12: error: outcome is one of closed, aborted, reset, refused, timeout, error, abandoned; a number is not',
     ],
     [
       'dport == https',

@@ -4,6 +4,7 @@
  * faults — and kernel filters on these fields against the reference
  * evaluator.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -71,6 +72,23 @@ describeKernel('how sessions end, and where they belong', () => {
         tcp dport ${blackhole} tcp flags syn drop
       }
     }`);
+    // An application that gives up connecting after 1 s (Python's settimeout,
+    // as curl --connect-timeout does): its own close, in SYN_SENT.
+    const [gcmd, gargs] = ns.wrap('/usr/bin/python3', [
+      '-c',
+      `import ctypes, socket
+ctypes.CDLL(None).prctl(15, b"tl_ogiveup", 0, 0, 0)
+s = socket.socket()
+s.settimeout(1.0)
+try:
+    s.connect(("127.0.0.1", ${blackhole}))
+except socket.timeout:
+    pass
+s.close()`,
+    ]);
+    const givingUp = new Promise<number | null>((resolve) =>
+      spawn(gcmd, gargs, { stdio: 'ignore' }).once('exit', resolve),
+    );
     const timingOut = runClient('tl_otime', '127.0.0.1', blackhole, {
       count: 1,
       syncnt: 1,
@@ -99,6 +117,7 @@ describeKernel('how sessions end, and where they belong', () => {
       netns: ns,
     });
     const timedOut = await timingOut;
+    expect(await givingUp).toBe(0);
     await sleep(200);
     srv.stop();
     expect(refused.failed).toBe(1);
@@ -148,6 +167,10 @@ describeKernel('how sessions end, and where they belong', () => {
 
     expect(by('tl_orefuse').map((s) => [s.role, s.outcome, s.rport])).toEqual([
       ['client', 'refused', 1],
+    ]);
+    // Given up by the application: neither the kernel's timeout nor an abort.
+    expect(by('tl_ogiveup').map((s) => [s.role, s.outcome, s.rport])).toEqual([
+      ['client', 'abandoned', blackhole],
     ]);
     const t = by('tl_otime');
     expect(t.map((s) => [s.role, s.outcome, s.rport])).toEqual([['client', 'timeout', blackhole]]);
