@@ -66,7 +66,9 @@ describe('usage errors (no kernel needed)', () => {
     for (const name of Object.keys(FIELDS)) expect(r.stdout).toMatch(new RegExp(`^${name} `, 'm'));
     expect(r.stdout).toMatch(/^rport +dport +port +kernel +yes /m);
     expect(r.stdout).toMatch(/^container +string +userspace +yes /m);
-    expect(r.stdout).toMatch(/^outcome +closed\|aborted\|reset\|refused\|timeout\|error\|abandoned +kernel /m);
+    expect(r.stdout).toMatch(
+      /^outcome +closed\|aborted\|reset\|refused\|timeout\|error\|abandoned +kernel /m,
+    );
     expect((await runCli(['--help'])).stdout).toContain('Fields: tcplife fields.');
     expect((await runCli(['check', '--help'])).stdout).toContain('tcplife check rules/*.rules');
   });

@@ -1,4 +1,7 @@
 /** The library entry: sessions(filter) as an Observable of typed sessions. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
@@ -95,5 +98,34 @@ describeKernel('library use', () => {
     await expect(firstValueFrom(sessions('dprt == 1'))).rejects.toThrow(
       /unknown field 'dprt'; did you mean 'dport'\?/,
     );
+  });
+
+  it('an error in one subscription reaches its error callback only: the others go on', async () => {
+    const srv = await startServer('tl_liberr', '127.0.0.1');
+    let bad: unknown;
+    const broken = sessions(`rport == ${srv.port}`, { rules: ['no/such/file.rules'] }).subscribe({
+      error: (e) => {
+        bad = e;
+      },
+    });
+    // A rule file found by name, as --rules web finds the shipped ones.
+    const dir = mkdtempSync(join(tmpdir(), 'tl-librules-'));
+    writeFileSync(join(dir, 'mine.rules'), 'rule mine: lport >= 0\n');
+    process.env.TCPLIFE_RULES_PATH = dir;
+    const good = firstValueFrom(
+      sessions(`comm == "tl_libok" and rport == ${srv.port}`, { rules: ['mine'] }).pipe(
+        take(1),
+        toArray(),
+      ),
+    );
+    delete process.env.TCPLIFE_RULES_PATH;
+    await sleep(500);
+    await runClient('tl_libok', '127.0.0.1', srv.port, { count: 1 });
+    const got = await good;
+    srv.stop();
+    broken.unsubscribe();
+    expect(String(bad)).toMatch(/cannot read rule file no\/such\/file\.rules: no such file/);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.rules).toEqual(['mine']);
   });
 });
