@@ -9,6 +9,7 @@ import type { Expr } from '../dsl/ast.js';
 import { where } from '../dsl/builder.js';
 import type { OutputFormat } from '../model/output.js';
 import { OUT_FIELDS, resolveFields } from '../pipeline/fields.js';
+import { RULE_GROUP } from '../pipeline/summary.js';
 import type { RunInput } from '../plan/run.js';
 import { readTextFile } from '../util/read-text.js';
 
@@ -146,11 +147,25 @@ function checkMetricsOptions(o: TraceCliOptions): void {
   }
 }
 
+/**
+ * --group-by: fields, and `rule` (with --rules), as --labels takes them: a
+ * session then counts once in the group of each rule it matched.
+ */
+export function groupByOption(o: { groupBy?: string[]; rules?: string[] }): string[] {
+  const names = o.groupBy ?? [];
+  if (!names.includes(RULE_GROUP)) return fieldsOption(o.groupBy, '--group-by') ?? [];
+  if (!o.rules?.length) throw new UsageError('--group-by rule needs --rules FILE');
+  const others = names.filter((n) => n !== RULE_GROUP);
+  const fields = others.length ? fieldsOption(others, '--group-by')! : [];
+  let i = 0;
+  return names.map((n) => (n === RULE_GROUP ? n : fields[i++]!));
+}
+
 /** The tracing options, checked, as the run planner takes them. */
 export function runInput(o: TraceCliOptions): RunInput {
   const format = outputFormat(o);
   const fields = fieldsOption(o.fields, '--fields');
-  const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
+  const groupBy = groupByOption(o);
   if ((o.count !== undefined || o.groupBy) && o.interval === undefined)
     throw new UsageError('--count and --group-by go with --interval');
   const hist = o.hist === undefined ? undefined : histField(o.hist);

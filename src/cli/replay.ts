@@ -28,7 +28,7 @@ import { planRun } from '../plan/run.js';
 import { errnoText } from '../util/read-text.js';
 import { realUserCannotRead } from '../util/trust.js';
 import type { Io } from './io.js';
-import { fieldsOption, outputFormat, ruleInputs, UsageError } from './options.js';
+import { fieldsOption, groupByOption, outputFormat, ruleInputs, UsageError } from './options.js';
 import { writeFailure } from './report.js';
 
 export interface ReplayOptions {
@@ -233,7 +233,7 @@ export async function runReplay(
   }
   if (o.groupBy && o.interval === undefined)
     throw new UsageError('--group-by goes with --interval');
-  const groupBy = fieldsOption(o.groupBy, '--group-by') ?? [];
+  const groupBy = groupByOption(o);
   const rules = plan.rules;
   // A recording has no kernel: the whole filter is checked here.
   const run = planRun(
@@ -335,7 +335,7 @@ export async function runReplay(
           order.push(index);
           closeWindows(index - 1);
         }
-        acc.add(s);
+        acc.add(rules ? tagged(rules, s) : s);
         continue;
       }
       if (!formatter) continue;

@@ -52,32 +52,25 @@ export interface SummarizeOptions {
   readonly count?: number;
 }
 
+/** The name --group-by takes for the rules a session matched. */
+export const RULE_GROUP = 'rule';
+
 /** One interval's summary, built row by row (live intervals and replay's windows alike). */
 export function summaryAccumulator(groupBy: readonly string[]): Accumulator<SummaryRow[]> {
-  const getters = groupBy.map((n) => OUT_FIELDS[n]!.value);
+  // `rule`: a session counts once in the group of each rule it matched ('' for none).
+  const ruleAt = groupBy.indexOf(RULE_GROUP);
+  const getters = groupBy.map((n) => (n === RULE_GROUP ? () => '' : OUT_FIELDS[n]!.value));
   const groups = new Map<string, Acc>();
-  return {
+  const acc: Accumulator<SummaryRow[]> = {
     get size() {
       return groups.size;
     },
     add(r: Row) {
-      const vals = getters.map((g) => g(r));
-      const key = JSON.stringify(vals);
-      let a = groups.get(key);
-      if (!a) {
-        a = {
-          group: Object.fromEntries(groupBy.map((n, i) => [n, vals[i]])),
-          sessions: 0,
-          tx: 0,
-          rx: 0,
-          spans: [],
-        };
-        groups.set(key, a);
+      if (ruleAt >= 0) {
+        for (const rule of r.rules?.length ? r.rules : ['']) addTo(r, rule);
+        return;
       }
-      a.sessions++;
-      a.tx += r.tx_b;
-      a.rx += r.rx_b;
-      a.spans.push(r.span_us);
+      addTo(r, undefined);
     },
     finish(w: Window): SummaryRow[] {
       const rows: SummaryRow[] = [];
@@ -88,6 +81,27 @@ export function summaryAccumulator(groupBy: readonly string[]): Accumulator<Summ
       return ordered(rows, w);
     },
   };
+  function addTo(r: Row, rule: string | undefined): void {
+    const vals = getters.map((g) => g(r));
+    if (rule !== undefined) vals[ruleAt] = rule;
+    const key = JSON.stringify(vals);
+    let a = groups.get(key);
+    if (!a) {
+      a = {
+        group: Object.fromEntries(groupBy.map((n, i) => [n, vals[i]])),
+        sessions: 0,
+        tx: 0,
+        rx: 0,
+        spans: [],
+      };
+      groups.set(key, a);
+    }
+    a.sessions++;
+    a.tx += r.tx_b;
+    a.rx += r.rx_b;
+    a.spans.push(r.span_us);
+  }
+  return acc;
 }
 
 /**
@@ -292,6 +306,10 @@ export function createSummaryFormatter(
   groupBy: readonly string[],
 ): SummaryFormatter {
   const groupText = (r: SummaryRow, n: string) => String(r.group[n] ?? '');
+  const spec = (n: string) =>
+    n === RULE_GROUP
+      ? { header: 'RULE', width: -16 }
+      : { header: OUT_FIELDS[n]!.header, width: OUT_FIELDS[n]!.width };
   // A JSON line built as text, in the order the object would have: time,
   // interval_s, the group's fields, counts, bytes, percentiles, partial
   // (object spread and JSON.stringify of a fresh object cost several µs a row).
@@ -311,7 +329,7 @@ export function createSummaryFormatter(
   };
   const heads = [
     'TIME',
-    ...groupBy.map((n) => OUT_FIELDS[n]!.header),
+    ...groupBy.map((n) => spec(n).header),
     'SESSIONS',
     'TX_KB',
     'RX_KB',
@@ -342,7 +360,7 @@ export function createSummaryFormatter(
       const widths = heads.map((h, i) => {
         const n = groupBy[i - 1];
         if (i === 0) return 8;
-        if (n) return Math.max(h.length, Math.abs(OUT_FIELDS[n]!.width));
+        if (n) return Math.max(h.length, Math.abs(spec(n).width));
         return Math.max(h.length, 8);
       });
       const line = (cs: string[]) =>

@@ -89,6 +89,24 @@ describe('tcplife replay', () => {
     expect(took).toBeLessThan(20_000);
   }, 60_000);
 
+  it('--group-by rule: a session counts once in the group of each rule it matched, as --labels rule does', () => {
+    const rulesFile = join(dir, 'two.rules');
+    writeFileSync(rulesFile, 'rule low: lport < 1030\nrule even: tx_b > 20000\n');
+    const want = (pred: (r: (typeof records)[number]) => boolean) => records.filter(pred).length;
+    const r = replay([plain, '--rules', rulesFile, '--interval', '3600', '--group-by', 'rule']);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const by = Object.fromEntries(rows.map((o) => [o.rule, o.sessions]));
+    expect(by).toEqual({ low: want((x) => x.lport < 1030), even: want((x) => x.tx_b > 20000) });
+    // Without rule files there is no rule to group by: a usage error.
+    const bad = replay([plain, '--interval', '60', '--group-by', 'rule']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--group-by rule needs --rules FILE');
+  });
+
   it('into a full disk: one line saying so, exit 1, as tracing does', () => {
     const big = join(dir, 'big.jsonl');
     writeFileSync(big, text.repeat(600)); // 36,000 lines
