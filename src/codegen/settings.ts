@@ -38,7 +38,6 @@ export const SETTINGS = [
 ] as const;
 
 type Setting = (typeof SETTINGS)[number];
-export type SettingName = Setting['name'];
 /** Scalars are numbers; arrays of words (bitmaps) are bigints, every word given. */
 export type Settings = {
   readonly [S in Setting as S['name']]: S extends { words: number } ? readonly bigint[] : number;

@@ -365,9 +365,6 @@ export type AliasOf<K extends FieldName> = Fields[K] extends {
   ? A
   : never;
 
-/** What the typed builder needs to know of a field's type. */
-export type FilterSpecOf<N extends FilterFieldName> = Fields[N];
-
 /** Every name and alias the filter accepts, mapped to its field. */
 export type FilterNames = {
   [K in FilterFieldName as K | AliasOf<K>]: Fields[K];

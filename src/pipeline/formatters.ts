@@ -194,12 +194,9 @@ function jsonl(fields: readonly string[]): Formatter {
   return { header: () => undefined, row };
 }
 
-/** JSON lines carry every session key by default, in registry order. */
-export const DEFAULT_JSON: readonly string[] = SESSION_KEYS;
-
 /** JSON lines' keys (and data CSV's columns): every session key, with ts, rules and tags when asked. */
 function jsonFields(o: FormatOptions): readonly string[] {
-  const base = o.fields ?? [...(o.timestamp ? ['ts'] : []), ...DEFAULT_JSON];
+  const base = o.fields ?? [...(o.timestamp ? ['ts'] : []), ...SESSION_KEYS];
   // With rule files, they say which rules matched and their tags.
   const extra = o.rules ? ['rules', 'tags'].filter((n) => !base.includes(n)) : [];
   return [...base, ...extra];

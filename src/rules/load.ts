@@ -40,11 +40,6 @@ export interface Rule {
   readonly span: Span;
 }
 
-export interface SampleResult {
-  readonly sample: SampleStmt;
-  readonly failures: number;
-}
-
 export interface RuleSet {
   readonly env: NameEnv;
   readonly diagnostics: readonly Diagnostic[];
