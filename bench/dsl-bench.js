@@ -37,7 +37,7 @@ console.log(
 
 // A 10,000-term chain of ports (a filter file given with -F): parse, check,
 // split and emit; it becomes one set, a bitmap in the kernel.
-const { splitFilter } = await import('../dist/codegen/split.js');
+const { splitFilter } = await import('../dist/plan/split.js');
 const { emitFilter } = await import('../dist/codegen/emit-c.js');
 const ports = [];
 for (let i = 0; i < 10_000; i++) ports.push(`dport == ${(i * 7919) % 65536}`);

@@ -10,7 +10,7 @@ import { globPrefix } from '../dsl/glob.js';
 import type { Pred } from '../dsl/ir.js';
 import { ENTRIES, enumCode, KERNEL_KEYS } from '../model/fields.js';
 import { textToBytes } from '../model/text.js';
-import { MAX_KERNEL_ADDR_SETS, MAX_KERNEL_CIDRS } from './split.js';
+import { MAX_KERNEL_ADDR_SETS, MAX_KERNEL_CIDRS } from '../plan/split.js';
 
 export class CodegenError extends Error {}
 

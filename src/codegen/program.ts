@@ -10,11 +10,11 @@ import type { Cidr } from '../dsl/addr.js';
 import { statsStructC } from '../model/counters.js';
 import { groupMask, groupsC, HIST_OF } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
+import type { Split } from '../plan/split.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter, enumsC } from './emit-c.js';
 import { type Settings, settingsC } from './settings.js';
 import { NO_SETTINGS_FILTER, settingsFilter } from './settings-filter.js';
-import type { Split } from './split.js';
 import { fillTemplate } from './template.js';
 
 export const TEMPLATE_PATH = join(PACKAGE_ROOT, 'bpf/templates/tcplife.bpf.c');

@@ -8,7 +8,7 @@
  * into what the user wrote: the filter argument, a rule file, or the printed
  * form of an option's term.
  */
-import { type Split, splitFilter } from '../codegen/split.js';
+
 import type { Expr } from '../dsl/ast.js';
 import { type Diagnostic, hasErrors } from '../dsl/diagnostic.js';
 import { compileFilter } from '../dsl/index.js';
@@ -16,6 +16,7 @@ import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
 import { printExpr } from '../dsl/print.js';
 import { loadRuleSet, type RuleSet } from '../rules/load.js';
+import { type Split, splitFilter } from './split.js';
 
 export interface PlanInput {
   /** The filter: text, or the typed builder's AST. Empty or absent: every session. */

@@ -15,9 +15,10 @@
  *   in a histogram, interval summaries, one line per session, or nothing
  *   (metrics only).
  */
-import type { Split } from '../codegen/split.js';
+
 import { groupMask, HIST_OF } from '../model/groups.js';
 import { type FormatOptions, type OutputFormat, ROW_ONLY_FIELDS } from '../model/output.js';
+import type { Split } from './split.js';
 
 export type HistOf = (typeof HIST_OF)[number];
 

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emitFilter } from '../../src/codegen/emit-c.js';
 import { generateProgram } from '../../src/codegen/program.js';
-import { splitFilter } from '../../src/codegen/split.js';
 import { fillTemplate, TemplateError } from '../../src/codegen/template.js';
 import { compileFilter, evaluate } from '../../src/dsl/index.js';
 import type { Pred } from '../../src/dsl/ir.js';
+import { splitFilter } from '../../src/plan/split.js';
 import { sessionArb, validFilterArb } from '../dsl/arbitraries.js';
 
 function pred(text: string): Pred {

@@ -2,9 +2,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { emitFilter } from '../../src/codegen/emit-c.js';
-import { splitFilter } from '../../src/codegen/split.js';
 import { compileFilter, printExpr } from '../../src/dsl/index.js';
 import { bytesToText, textToBytes } from '../../src/model/text.js';
+import { splitFilter } from '../../src/plan/split.js';
 
 describe('the text form of bytes', () => {
   it('is lossless for any bytes', () => {

@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
-import { MAX_KERNEL_ADDR_SETS, splitFilter } from '../../src/codegen/split.js';
 import { compileFilter } from '../../src/dsl/index.js';
 import * as IR from '../../src/dsl/ir.js';
+import { MAX_KERNEL_ADDR_SETS, splitFilter } from '../../src/plan/split.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { runClient, sleep, startServer } from '../helpers/tcpgen.js';

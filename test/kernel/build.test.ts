@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
-import { splitFilter } from '../../src/codegen/split.js';
 import * as IR from '../../src/dsl/ir.js';
 import { BpfObject, summariseVerifierLog } from '../../src/kernel/bpf-object.js';
 import { buildObject, cacheDirProblem } from '../../src/kernel/build.js';
 import { ClangMissingError, VerifierError } from '../../src/kernel/errors.js';
 import { Tracer } from '../../src/kernel/tracer.js';
+import { splitFilter } from '../../src/plan/split.js';
 import { describeKernel } from '../helpers/kernel.js';
 
 const source = () => generateProgram(splitFilter(IR.TRUE), { ringBytes: 1 << 16 }).source;

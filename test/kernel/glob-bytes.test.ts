@@ -7,10 +7,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { splitFilter } from '../../src/codegen/split.js';
 import { compilePredicate } from '../../src/dsl/compile.js';
 import { compileFilter, evaluate } from '../../src/dsl/index.js';
 import * as IR from '../../src/dsl/ir.js';
+import { splitFilter } from '../../src/plan/split.js';
 import { FIXTURES } from '../fixtures/sessions.js';
 import { startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';

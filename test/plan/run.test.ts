@@ -4,10 +4,10 @@
  * (its split), so each row names one of three splits.
  */
 import { describe, expect, it } from 'vitest';
-import { type Split, splitFilter } from '../../src/codegen/split.js';
 import { compileFilter } from '../../src/dsl/index.js';
 import * as IR from '../../src/dsl/ir.js';
 import { type ProgramChoice, planRun, type RunInput } from '../../src/plan/run.js';
+import { type Split, splitFilter } from '../../src/plan/split.js';
 
 const split = (filter: string): Split => splitFilter(compileFilter(filter).pred!);
 /** The kernel decides it exactly. */
