@@ -12,7 +12,6 @@ export {
   tcplifeSchema,
   where,
 } from './dsl/index.js';
-export { TcplifeError } from './kernel/errors.js';
 export { Tracer, type TracerOptions, type TracerStats } from './kernel/tracer.js';
 export { FIELDS, type Session } from './model/fields.js';
 export { createFormatter, type FormatOptions, type OutputFormat } from './pipeline/formatters.js';
@@ -25,3 +24,4 @@ export {
   userspacePart,
 } from './pipeline/tcplife.js';
 export { makePlan, type Plan, type PlanInput } from './plan/plan.js';
+export { TcplifeError } from './util/errors.js';

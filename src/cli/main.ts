@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { TcplifeError } from '../kernel/errors.js';
+import { TcplifeError } from '../util/errors.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { runCheck } from './check.js';
 import { runFields } from './fields.js';

@@ -2,17 +2,9 @@
  * Errors a user can meet, each with a one-line summary and what to do. Kept
  * apart from bugs: the CLI prints these without a stack trace and exits 1.
  */
-export class TcplifeError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-    /** the full log (libbpf, clang), shown with --verbose */
-    readonly detail?: string,
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+import { TcplifeError } from '../util/errors.js';
+
+export { TcplifeError };
 
 export class PermissionError extends TcplifeError {}
 export class ClangMissingError extends TcplifeError {}

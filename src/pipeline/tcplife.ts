@@ -17,11 +17,11 @@ import type { Expr } from '../dsl/ast.js';
 import { compilePredicate } from '../dsl/compile.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
 import type { Pred } from '../dsl/ir.js';
-import { TcplifeError } from '../kernel/errors.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import type { DecodedSession } from '../model/fields.js';
 import { makePlan } from '../plan/plan.js';
 import type { RuleSet } from '../rules/load.js';
+import { TcplifeError } from '../util/errors.js';
 
 export class FilterError extends TcplifeError {}
 
