@@ -268,7 +268,7 @@ function sessionPipeline(
     done,
     stop: () => {
       // Sessions already in the ring are printed before exit.
-      if (!writer.closed) tracer.flush((s) => src.next(s));
+      if (!writer.closed) tracer.drainNow();
       src.complete();
     },
     printed: () => printed(),

@@ -279,7 +279,10 @@ export class Tracer {
     };
   }
 
-  /** Drain what is left in the ring right now to the subscribers and consumers (at exit). */
+  /**
+   * Drain what is left in the ring right now to the subscribers and
+   * consumers: at exit, before a scrape, before the test helpers' counts.
+   */
   drainNow(): number {
     if (!this.reader) return 0;
     const handle = this.handler();
@@ -290,20 +293,6 @@ export class Tracer {
       if (n < BATCH) break;
     }
     this.flushConsumers();
-    this.delivered += total;
-    return total;
-  }
-
-  /** Drain what is left in the ring right now (at exit, before printing stats). */
-  flush(fn: (s: DecodedSession) => void): number {
-    if (!this.reader) return 0;
-    const mono = this.monoOffsetMs;
-    let total = 0;
-    for (;;) {
-      const n = this.reader.drain(BATCH, (dv, off, len) => fn(this.decode(dv, off, len, mono)));
-      total += n;
-      if (n < BATCH) break;
-    }
     this.delivered += total;
     return total;
   }

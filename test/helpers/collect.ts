@@ -22,7 +22,7 @@ export async function startCollecting(filter: string, ringBytes = 1 << 20) {
     pred: plan.pred,
     async stop(): Promise<Collected> {
       await sleep(150); // two drain periods: everything closed is delivered
-      tracer.flush((s) => sessions.push(s));
+      tracer.drainNow();
       const stats = tracer.stats();
       sub.unsubscribe();
       return { sessions, stats, tracer };
