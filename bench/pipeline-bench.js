@@ -4,7 +4,7 @@
 // (records straight to bytes), side by side. Prints CPU µs per record (not
 // a test): the floor for tcplife's own cost.
 import { openSync } from 'node:fs';
-import { makeDecoder } from '../dist/kernel/decode.js';
+import { makeDecoder } from '../dist/model/decode.js';
 import { RECORD_SIZE as EVENT_SIZE, member } from '../dist/model/record.js';
 import { fastWriter } from '../dist/pipeline/fast.js';
 import { createFormatter } from '../dist/pipeline/formatters.js';

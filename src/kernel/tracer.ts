@@ -13,6 +13,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { type ProgramSpec, STORE } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
+import { type Decoder, makeDecoder, type Resolvers } from '../model/decode.js';
 import type { DecodedSession } from '../model/fields.js';
 import { GROUP_VALUE_SIZE } from '../model/groups.js';
 import { RECORD_SIZE } from '../model/record.js';
@@ -26,7 +27,6 @@ import {
 } from './bpf-object.js';
 import { type BuildResult, buildObject } from './build.js';
 import { CgroupResolver } from './cgroups.js';
-import { type Decoder, makeDecoder, type Resolvers } from './decode.js';
 import { AttachError, BtfMissingError, PermissionError, TcplifeError } from './errors.js';
 import { errno, koffi, loadNative } from './libbpf.js';
 import { readAndDelete } from './map-batch.js';

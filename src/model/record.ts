@@ -2,7 +2,7 @@
  * The kernel's record of a session (struct event), derived from the stored
  * fields of the registry: members ordered by alignment so that no padding
  * is needed between them, offsets computed with C's natural alignment, and
- * the C declaration with a static size assert. The decoder (kernel/decode.ts)
+ * the C declaration with a static size assert. The decoder (model/decode.ts)
  * reads the same offsets.
  */
 import { type CType, ENTRIES, isStored, type StoredSpec } from './fields.js';

@@ -13,7 +13,7 @@
  * address, a cgroup, an enum, the time within a millisecond) are encoded
  * once and copied; floats go through String() as JSON has them.
  */
-import { type FieldReader, fieldReader, isoTime, type Resolvers } from '../kernel/decode.js';
+import { type FieldReader, fieldReader, isoTime, type Resolvers } from '../model/decode.js';
 import { fieldSpec, isDerived, isStored } from '../model/fields.js';
 import { ROW_ONLY_FIELDS } from '../model/output.js';
 import { member, RECORD_SIZE } from '../model/record.js';

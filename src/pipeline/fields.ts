@@ -3,7 +3,7 @@
  * `rules`. One table drives every format: how a field is read from a row,
  * shown in a table or CSV cell, and written in JSON.
  */
-import { isoTime } from '../kernel/decode.js';
+import { isoTime } from '../model/decode.js';
 import {
   closeMs,
   type DecodedSession,

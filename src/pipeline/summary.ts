@@ -4,7 +4,7 @@
  * (nearest rank). What the original's usage line promised and never had.
  */
 import type { OperatorFunction } from 'rxjs';
-import { fieldReader, type Resolvers } from '../kernel/decode.js';
+import { fieldReader, type Resolvers } from '../model/decode.js';
 import { groupMember, groupValue, HIST_BUCKETS, histPercentile } from '../model/groups.js';
 import { RECORD_SIZE } from '../model/record.js';
 import { hhmmss, OUT_FIELDS, type Row } from './fields.js';

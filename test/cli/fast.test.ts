@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { makeDecoder, type Resolvers } from '../../src/kernel/decode.js';
+import { makeDecoder, type Resolvers } from '../../src/model/decode.js';
 import { RECORD_MEMBERS, RECORD_SIZE } from '../../src/model/record.js';
 import { fastWriter } from '../../src/pipeline/fast.js';
 import { createFormatter, type FormatOptions } from '../../src/pipeline/formatters.js';

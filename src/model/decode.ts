@@ -6,7 +6,7 @@
  * generated text is built from the registry's checked names and computed
  * offsets only.
  */
-import { formatAddr } from '../dsl/addr.js';
+import { formatAddr } from './addr.js';
 import {
   CLOSE_MS,
   type DecodedSession,
@@ -15,9 +15,9 @@ import {
   isResolved,
   isStored,
   type ResolvedSpec,
-} from '../model/fields.js';
-import { member, RECORD_MEMBERS, RECORD_SIZE } from '../model/record.js';
-import { bytesToText } from '../model/text.js';
+} from './fields.js';
+import { member, RECORD_MEMBERS, RECORD_SIZE } from './record.js';
+import { bytesToText } from './text.js';
 
 export type Decoder = (
   dv: DataView,
