@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { generateProgram } = await import(join(ROOT, 'dist/codegen/program.js'));
-const { splitFilter } = await import(join(ROOT, 'dist/codegen/split.js'));
+const { splitFilter } = await import(join(ROOT, 'dist/plan/split.js'));
 const IR = await import(join(ROOT, 'dist/dsl/ir.js'));
 const { buildObject } = await import(join(ROOT, 'dist/kernel/build.js'));
 
