@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Expr } from '../dsl/ast.js';
 import { where } from '../dsl/builder.js';
+import { ENTRIES } from '../model/fields.js';
 import type { OutputFormat } from '../model/output.js';
 import { OUT_FIELDS, resolveFields } from '../pipeline/fields.js';
 import { RULE_GROUP } from '../pipeline/summary.js';
@@ -99,12 +100,9 @@ export function fieldsOption(names: string[] | undefined, what: string): string[
 }
 
 /** Short names for --hist, as BCC's tools have them. */
-const HIST_SHORT: Readonly<Record<string, string>> = {
-  span: 'span_us',
-  tx: 'tx_b',
-  rx: 'rx_b',
-  rtt: 'rtt_us',
-};
+const HIST_SHORT: Readonly<Record<string, string>> = Object.fromEntries(
+  ENTRIES.filter((e) => e.spec.histName).map((e) => [e.spec.histName!, e.name]),
+);
 
 /** The field --hist draws: a numeric output field (span, tx, rx, rtt, or any other by name). */
 function histField(name: string): string {

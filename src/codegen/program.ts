@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cidr } from '../dsl/addr.js';
 import { statsStructC } from '../model/counters.js';
+import type { KernelHistField } from '../model/fields.js';
 import { groupMask, groupsC, HIST_OF } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
 import type { Split } from '../plan/split.js';
@@ -68,7 +69,7 @@ export interface GenerateOptions {
   readonly summarise?: {
     readonly groupBy: readonly string[];
     readonly maxGroups?: number;
-    readonly histOf?: (typeof HIST_OF)[number];
+    readonly histOf?: KernelHistField;
   };
   /**
    * tp_btf keeps every session's start in socket storage, not only those

@@ -36,11 +36,20 @@ interface BaseSpec {
   readonly text?: TextStyle;
   /** For an enum: its values; the kernel stores 1 for the first, 2 for the next…, 0 for none. */
   readonly values?: readonly string[];
+  /** `-x` adds this column to the table and CSV, at this position (1 first). */
+  readonly extended?: number;
+  /** `--hist` takes this short name for it, as BCC's tools do (span, tx, rx, rtt). */
+  readonly histName?: string;
 }
 
 /** A value the kernel puts in the record. */
 export interface StoredSpec extends BaseSpec {
   readonly c: CType;
+  /**
+   * A kernel summary's histogram can count it (--hist made in the kernel):
+   * its index in the program's settings.hist_of; 0 is the default, spans.
+   */
+  readonly kernelHist?: number;
   /** The record member's name, when it is not the field's. */
   readonly member?: string;
   /** The kernel part of a filter can compare it. */
@@ -160,6 +169,8 @@ export const FIELDS = {
     header: 'TX_B',
     width: 10,
     description: 'bytes acked by the peer (as the kernel counts: +1 per SYN/FIN)',
+    kernelHist: 1,
+    histName: 'tx',
   },
   rx_b: {
     type: 'size',
@@ -169,6 +180,8 @@ export const FIELDS = {
     header: 'RX_B',
     width: 10,
     description: 'bytes received (as the kernel counts: +1 for the FIN)',
+    kernelHist: 2,
+    histName: 'rx',
   },
   tx_kb: {
     type: 'size',
@@ -195,6 +208,8 @@ export const FIELDS = {
     header: 'SPAN_US',
     width: 10,
     description: 'session lifespan in microseconds',
+    kernelHist: 0,
+    histName: 'span',
   },
   span_ms: {
     type: 'duration',
@@ -223,6 +238,8 @@ export const FIELDS = {
     header: 'RETRANS',
     width: 7,
     description: 'segments retransmitted (tcp_sock.total_retrans at close)',
+    kernelHist: 4,
+    extended: 3,
   },
   owner: {
     type: 'bool',
@@ -243,6 +260,7 @@ export const FIELDS = {
     width: -6,
     description:
       'client: this side connected (first state SYN_SENT); server: it accepted (SYN_RECV)',
+    extended: 1,
   },
   outcome: {
     type: 'enum',
@@ -253,6 +271,7 @@ export const FIELDS = {
     width: -8,
     description:
       'how the session ended: closed (orderly), aborted (by this side), reset (by the peer), refused, timeout (the kernel gave up connecting), error, abandoned (this side closed while still connecting: an application timeout)',
+    extended: 2,
   },
   rtt_us: {
     type: 'duration',
@@ -261,6 +280,8 @@ export const FIELDS = {
     header: 'RTT_US',
     width: 8,
     description: 'smoothed round-trip time at close in microseconds (0: never measured)',
+    kernelHist: 3,
+    histName: 'rtt',
   },
   rtt_ms: {
     type: 'duration',
@@ -270,6 +291,7 @@ export const FIELDS = {
     width: 8,
     text: 'fixed2',
     description: 'smoothed round-trip time in milliseconds (compared exactly)',
+    extended: 4,
   },
   cgroup_id: {
     type: 'int',
@@ -296,6 +318,7 @@ export const FIELDS = {
     text: 'short12',
     description:
       "the owner's container ID (64 hex digits) from its cgroup: Docker, containerd, CRI-O, Podman",
+    extended: 5,
   },
   netns: {
     type: 'int',
@@ -325,6 +348,11 @@ export const FIELDS = {
 } as const satisfies Record<string, FieldSpec>;
 
 type Fields = typeof FIELDS;
+
+/** The fields a kernel summary's histogram can count (their registry entries say kernelHist). */
+export type KernelHistField = {
+  [K in keyof Fields]: Fields[K] extends { readonly kernelHist: number } ? K : never;
+}[keyof Fields];
 export type FieldName = keyof Fields;
 
 /** Keys of a Session (and of a JSON line): every field but the filter-only views. */

@@ -12,7 +12,15 @@
  * the exact one. For --hist the histogram counts another member instead
  * (bytes, RTT, retransmits: HIST_OF), bucketed the same way.
  */
-import { fieldSpec, isResolved, isStored, type ValueType } from './fields.js';
+import {
+  ENTRIES,
+  fieldSpec,
+  isResolved,
+  isStored,
+  type KernelHistField,
+  type StoredSpec,
+  type ValueType,
+} from './fields.js';
 import { RECORD_MEMBERS } from './record.js';
 
 /** Types a summary can group by in the kernel: not times, sizes or durations. */
@@ -54,7 +62,11 @@ export function groupMask(fields: readonly string[]): number | undefined {
  * index): spans for summaries' percentiles; any of them for --hist. Sizes
  * and times alike bucket as whole numbers: µs, bytes, retransmits.
  */
-export const HIST_OF = ['span_us', 'tx_b', 'rx_b', 'rtt_us', 'retrans'] as const;
+export const HIST_OF: readonly KernelHistField[] = ENTRIES.filter(
+  (e) => isStored(e.spec) && e.spec.kernelHist !== undefined,
+)
+  .sort((a, b) => (a.spec as StoredSpec).kernelHist! - (b.spec as StoredSpec).kernelHist!)
+  .map((e) => e.name as KernelHistField);
 
 export const HIST_BUCKETS = 160;
 /** Below this many µs, a bucket is one value. */

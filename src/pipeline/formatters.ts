@@ -4,14 +4,16 @@
  * widths (and its wide variant); CSV follows RFC 4180; a JSON line is built
  * by a function generated for its field list from the output fields.
  */
-import { SESSION_KEYS } from '../model/fields.js';
+import { ENTRIES, SESSION_KEYS } from '../model/fields.js';
 import type { FormatOptions } from '../model/output.js';
 import { type JsonKind, OUT_FIELDS, type Row } from './fields.js';
 
 export type { FormatOptions, OutputFormat } from '../model/output.js';
 
 /** The columns -x adds to the table and CSV, after the original's. */
-export const EXTENDED: readonly string[] = ['role', 'outcome', 'retrans', 'rtt_ms', 'container'];
+export const EXTENDED: readonly string[] = ENTRIES.filter((e) => e.spec.extended !== undefined)
+  .sort((a, b) => a.spec.extended! - b.spec.extended!)
+  .map((e) => e.name);
 
 export interface Formatter {
   header(): string | undefined;

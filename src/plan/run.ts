@@ -16,11 +16,12 @@
  *   (metrics only).
  */
 
+import type { KernelHistField } from '../model/fields.js';
 import { groupMask, HIST_OF } from '../model/groups.js';
 import { type FormatOptions, type OutputFormat, ROW_ONLY_FIELDS } from '../model/output.js';
 import type { Split } from './split.js';
 
-export type HistOf = (typeof HIST_OF)[number];
+export type HistOf = KernelHistField;
 
 /** What the options ask for, already validated (src/cli/options.ts). */
 export interface RunInput {
