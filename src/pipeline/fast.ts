@@ -21,8 +21,8 @@ import { OUT_FIELDS } from './fields.js';
 import {
   type Column,
   cell,
-  cellOf,
   csvQuote,
+  dataCsvCell,
   type FormatOptions,
   type Layout,
   layoutOf,
@@ -180,7 +180,7 @@ function textFn(name: string, mode: Mode, col?: Column): (v: unknown) => string 
           return (v) => String(value(v));
       }
     case 'dataCsv':
-      return (v) => csvQuote(cellOf(value(v)));
+      return (v) => dataCsvCell(value(v));
     case 'classicCsv':
       return (v) => csvQuote(f.csvOf(v));
     case 'table': {

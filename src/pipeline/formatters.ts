@@ -154,12 +154,22 @@ export function cellOf(v: unknown): string {
   return String(v);
 }
 
+/**
+ * A data CSV cell: the JSON value, quoted as RFC 4180 needs; an empty
+ * string is written "" so that data tools read an empty string, not a
+ * missing value (DuckDB, PostgreSQL's COPY: an empty unquoted cell is NULL).
+ */
+export function dataCsvCell(v: unknown): string {
+  const text = cellOf(v);
+  return text === '' && typeof v === 'string' ? '""' : csvQuote(text);
+}
+
 /** CSV as data (-o csv): the JSON keys as headers, the JSON values in the cells. */
 function dataCsv(fields: readonly string[]): Formatter {
   const cols = fields.map(field);
   return {
     header: () => cols.map((c) => c.name).join(','),
-    row: (r) => cols.map((c) => csvQuote(cellOf(c.value(r)))).join(','),
+    row: (r) => cols.map((c) => dataCsvCell(c.value(r))).join(','),
   };
 }
 

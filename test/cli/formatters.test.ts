@@ -131,6 +131,18 @@ describe('control characters from the kernel never reach the terminal raw', () =
 });
 
 describe('data CSV (-o csv): JSON lines as a table', () => {
+  it('an empty string is written "" (DuckDB reads an empty unquoted cell as NULL), a number never', () => {
+    const row = { ...FIXTURES[0]!, container: '', cgroup: '' };
+    const [, line] = render({ format: 'csv', fields: ['comm', 'container', 'cgroup', 'retrans'] }, [
+      row,
+    ]);
+    expect(line).toBe(`${FIXTURES[0]!.comm},"","",${FIXTURES[0]!.retrans}`);
+    const parsed = (
+      parse(`comm,container,cgroup,retrans\n${line}`, { columns: true }) as Record<string, string>[]
+    )[0]!;
+    expect(parsed.container).toBe('');
+  });
+
   it('headers are the JSON keys; cells are the JSON values, exact', () => {
     const text = render({ format: 'csv' }).join('\n');
     const rows = parse(text, { columns: true }) as Record<string, string>[];
