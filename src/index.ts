@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /** tcplife as a library. */
 
 export { generateProgram, type ProgramSpec } from './codegen/program.js';

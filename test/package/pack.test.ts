@@ -5,7 +5,14 @@
  * from outside the repository — also with clang hidden from PATH.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
@@ -18,6 +25,8 @@ const prefix = join(work, 'global');
 const installed = join(prefix, 'bin/tcplife');
 /** A PATH with node but no clang. */
 const noClang = join(work, 'no-clang');
+/** The packed tarball (set once packed). */
+let tarball = '';
 
 function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(installed, args, {
@@ -71,7 +80,7 @@ describeKernel('the packed package, installed', () => {
       cwd: src,
       stdio: 'ignore',
     });
-    const tarball = join(
+    tarball = join(
       work,
       `tcplife-${JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')).version}.tgz`,
     );
@@ -92,6 +101,38 @@ describeKernel('the packed package, installed', () => {
     mkdirSync(noClang);
     symlinkSync(process.execPath, join(noClang, 'node'));
   }, 300_000);
+
+  it('a TypeScript project that imports tcplife type-checks as it is: no "types" setting, no @types/node of its own', () => {
+    const project = join(work, 'consumer');
+    mkdirSync(project);
+    writeFileSync(
+      join(project, 'package.json'),
+      '{"name":"consumer","version":"1.0.0","type":"module","private":true}\n',
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      '{"compilerOptions":{"strict":true,"module":"nodenext","moduleResolution":"nodenext","target":"es2022","noEmit":true,"skipLibCheck":false}}\n',
+    );
+    writeFileSync(
+      join(project, 'index.ts'),
+      "import { sessions, where } from 'tcplife';\nsessions(where((f) => f.dport.eq(443))).subscribe((s) => console.log(s.comm, s.tx_kb));\n",
+    );
+    // The TypeScript the project builds with (7: it made 5 errors of TS2591 'Buffer' before).
+    const ts = JSON.parse(
+      readFileSync(join(PACKAGE_ROOT, 'node_modules/typescript/package.json'), 'utf8'),
+    ).version;
+    execFileSync(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, `typescript@${ts}`],
+      { cwd: project, stdio: 'ignore' },
+    );
+    const tsc = spawnSync(join(project, 'node_modules/.bin/tsc'), ['-p', '.'], {
+      cwd: project,
+      encoding: 'utf8',
+    });
+    expect(tsc.stdout + tsc.stderr).toBe('');
+    expect(tsc.status).toBe(0);
+  }, 120_000);
 
   it('says what it is, explains, checks its shipped rules by name, from outside the repository', () => {
     expect(run(['--version']).stdout).toMatch(/^tcplife \d+\.\d+\.\d+ \(TypeScript/);
