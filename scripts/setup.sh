@@ -4,7 +4,7 @@
 # (network namespaces in the tests), nftables (fault injection inside them),
 # jq and python3-pandas (tests read JSON lines and CSV with them), prometheus
 # (a test scrapes --metrics), time and man-db (tests measure replay's memory
-# and render the man page), then the npm packages and the TypeScript build.
+# and render the man page), then the npm packages (npm ci runs the package's prepare: the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +33,6 @@ fi
 
 # npm 11 skips dependency install scripts; koffi ships prebuilt binaries in the
 # package itself, so nothing is lost. Never --omit=optional (tsc is native).
+# npm ci runs the package's `prepare`: the TypeScript build, the shipped
+# object (clang, installed above) and the man page.
 npm ci --no-audit --no-fund --loglevel=error
-npm run build --silent
