@@ -18,6 +18,8 @@ command -v nft >/dev/null || need+=(nftables)
 # A test measures replay's peak memory with GNU time.
 [ -x /usr/bin/time ] || need+=(time)
 command -v man >/dev/null || need+=(man-db)
+# A test makes a TLS certificate for a real TLS client and server.
+command -v openssl >/dev/null || need+=(openssl)
 # A real Prometheus scrapes --metrics in the tests.
 command -v prometheus >/dev/null || need+=(prometheus)
 # A real data tool reads data CSV in the tests: Debian's pandas, for Debian's python.
