@@ -3,10 +3,22 @@
 // time, after the build; needs clang.
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+// prepare runs in a checkout too (npm ci): there the tests want no shipped
+// object (they build with clang, or fail without it), and npm pack makes one
+// in prepack. Installed from a git URL, npm runs prepare in its own clone,
+// away from where npm was started: the object is made there.
+if (
+  process.argv.includes('--unless-local') &&
+  process.env.INIT_CWD &&
+  resolve(process.env.INIT_CWD) === resolve(ROOT)
+) {
+  console.log('prebuilt/: not made in the checkout itself (npm pack makes it)');
+  process.exit(0);
+}
 const { generateProgram } = await import(join(ROOT, 'dist/codegen/program.js'));
 const { splitFilter } = await import(join(ROOT, 'dist/plan/split.js'));
 const IR = await import(join(ROOT, 'dist/dsl/ir.js'));
