@@ -291,7 +291,11 @@ s.close()`,
   it('| head -1 exits 0 quietly', async () => {
     const sh = spawn(
       'bash',
-      ['-c', `${BIN} -j --verbose 2>/tmp/tl-head.err | head -1; echo "status \${PIPESTATUS[0]}"`],
+      // Only this test's sessions: on a busy host the first line could be anyone's.
+      [
+        '-c',
+        `${BIN} -j --verbose 'comm ~ "tl_head*"' 2>/tmp/tl-head.err | head -1; echo "status \${PIPESTATUS[0]}"`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
