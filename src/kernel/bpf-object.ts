@@ -106,40 +106,51 @@ const OWNER_PROBES = {
 
 const tracepoints = new Map<string, boolean>();
 /**
- * Whether the running kernel has a tracepoint (its btf_trace_ type is in
- * the kernel's BTF). The BTF (about 6 MB) is scanned in small pieces, never
- * held whole: only the answer is kept.
+ * Whether the running kernel has every one of these tracepoints (each one's
+ * btf_trace_ type is in the kernel's BTF). The BTF (about 6 MB) is read once
+ * for all the names not asked before, in small pieces, never held whole:
+ * only the answers are kept.
  */
-export function kernelHasTracepoint(name: string): boolean {
-  const known = tracepoints.get(name);
-  if (known !== undefined) return known;
-  const found = fileContains('/sys/kernel/btf/vmlinux', Buffer.from(`\0btf_trace_${name}\0`));
-  tracepoints.set(name, found);
-  return found;
+export function kernelHasTracepoints(names: readonly string[]): boolean {
+  const unknown = names.filter((n) => !tracepoints.has(n));
+  if (unknown.length) {
+    const found = fileContains(
+      '/sys/kernel/btf/vmlinux',
+      unknown.map((n) => Buffer.from(`\0btf_trace_${n}\0`)),
+    );
+    for (const [i, n] of unknown.entries()) tracepoints.set(n, found[i]!);
+  }
+  return names.every((n) => tracepoints.get(n));
 }
 
-/** Whether a file holds these bytes, read 256 KiB at a time (false when it cannot be read). */
-function fileContains(path: string, needle: Buffer): boolean {
+/** Which of these byte strings a file holds, read 256 KiB at a time (none when it cannot be read). */
+function fileContains(path: string, needles: readonly Buffer[]): boolean[] {
+  const found = needles.map(() => false);
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch {
-    return false;
+    return found;
   }
   try {
-    const buf = Buffer.alloc((256 << 10) + needle.length);
+    const longest = Math.max(...needles.map((n) => n.length));
+    const buf = Buffer.alloc((256 << 10) + longest);
     let keep = 0;
     for (;;) {
       const n = readSync(fd, buf, keep, buf.length - keep, null);
-      if (n === 0) return false;
+      if (n === 0) return found;
       const end = keep + n;
-      if (buf.subarray(0, end).includes(needle)) return true;
+      const seen = buf.subarray(0, end);
+      needles.forEach((needle, i) => {
+        found[i] ||= seen.includes(needle);
+      });
+      if (found.every(Boolean)) return found;
       // The last bytes again at the start: a needle across two reads is found.
-      keep = Math.min(needle.length - 1, end);
+      keep = Math.min(longest - 1, end);
       buf.copy(buf, 0, end - keep, end);
     }
   } catch {
-    return false;
+    return found;
   } finally {
     closeSync(fd);
   }

@@ -21,7 +21,7 @@ import {
   BpfObject,
   InterruptedLoadError,
   type KernelCounters,
-  kernelHasTracepoint,
+  kernelHasTracepoints,
   loadAttempts,
   storeOf,
 } from './bpf-object.js';
@@ -121,8 +121,7 @@ export class Tracer {
     const t1 = performance.now();
     const ownerProbes =
       options.ownerProbes !== false &&
-      kernelHasTracepoint('sock_recv_length') &&
-      kernelHasTracepoint('sock_send_length');
+      kernelHasTracepoints(['sock_recv_length', 'sock_send_length']);
     let lastError: unknown;
     const attempts = loadAttempts(options.attach ?? 'auto', program.settings).flatMap((a) => [
       a,
