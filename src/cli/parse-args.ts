@@ -59,16 +59,27 @@ export function sizeOf(v: string): number | undefined {
   return Number(m[1]) * SIZE_UNITS[SHORT_UNITS[unit] ?? (unit as keyof typeof SIZE_UNITS)];
 }
 
+/** 268435456 → 256MiB: a size as --buffer-size and --ring-size take it. */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1 << 30],
+    ['MiB', 1 << 20],
+    ['KiB', 1 << 10],
+  ] as const)
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  return `${n} bytes`;
+}
+
 /** A size option's parser, between `min` and `max` bytes. */
 function sizeParser(what: string, min: number, max: number): (v: string) => number {
-  const show = (n: number) =>
-    n >= 1 << 30 ? `${n / (1 << 30)}GiB` : n >= 1 << 20 ? `${n / (1 << 20)}MiB` : `${n / 1024}KiB`;
   return (v) => {
     const n = sizeOf(v);
     if (n === undefined)
       throw new InvalidArgumentError('expected a size such as 16M, 16MiB, 512K or 1048576.');
     if (n < min || n > max)
-      throw new InvalidArgumentError(`${what} must be between ${show(min)} and ${show(max)}.`);
+      throw new InvalidArgumentError(
+        `${what} must be between ${formatBytes(min)} and ${formatBytes(max)}.`,
+      );
     return n;
   };
 }

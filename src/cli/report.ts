@@ -6,17 +6,6 @@ export function writeFailure(e: NodeJS.ErrnoException): string {
   return `cannot write to stdout: ${e.code === 'ENOSPC' ? 'no space left on device' : e.message} (${e.code ?? 'error'})`;
 }
 
-/** 268435456 → 256MiB: a size as --buffer-size and --ring-size take it. */
-export function formatBytes(n: number): string {
-  for (const [unit, size] of [
-    ['GiB', 1 << 30],
-    ['MiB', 1 << 20],
-    ['KiB', 1 << 10],
-  ] as const)
-    if (n >= size && n % size === 0) return `${n / size}${unit}`;
-  return `${n} bytes`;
-}
-
 /** What the output lost: dropped with its buffer full, or left unwritten at exit (a stalled reader). */
 export interface OutputLoss {
   readonly dropped: number;

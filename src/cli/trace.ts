@@ -23,8 +23,8 @@ import { planRun, type RunInput, type RunPlan } from '../plan/run.js';
 import { type Execution, execute } from './executors.js';
 import type { Io } from './io.js';
 import { filterText, optionTerms, ruleInputs, runInput, type TraceCliOptions } from './options.js';
-import { DEFAULT_BUFFER_BYTES } from './parse-args.js';
-import { formatBytes, lossReport, writeFailure } from './report.js';
+import { DEFAULT_BUFFER_BYTES, formatBytes } from './parse-args.js';
+import { lossReport, writeFailure } from './report.js';
 
 export { type TraceCliOptions, UsageError } from './options.js';
 
