@@ -45,8 +45,12 @@ function parts(pattern: string): Part[] {
 
 /** A string of one character per byte (latin1), which a RegExp can match byte by byte. */
 function byteString(text: string): string {
+  // Most comms are ASCII with no escape: already one character per byte.
+  if (ASCII_NO_ESCAPE.test(text)) return text;
   return Buffer.from(textToBytes(text)).toString('latin1');
 }
+
+const ASCII_NO_ESCAPE = /^[\x00-\x5b\x5d-\x7f]*$/;
 
 export function globToRegExp(pattern: string): RegExp {
   let re = '';
