@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { FIELDS } from '../../src/model/fields.js';
 import { PACKAGE_ROOT } from '../../src/util/paths.js';
-import { BIN, runCli, startCli } from '../helpers/cli.js';
+import { asUser, BIN, runCli, startCli } from '../helpers/cli.js';
 import { describeAsRoot, describeKernel } from '../helpers/kernel.js';
 import { runClient, sleep, startServer } from '../helpers/tcpgen.js';
 
@@ -441,24 +441,12 @@ s.close()`,
     const run = (caps: string) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const proc = spawn(
-          'setpriv',
-          [
-            '--reuid',
+          ...asUser(
             'nobody',
-            '--regid',
-            'nogroup',
-            '--clear-groups',
-            '--inh-caps',
-            caps,
-            '--ambient-caps',
-            caps,
             BIN,
-            '--verbose',
-            '-j',
-            '--duration',
-            '3',
-            'comm == "tl_capcli"',
-          ],
+            ['--verbose', '-j', '--duration', '3', 'comm == "tl_capcli"'],
+            caps,
+          ),
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
         let stdout = '';

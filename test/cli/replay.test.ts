@@ -14,7 +14,7 @@ import { compileFilter, evaluate } from '../../src/dsl/index.js';
 import { sessionOf } from '../../src/model/fields.js';
 import { createFormatter } from '../../src/pipeline/formatters.js';
 import { FIXTURES } from '../fixtures/sessions.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { asUser, BIN, runCli } from '../helpers/cli.js';
 import { describeAsRoot } from '../helpers/kernel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tl-replay-'));
@@ -267,24 +267,10 @@ describe('tcplife replay', () => {
 
 describeAsRoot('replay as another user', () => {
   it('needs no privileges', () => {
-    const r = spawnSync(
-      'setpriv',
-      [
-        '--reuid',
-        'nobody',
-        '--regid',
-        'nogroup',
-        '--clear-groups',
-        BIN,
-        'replay',
-        '-',
-        'lport == 1000',
-      ],
-      {
-        input: text,
-        encoding: 'utf8',
-      },
-    );
+    const r = spawnSync(...asUser('nobody', BIN, ['replay', '-', 'lport == 1000']), {
+      input: text,
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).lport).toBe(1000);
   });

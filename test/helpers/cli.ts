@@ -23,26 +23,37 @@ export interface CliOptions {
   cwd?: string;
 }
 
+/**
+ * A command run as another user (setpriv), holding these capabilities as
+ * ambient ones ('bpf,perfmon,dac_read_search'), or none.
+ */
+export function asUser(
+  user: string,
+  cmd: string,
+  args: readonly string[],
+  caps?: string,
+): [string, string[]] {
+  const set = caps
+    ?.split(',')
+    .map((c) => `+${c.replace(/^\+/, '')}`)
+    .join(',');
+  return [
+    'setpriv',
+    [
+      '--reuid',
+      user,
+      '--regid',
+      user === 'nobody' ? 'nogroup' : user,
+      '--clear-groups',
+      ...(set ? ['--inh-caps', set, '--ambient-caps', set] : []),
+      cmd,
+      ...args,
+    ],
+  ];
+}
+
 export function startCli(args: string[], opts: CliOptions = {}): CliRun {
-  const cmd = opts.asUser ? 'setpriv' : BIN;
-  const caps = opts.caps
-    ? opts.caps
-        .split(',')
-        .map((c) => `+${c}`)
-        .join(',')
-    : undefined;
-  const argv = opts.asUser
-    ? [
-        '--reuid',
-        opts.asUser,
-        '--regid',
-        opts.asUser === 'nobody' ? 'nogroup' : opts.asUser,
-        '--clear-groups',
-        ...(caps ? ['--inh-caps', caps, '--ambient-caps', caps] : []),
-        BIN,
-        ...args,
-      ]
-    : args;
+  const [cmd, argv] = opts.asUser ? asUser(opts.asUser, BIN, args, opts.caps) : [BIN, args];
   const proc = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.env ? { env: opts.env } : {}),

@@ -25,7 +25,7 @@ import { generateProgram } from '../../src/codegen/program.js';
 import { compileFilter } from '../../src/dsl/index.js';
 import { buildObject, MAX_CACHED_OBJECTS } from '../../src/kernel/build.js';
 import { splitFilter } from '../../src/plan/split.js';
-import { BIN, runCli, startCli } from '../helpers/cli.js';
+import { asUser, BIN, runCli, startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { sleep } from '../helpers/tcpgen.js';
 
@@ -168,14 +168,7 @@ describeKernel('build faults', () => {
       if (name) made.push(name);
     });
     const attacker = spawn(
-      'setpriv',
-      [
-        '--reuid',
-        'nobody',
-        '--regid',
-        'nogroup',
-        '--clear-groups',
-        '/usr/bin/python3',
+      ...asUser('nobody', '/usr/bin/python3', [
         '-c',
         `
 import os, sys, time
@@ -193,7 +186,7 @@ while time.time() < end:
                 pass
 `,
         dir,
-      ],
+      ]),
       { stdio: 'ignore' },
     );
     try {
