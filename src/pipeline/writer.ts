@@ -137,7 +137,7 @@ export class LineWriter {
           n = writeSync(this.fd, text);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
-            this.failed(e, () => {});
+            this.failed(e);
             return;
           }
         }
@@ -153,7 +153,9 @@ export class LineWriter {
       const n = writeSync(this.fd, text);
       if (n !== Buffer.byteLength(text)) this.writeAll(Buffer.from(text).subarray(n));
     } catch (e) {
-      this.failed(e, () => this.writeAll(Buffer.from(text)));
+      // A non-blocking descriptor that is full: wait for it.
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') this.writeAll(Buffer.from(text));
+      else this.failed(e);
     }
     if (!this.broken) this.written += lines;
   }
@@ -216,7 +218,7 @@ export class LineWriter {
         off += writeSync(this.fd, data, off);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
-        this.failed(e, () => {});
+        this.failed(e);
       }
     }
     return off;
@@ -263,25 +265,18 @@ export class LineWriter {
     return unwritten;
   }
 
+  /** All of `data`, waiting a millisecond at a time while a pipe is full (without a queue). */
   private writeAll(data: Buffer): void {
     let off = 0;
     while (off < data.length && !this.broken) {
-      try {
-        off += writeSync(this.fd, data, off);
-      } catch (e) {
-        this.failed(e, () => {});
-      }
+      off += this.tryWrite(off === 0 ? data : data.subarray(off));
+      if (off < data.length && !this.broken) Atomics.wait(PAUSE, 0, 0, 1);
     }
   }
 
-  /** EAGAIN: a non-blocking pipe is full, wait a millisecond; EPIPE: the reader is gone. */
-  private failed(e: unknown, retry: () => void): void {
+  /** Writing ends: EPIPE, the reader is gone (a normal end); anything else, a failure. */
+  private failed(e: unknown): void {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN') {
-      Atomics.wait(PAUSE, 0, 0, 1);
-      retry();
-      return;
-    }
     this.broken = true;
     if (this.retry) clearInterval(this.retry);
     this.retry = undefined;
