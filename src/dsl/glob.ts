@@ -52,7 +52,7 @@ function byteString(text: string): string {
 
 const ASCII_NO_ESCAPE = /^[\x00-\x5b\x5d-\x7f]*$/;
 
-export function globToRegExp(pattern: string): RegExp {
+function globToRegExp(pattern: string): RegExp {
   let re = '';
   for (const p of parts(pattern)) {
     if (p.k === 'any') re += '[\\s\\S]*';

@@ -53,8 +53,6 @@ export class LineWriter {
   written = 0;
   /** Lines dropped because the queue was full. */
   dropped = 0;
-  /** The most bytes that waited at once. */
-  peakQueued = 0;
 
   /** The error that stopped writing (ENOSPC, EIO…), if any: not EPIPE, which is a normal end. */
   error: NodeJS.ErrnoException | undefined;
@@ -187,7 +185,6 @@ export class LineWriter {
   private enqueue(data: Buffer, lines: number): void {
     this.queue.push({ data, lines });
     this.queuedBytes += data.length;
-    if (this.queuedBytes > this.peakQueued) this.peakQueued = this.queuedBytes;
     this.retry ??= setInterval(() => this.writeQueued(), RETRY_MS);
   }
 
@@ -319,10 +316,5 @@ export class LineWriter {
 
   get closed(): boolean {
     return this.broken;
-  }
-
-  /** Bytes waiting for the reader now. */
-  get queued(): number {
-    return this.queuedBytes;
   }
 }
