@@ -38,6 +38,9 @@ for (let i = 0; i < N; i++) {
         cgroup: '/',
         container: '',
         netns: 4026531840,
+        event: 'close',
+        sid: 8192 + i,
+        start_seen: true,
       }),
     ),
   );

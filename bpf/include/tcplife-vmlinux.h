@@ -85,8 +85,14 @@ typedef struct {
   struct net *net;
 } possible_net_t;
 
+typedef struct {
+  __s64 counter;
+} atomic64_t;
+
 struct sock_common {
   possible_net_t skc_net;
+  volatile unsigned char skc_state;
+  atomic64_t skc_cookie;
   __be32 skc_daddr;
   __be32 skc_rcv_saddr;
   __be16 skc_dport;
@@ -112,6 +118,69 @@ struct tcp_sock {
   __u64 bytes_acked;
   __u32 total_retrans;
   __u32 srtt_us;
+};
+
+/* What the iterators read (bpf/templates/tcplife.bpf.c: sessions that have not ended). */
+typedef struct {
+  unsigned int val;
+} kuid_t;
+
+struct cred {
+  kuid_t uid;
+};
+
+struct kernfs_node {
+  __u64 id;
+};
+
+struct cgroup {
+  struct kernfs_node *kn;
+};
+
+struct css_set {
+  struct cgroup *dfl_cgrp;
+};
+
+struct task_struct {
+  int tgid;
+  char comm[16];
+  const struct cred *cred;
+  struct css_set *cgroups;
+};
+
+struct socket {
+  struct sock *sk;
+};
+
+struct file;
+struct seq_file;
+struct bpf_map;
+
+struct bpf_iter_meta {
+  struct seq_file *seq;
+  __u64 session_id;
+  __u64 seq_num;
+};
+
+struct bpf_iter__task_file {
+  struct bpf_iter_meta *meta;
+  struct task_struct *task;
+  __u32 fd;
+  struct file *file;
+};
+
+struct bpf_iter__bpf_map_elem {
+  struct bpf_iter_meta *meta;
+  struct bpf_map *map;
+  void *key;
+  void *value;
+};
+
+struct bpf_iter__bpf_sk_storage_map {
+  struct bpf_iter_meta *meta;
+  struct bpf_map *map;
+  struct sock *sk;
+  void *value;
 };
 
 #pragma clang attribute pop

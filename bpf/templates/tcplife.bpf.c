@@ -30,6 +30,18 @@ struct start {
   __u8 owner;
   /* ROLE_CLIENT when the first state seen was SYN_SENT, ROLE_SERVER for SYN_RECV */
   __u8 role;
+  /* 1: the session was open when tracing began (found by tcplife_adopt) */
+  __u8 adopted;
+  /* the socket's cookie as it was when the start was made (0: none yet):
+   * proof that the socket at this start's key is still the one it was made for */
+  __u64 cookie;
+  /* the session's id: its cookie, or for a socket without one a number
+   * from SID_MADE up */
+  __u64 sid;
+  /* when the session's last interim record was made (0: none yet) */
+  __u64 last_ns;
+  /* the last walk that visited it (tcplife_walk) */
+  __u64 walk_seq;
 };
 
 /* Per-CPU counters; userspace sums them. Generated from src/model/counters.ts. */
@@ -85,6 +97,43 @@ struct {
   __type(key, __u32);
   __type(value, struct stats);
 } counters SEC(".maps");
+
+/* What a walk of the open sessions does (tcplife_walk, below); set by userspace before each. */
+struct open_walk {
+  __u64 min_age_ns;
+  __u64 seq;
+  __u32 event;
+  __u32 adopt;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct open_walk);
+} walk SEC(".maps");
+
+/*
+ * Ids for sessions whose socket has no cookie (the kernel makes one only
+ * when asked, and a raw_tp program or an iterator over a task's files
+ * cannot ask): from 2^52 up, far above any cookie the kernel hands out and
+ * still exact as a JSON number.
+ */
+#define SID_MADE (1ULL << 52)
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} sid_seq SEC(".maps");
+
+static __always_inline __u64 sid_of(__u64 cookie)
+{
+  if (cookie)
+    return cookie;
+  __u32 zero = 0;
+  __u64 *n = bpf_map_lookup_elem(&sid_seq, &zero);
+  return n ? SID_MADE + __sync_fetch_and_add(n, 1) : SID_MADE;
+}
 
 /* Per CPU: 1 while the main program runs there (see tcplife_btf_nested). */
 struct {
@@ -335,6 +384,69 @@ static __always_inline struct start *start_of(struct sock *sk, const bool btf, b
   return bpf_sk_storage_get(&sk_starts, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 }
 
+/*
+ * The socket's cookie: the kernel's id for it, made on first asking. A
+ * tp_btf (or iterator) program asks with the helper; a raw_tp one can only
+ * read it, 0 when nothing asked yet.
+ */
+static __always_inline __u64 cookie_of(struct sock *sk, const bool btf)
+{
+  return btf ? bpf_get_socket_cookie(sk) : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+/*
+ * A record of the session on `sk` as it stands `now`, from its start `s`:
+ * everything but how it ended (event, outcome) and, when the start has no
+ * owner, the owner. False when the socket gives no tcp_sock.
+ */
+static __always_inline bool fill_event(struct event *e, struct sock *sk, const struct start *s,
+                                       __u64 now, const bool btf)
+{
+  e->ts_ns = now;
+  e->span_us = (now - s->ts_ns) / 1000;
+  /* tp_btf: a BTF pointer to the tcp_sock; inet_sock is at its start. */
+  struct tcp_sock *tp = btf ? bpf_skc_to_tcp_sock(sk) : (struct tcp_sock *)sk;
+  if (!tp)
+    return false;
+  e->rx_b = SK_READ(btf, tp, bytes_received);
+  e->tx_b = SK_READ(btf, tp, bytes_acked);
+  e->retrans = SK_READ(btf, tp, total_retrans);
+  e->rtt_us = SK_READ(btf, tp, srtt_us) >> 3;
+  e->role = s->role;
+  e->sid = s->sid;
+  e->start_seen = !s->adopted;
+  e->netns = btf ? sk->__sk_common.skc_net.net->ns.inum
+                 : BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+  if (s->owner) {
+    e->pid = s->pid;
+    e->uid = s->uid;
+    __builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
+    e->cgroup_id = s->cgroup_id;
+    e->owner = 1;
+  }
+  /* skc_num is already 0 for ephemeral ports at close: inet_sport is still set. */
+  struct inet_sock *inet = (struct inet_sock *)tp;
+  e->lport = bpf_ntohs(SK_READ(btf, inet, inet_sport));
+  e->rport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
+  __u16 family = SK_READ(btf, sk, __sk_common.skc_family);
+  if (family == AF_INET) {
+    e->family = 4;
+    __be32 la = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
+    __be32 ra = SK_READ(btf, sk, __sk_common.skc_daddr);
+    __builtin_memcpy(e->laddr, &la, 4);
+    __builtin_memcpy(e->raddr, &ra, 4);
+  } else if (btf) {
+    e->family = 6;
+    __builtin_memcpy(e->laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+    __builtin_memcpy(e->raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+  } else {
+    e->family = 6;
+    BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+  }
+  return true;
+}
+
 static __always_inline void add_to(void *groups, const struct event *k, const struct event *e,
                                    struct stats *st)
 {
@@ -411,6 +523,10 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
        * ts_ns is cleared at close: a socket can connect again). */
       s->ts_ns = bpf_ktime_get_ns();
       s->owner = 0;
+      s->adopted = 0;
+      s->last_ns = 0;
+      s->cookie = cookie_of(sk, btf);
+      s->sid = sid_of(s->cookie);
       st->started++;
       s->role =
           newstate == TCP_SYN_SENT ? ROLE_CLIENT : newstate == TCP_SYN_RECV ? ROLE_SERVER : 0;
@@ -456,30 +572,14 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
 
   __u64 now = bpf_ktime_get_ns();
   struct event e = {};
-  e.ts_ns = now;
-  e.span_us = (now - s.ts_ns) / 1000;
-  /* tp_btf: a BTF pointer to the tcp_sock; inet_sock is at its start. */
-  struct tcp_sock *tp = btf ? bpf_skc_to_tcp_sock(sk) : (struct tcp_sock *)sk;
-  if (!tp) {
+  if (!fill_event(&e, sk, &s, now, btf)) {
     /* Counted among the lost: a session is never dropped silently. */
     st->no_tcp_sock++;
     return 0;
   }
-  e.rx_b = SK_READ(btf, tp, bytes_received);
-  e.tx_b = SK_READ(btf, tp, bytes_acked);
-  e.retrans = SK_READ(btf, tp, total_retrans);
-  e.rtt_us = SK_READ(btf, tp, srtt_us) >> 3;
-  e.role = s.role;
+  e.event = EVENT_CLOSE;
   e.outcome = outcome_of(oldstate, SK_READ(btf, sk, sk_err));
-  e.netns = btf ? sk->__sk_common.skc_net.net->ns.inum
-                : BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-  if (s.owner) {
-    e.pid = s.pid;
-    e.uid = s.uid;
-    __builtin_memcpy(e.comm, s.comm, sizeof(e.comm));
-    e.cgroup_id = s.cgroup_id;
-    e.owner = 1;
-  } else {
+  if (!s.owner) {
     /* Best effort, as the original tool: the task running at close. */
     __u64 id = bpf_get_current_uid_gid();
     e.pid = bpf_get_current_pid_tgid() >> 32;
@@ -487,25 +587,6 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
     bpf_get_current_comm(&e.comm, sizeof(e.comm));
     e.cgroup_id = bpf_get_current_cgroup_id();
     st->owner_unknown++;
-  }
-  /* skc_num is already 0 for ephemeral ports at close: inet_sport is still set. */
-  struct inet_sock *inet = (struct inet_sock *)tp;
-  e.lport = bpf_ntohs(SK_READ(btf, inet, inet_sport));
-  e.rport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
-  if (family == AF_INET) {
-    e.family = 4;
-    __be32 la = SK_READ(btf, sk, __sk_common.skc_rcv_saddr);
-    __be32 ra = SK_READ(btf, sk, __sk_common.skc_daddr);
-    __builtin_memcpy(e.laddr, &la, 4);
-    __builtin_memcpy(e.raddr, &ra, 4);
-  } else if (btf) {
-    e.family = 6;
-    __builtin_memcpy(e.laddr, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
-    __builtin_memcpy(e.raddr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
-  } else {
-    e.family = 6;
-    BPF_CORE_READ_INTO(&e.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-    BPF_CORE_READ_INTO(&e.raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
   }
 
   if (!filter(&e))
@@ -634,4 +715,111 @@ SEC("raw_tp/inet_sock_set_state")
 int tcplife_raw_nested(__u64 *ctx)
 {
   return nested_run(ctx, false);
+}
+
+
+/*
+ * Sessions that have not ended: one walk over every task's open files
+ * (every network namespace), in the process context of the reader of an
+ * iterator, never per packet. The kernel gives the socket behind a file as
+ * a pointer the helpers do not take, so the walk reads through it and finds
+ * a session's start in the hash by the socket's address. What it does is
+ * set in `walk` before each read:
+ * - adopt: a TCP socket open before tracing began, with no start, gets one
+ *   now, marked adopted, with the task holding it as its owner. Its byte
+ *   counts are the kernel's, from the session's start; its span counts
+ *   from now.
+ * - event: each session whose last record (or start) is at least
+ *   min_age_ns old is written to the iterator's output as a record of this
+ *   event, in the ring's layout, if it passes the kernel's filter. `seq`
+ *   numbers the walk, so a socket shared by several tasks is reported once.
+ */
+static __always_inline void adopt(struct sock *sk, struct task_struct *task, __u64 key)
+{
+  struct stats *st = stats(0);
+  if (!st)
+    return;
+  struct start n = {};
+  long err = bpf_map_update_elem(&starts, &key, &n, BPF_NOEXIST);
+  if (err == -EEXIST)
+    return; /* a state change made its start meanwhile */
+  struct start *s = bpf_map_lookup_elem(&starts, &key);
+  if (err || !s) {
+    __u8 one = 1;
+    bpf_map_update_elem(&overflowed, &key, &one, BPF_ANY);
+    return;
+  }
+  s->ts_ns = bpf_ktime_get_ns();
+  s->adopted = 1;
+  s->cookie = sk->__sk_common.skc_cookie.counter;
+  s->sid = sid_of(s->cookie);
+  s->pid = task->tgid;
+  s->uid = BPF_CORE_READ(task, cred, uid.val);
+  s->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+  bpf_probe_read_kernel(&s->comm, sizeof(s->comm), &task->comm);
+  s->owner = 1;
+  st->adopted++;
+}
+
+SEC("iter/task_file")
+int tcplife_walk(struct bpf_iter__task_file *ctx)
+{
+  struct file *file = ctx->file;
+  struct task_struct *task = ctx->task;
+  if (!file || !task)
+    return 0;
+  struct socket *sock = bpf_sock_from_file(file);
+  if (!sock)
+    return 0;
+  struct sock *sk = sock->sk;
+  if (!sk || sk->sk_protocol != IPPROTO_TCP)
+    return 0;
+  __u16 family = sk->__sk_common.skc_family;
+  if (family != AF_INET && family != AF_INET6)
+    return 0;
+  __u8 state = sk->__sk_common.skc_state;
+  if (state == TCP_LISTEN || state == TCP_CLOSE)
+    return 0;
+  __u32 zero = 0;
+  struct open_walk *w = bpf_map_lookup_elem(&walk, &zero);
+  if (!w)
+    return 0;
+  __u64 key = (__u64)sk;
+  struct start *s = bpf_map_lookup_elem(&starts, &key);
+  if (!s || !s->ts_ns) {
+    if (w->adopt)
+      adopt(sk, task, key);
+    s = bpf_map_lookup_elem(&starts, &key);
+    if (!s || !s->ts_ns)
+      return 0;
+  }
+  __u64 cookie = sk->__sk_common.skc_cookie.counter;
+  if (s->cookie && cookie != s->cookie)
+    return 0; /* not this socket's start: left by one whose close no program saw */
+  /* A start made without a cookie takes the one the kernel made since. */
+  s->cookie = cookie;
+  if (!s->owner) {
+    /* An accepted session whose owner no state change showed: the task holding it. */
+    s->pid = task->tgid;
+    s->uid = BPF_CORE_READ(task, cred, uid.val);
+    s->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+    bpf_probe_read_kernel(&s->comm, sizeof(s->comm), &task->comm);
+    s->owner = 1;
+  }
+  if (!w->event || s->walk_seq == w->seq)
+    return 0;
+  s->walk_seq = w->seq;
+  __u64 now = bpf_ktime_get_ns();
+  __u64 last = s->last_ns ? s->last_ns : s->ts_ns;
+  if (now - last < w->min_age_ns)
+    return 0;
+  struct event e = {};
+  if (!fill_event(&e, sk, s, now, false))
+    return 0;
+  e.event = w->event;
+  if (!filter(&e))
+    return 0;
+  s->last_ns = now;
+  bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
+  return 0;
 }

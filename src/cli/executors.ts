@@ -3,7 +3,7 @@
  * and a writer, and makes what its path makes until stopped. The command
  * (trace.ts) owns the rest: starting the tracer, signals, the exit account.
  */
-import { map, type Observable, Subject, Subscription, take, tap } from 'rxjs';
+import { filter, map, type Observable, Subject, Subscription, take, tap } from 'rxjs';
 import type { Tracer } from '../kernel/tracer.js';
 import { closeMs, type DecodedSession } from '../model/fields.js';
 import { groupValue, log2Counts } from '../model/groups.js';
@@ -48,6 +48,40 @@ export interface Execution {
 }
 
 export function execute(ctx: RunContext): Execution {
+  return withOpenSessions(ctx, onPath(ctx));
+}
+
+/**
+ * Records of sessions still open (plan.open): every period, an interim
+ * record of each session whose last record is at least a period old (a
+ * tenth of it is slack for the timer's jitter); at the end, when they are
+ * printed, one exit record of each session still open. A snapshot reports
+ * them once and ends the run.
+ */
+function withOpenSessions(ctx: RunContext, e: Execution): Execution {
+  const { tracer, plan, writer } = ctx;
+  if (plan.snapshot) {
+    setImmediate(() => {
+      tracer.reportOpen('interim', 0);
+      ctx.requestStop();
+    });
+    return e;
+  }
+  const open = plan.open;
+  if (!open || !tracer.canWalk) return e;
+  const periodMs = open.periodSecs * 1000;
+  const timer = setInterval(() => tracer.reportOpen('interim', periodMs * 0.9), periodMs);
+  return {
+    ...e,
+    stop: () => {
+      clearInterval(timer);
+      if (open.print && !writer.closed) tracer.reportOpen('exit', 0);
+      e.stop();
+    },
+  };
+}
+
+function onPath(ctx: RunContext): Execution {
   const path = ctx.plan.path;
   switch (path.kind) {
     case 'kernel-hist':
@@ -187,6 +221,17 @@ function rowsOf(ctx: RunContext, src: Observable<DecodedSession>): Observable<Ro
   const { plan } = ctx;
   // The tracer's own split: the whole filter when it had to run without clang.
   let rows: Observable<Row> = src.pipe(sessionRows(ctx.tracer.program.split.user, ctx.rules));
+  const tapOpen = ctx.tap;
+  if (plan.open && !plan.open.print && tapOpen) {
+    // Records of open sessions made for the metrics alone: not printed, not counted by -c.
+    rows = rows.pipe(
+      filter((r) => {
+        if (r.event === 'close') return true;
+        tapOpen(r);
+        return false;
+      }),
+    );
+  }
   if (plan.rows.timestamp) {
     let first: number | undefined;
     // A session is shared with every subscriber: extras go on a copy.

@@ -153,6 +153,11 @@ const RUN_OPTIONS: readonly OptionRow[] = [
   ['--exit-after <n>', 'exit after N sessions are printed', parsePositiveInt],
   ['--duration <secs>', 'exit after SECS seconds', parseSeconds],
   [
+    '--interim <secs>',
+    'also report sessions still open: every SECS seconds an interim record of each open longer than that since its last record, and an exit record of each at exit (event, sid)',
+    parseSeconds,
+  ],
+  [
     '--metrics <[host:]port>',
     'serve Prometheus metrics at /metrics while tracing (a bare port binds 127.0.0.1)',
     parseListen,
@@ -257,6 +262,48 @@ function traceCommand(io: Io, result: { code: number }): Command {
   return p;
 }
 
+/** tcplife snapshot: the sessions open now, through the same filter, fields and formats. */
+function snapshotCommand(p: Command, io: Io, result: { code: number }): void {
+  const snap = p
+    .command('snapshot')
+    .description(
+      'print the TCP sessions open now (as ss does, with the fields and filter of tcplife), then exit',
+    )
+    .argument('[filter...]', 'filter expression, as for tracing');
+  outputOptions(snap, 'table');
+  addOptions(snap, SELECT_OPTIONS);
+  ruleOptions(snap);
+  snap
+    .option(
+      '-v, --verbose',
+      'say how the program was built, loaded and attached',
+      (_v, prev: number) => prev + 1,
+      0,
+    )
+    .option('--stats', 'print kernel counters at exit')
+    .option('--no-cache', 'always run clang (do not use /var/cache/tcplife)')
+    .addHelpText(
+      'after',
+      `
+Each open session is one record with event "interim" and its totals so far
+(tx_b, rx_b, retrans, rtt). Sessions that began before this command are
+found through the processes holding their sockets: their owner is that
+process, start_seen is false and span counts from now.
+
+examples:
+  tcplife snapshot 'dport == 5432'          # connections to PostgreSQL, with bytes so far
+  tcplife snapshot -o jsonl 'tx_b > 1MiB' | jq .comm`,
+    )
+    .exitOverride()
+    .action(async (words: string[], opts: TraceCliOptions) => {
+      result.code = await runTrace(
+        words.join(' '),
+        { ...opts, snapshot: true, quiet: true, ownerProbes: true },
+        io,
+      );
+    });
+}
+
 function replayCommand(p: Command, io: Io, result: { code: number }): void {
   const replay = p
     .command('replay')
@@ -328,6 +375,7 @@ examples:
 function program(io: Io, result: { code: number }): Command {
   const p = traceCommand(io, result);
   replayCommand(p, io, result);
+  snapshotCommand(p, io, result);
   listingCommands(p, io, result);
   return p;
 }

@@ -57,6 +57,10 @@ export interface TraceCliOptions {
   bufferSize?: number;
   mapSize?: number;
   socketStorage?: boolean;
+  /** --interim SECS: records of sessions still open, every SECS seconds, and at exit */
+  interim?: number;
+  /** tcplife snapshot: the sessions open now, then exit */
+  snapshot?: boolean;
   cache: boolean;
   ownerProbes: boolean;
   attach: 'auto' | 'tp_btf' | 'raw_tp';
@@ -170,6 +174,8 @@ export function runInput(o: TraceCliOptions): RunInput {
   checkMetricsOptions(o);
   if (hist && (o.groupBy || o.fields))
     throw new UsageError('--hist draws one field: it does not go with --group-by or --fields');
+  if (o.interim !== undefined && o.interim < 1)
+    throw new UsageError('--interim takes at least 1 second');
   return {
     format,
     ...(fields ? { fields } : {}),
@@ -190,6 +196,8 @@ export function runInput(o: TraceCliOptions): RunInput {
     ...(o.ringSize ? { ringBytes: o.ringSize } : {}),
     ...(o.mapSize ? { mapEntries: o.mapSize } : {}),
     ...(o.socketStorage ? { socketStorage: true } : {}),
+    ...(o.interim !== undefined ? { interim: o.interim } : {}),
+    ...(o.snapshot ? { snapshot: true } : {}),
   };
 }
 

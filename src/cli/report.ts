@@ -53,7 +53,12 @@ export function lossReport(
   }
   if (s.missed_start > 0 || always) {
     lines.push(
-      `tcplife: ${s.missed_start} session(s) closed whose start was not seen (opened before tracing began): not reported`,
+      `tcplife: ${s.missed_start} session(s) closed whose start was not seen (opened before tracing began, and no process held their socket when it began): not reported`,
+    );
+  }
+  if (always) {
+    lines.push(
+      `tcplife: ${s.adopted} session(s) already open when tracing began, found then: reported with start_seen false`,
     );
   }
   if (s.stale > 0 || always) {
@@ -69,7 +74,10 @@ export function lossReport(
   if (always) {
     lines.push(
       `tcplife: ${s.closed} session(s) closed, ${s.passed} passed the kernel filter, ${s.delivered} read, ${printed} printed; ` +
-        `${s.owner_unknown} with the task at close as owner`,
+        `${s.owner_unknown} with the task at close as owner` +
+        (s.open_records > 0
+          ? `; and ${s.open_records} record(s) of sessions still open (interim, exit), among those printed`
+          : ''),
     );
   }
   return lines;

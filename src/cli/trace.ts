@@ -214,6 +214,17 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     },
     io,
   );
+  if ((plan.snapshot || plan.open) && !tracer.canWalk) {
+    const what = plan.snapshot
+      ? 'tcplife snapshot'
+      : plan.open?.print
+        ? '--interim'
+        : 'metrics of open sessions';
+    if (plan.snapshot) tracer.close();
+    const message = `${what} needs the walk over open sessions (an iterator over tasks' files: the tp_btf attach point and Linux 5.11 or later), which did not load here`;
+    if (plan.snapshot) throw new TcplifeError(message);
+    io.stderr(`tcplife: ${message}: sessions are reported at close only\n`);
+  }
   if (o.verbose) io.stderr(describeTracer(tracer, plan));
   // Scripts wait for this line to know that tracing has begun.
   if (!o.quiet) io.stderr(TRACING_LINE);

@@ -175,6 +175,12 @@ export class EnumField<V extends string> extends Field<V> {
   }
 }
 
+export class BoolField extends Field<boolean> {
+  protected lit(v: boolean): Literal {
+    return { kind: 'word', value: v ? 'true' : 'false', span: NOWHERE };
+  }
+}
+
 export class AddrField extends Field<string> {
   protected lit(v: string): Literal {
     return addrLit(v);
@@ -191,19 +197,21 @@ export class AddrField extends Field<string> {
 /** The builder field for a registry entry, by its type and units. */
 type BuilderField<F> = F extends { readonly type: 'enum'; readonly values: readonly (infer V)[] }
   ? EnumField<V & string>
-  : F extends { readonly type: 'string' }
-    ? StringField
-    : F extends { readonly type: 'addr' }
-      ? AddrField
-      : F extends { readonly type: 'family' }
-        ? NumberField<4 | 6>
-        : F extends { readonly needsUnit: true; readonly type: 'duration' }
-          ? NumberField<`${number}${DurationUnit}`>
-          : F extends { readonly type: 'size' }
-            ? NumberField<SizeValue>
-            : F extends { readonly type: 'duration' }
-              ? NumberField<DurationValue>
-              : NumberField;
+  : F extends { readonly type: 'bool' }
+    ? BoolField
+    : F extends { readonly type: 'string' }
+      ? StringField
+      : F extends { readonly type: 'addr' }
+        ? AddrField
+        : F extends { readonly type: 'family' }
+          ? NumberField<4 | 6>
+          : F extends { readonly needsUnit: true; readonly type: 'duration' }
+            ? NumberField<`${number}${DurationUnit}`>
+            : F extends { readonly type: 'size' }
+              ? NumberField<SizeValue>
+              : F extends { readonly type: 'duration' }
+                ? NumberField<DurationValue>
+                : NumberField;
 
 /** The tcplife fields (names and aliases), typed from the field registry. */
 export type TcplifeFields = { readonly [N in keyof FilterNames]: BuilderField<FilterNames[N]> };
@@ -214,6 +222,8 @@ function builderField(name: string, f: FieldDef): unknown {
       return new StringField(name);
     case 'enum':
       return new EnumField(name);
+    case 'bool':
+      return new BoolField(name);
     case 'addr':
       return new AddrField(name);
     case 'size':

@@ -132,7 +132,10 @@ export class Checker {
   private ref(id: Ident): IR.Pred {
     const p = this.env.ref(id.name, id.span);
     if (p) return p;
-    if (this.schema.byName.has(id.name)) {
+    const f = this.schema.byName.get(id.name);
+    // A true-or-false field is a condition by itself: `not start_seen`.
+    if (f?.type === 'bool') return { k: 'num', key: f.key, op: '==', value: 1 };
+    if (f) {
       this.err('bare-field', id.span, `field '${id.name}' needs a comparison`, [
         `for example: ${id.name} == ...`,
       ]);
@@ -251,6 +254,19 @@ export class Checker {
       const n = this.number(f, v);
       return n === undefined ? IR.TRUE : { k: 'num', key, op: op as IR.NumOp, value: n };
     }
+    if (f.type === 'bool') {
+      if (op !== '==' && op !== '!=') {
+        this.err(
+          'type',
+          span,
+          `${f.name} is true or false: it compares with == and !=, not '${op}'`,
+        );
+        return IR.TRUE;
+      }
+      const b = this.boolValue(f, v);
+      if (b === undefined) return IR.TRUE;
+      return { k: 'num', key, op: op as IR.NumOp, value: b };
+    }
     if (f.type === 'enum') {
       if (op !== '==' && op !== '!=') {
         this.err(
@@ -304,6 +320,16 @@ export class Checker {
   }
 
   /** A value of an enum field, bare or quoted; an unknown one is reported with a suggestion. */
+  /** true or false, as the record stores it: 1 or 0. */
+  private boolValue(f: FieldDef, v: Literal | ListItem): number | undefined {
+    if ((v.kind === 'word' || v.kind === 'string') && (v.value === 'true' || v.value === 'false'))
+      return v.value === 'true' ? 1 : 0;
+    this.err('type', v.span, `${f.name} is true or false; ${describe(v)} is not`, [
+      `${f.name} == false`,
+    ]);
+    return undefined;
+  }
+
   private enumValue(f: FieldDef, v: Literal | ListItem): string | undefined {
     const values = f.values ?? [];
     if (v.kind !== 'word' && v.kind !== 'string') {
@@ -420,6 +446,18 @@ export class Checker {
 
   private members(f: FieldDef, list: ListLit): IR.Pred {
     const key = f.key;
+    if (f.type === 'bool') {
+      const ranges: [number, number][] = [];
+      for (const item of list.items) {
+        if (item.kind === 'range') {
+          this.err('type', item.span, `${f.name} takes values, not ranges`);
+          continue;
+        }
+        const b = this.boolValue(f, item);
+        if (b !== undefined) ranges.push([b, b]);
+      }
+      return { k: 'numset', key, ranges };
+    }
     if (f.type === 'enum') {
       const values: string[] = [];
       for (const item of list.items) {

@@ -38,12 +38,13 @@ export function compilePredicate(p: Pred): Predicate {
     }
     case 'num': {
       const { key, op, value } = p;
-      return (s) => compareNum(s[key] as number, op, value);
+      // `+` reads a true-or-false field as 1 or 0, as the record stores it.
+      return (s) => compareNum(+(s[key] as number), op, value);
     }
     case 'numset': {
       const { key } = p;
       const has = rangeMatcher(p.ranges);
-      return (s) => has(s[key] as number);
+      return (s) => has(+(s[key] as number));
     }
     case 'addr': {
       // A hash per prefix length, not a scan: a set of 100,000 addresses

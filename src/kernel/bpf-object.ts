@@ -44,7 +44,22 @@ export interface OpenOptions {
   readonly ownerProbes?: boolean;
   /** The filter's long address sets, for the tries addr_set_0… (filled after load). */
   readonly addrSets?: readonly (readonly Cidr[])[];
+  /** Load the walk over open sessions (tcplife_walk: an iterator over tasks' files, Linux 5.11+). */
+  readonly walk?: boolean;
 }
+
+/** What one walk over the open sessions does (the template's struct open_walk). */
+export interface WalkRequest {
+  /** Give a start to TCP sockets open before tracing began (once, at the start). */
+  readonly adopt: boolean;
+  /** Report open sessions as records of this event code (0: none). */
+  readonly event: number;
+  /** ... whose last record (or start) is at least this old. */
+  readonly minAgeNs: bigint;
+}
+
+/** The walk over open sessions: one iterator program over every task's files. */
+const WALK = 'tcplife_walk';
 
 /** The template's address tries (bpf/templates/tcplife.bpf.c: ADDR_SET). */
 const ADDR_SETS = ['addr_set_0', 'addr_set_1', 'addr_set_2', 'addr_set_3'] as const;
@@ -266,7 +281,10 @@ export class BpfObject {
     ]);
     this.attachPoint = opts.attach;
     this.ownerProbes = opts.ownerProbes === true;
+    if (opts.walk) wanted.add(WALK);
+    this.walkLoaded = opts.walk === true;
     const all = [
+      WALK,
       ...Object.values(MAIN),
       ...Object.values(NESTED),
       ...Object.values(OWNER_PROBES).flat(),
@@ -419,6 +437,70 @@ export class BpfObject {
     }
   }
 
+  private walkLoaded = false;
+  private walkLink: Ptr | null = null;
+  private walkSeq = 0n;
+
+  /** Whether open sessions can be walked (the walk program was loaded). */
+  get canWalk(): boolean {
+    return this.walkLoaded;
+  }
+
+  /**
+   * One walk over the open sessions: sets what it does, reads the
+   * iterator to its end, and returns the records it wrote (the ring's
+   * layout, one after another).
+   */
+  walk(req: WalkRequest): Buffer {
+    const b = this.n.bpf;
+    if (!this.walkLoaded) throw new TcplifeError('the walk over open sessions is not loaded');
+    if (!this.walkLink) {
+      const prog = b.bpf_object__find_program_by_name(this.obj, WALK);
+      const link = withLog(this.n, (log) => {
+        const l = b.bpf_program__attach_iter(prog, null);
+        this.log.push(...log);
+        return l;
+      });
+      if (!link)
+        throw new AttachError(
+          `cannot attach the walk over open sessions (iter/task_file): ${this.n.c.strerror(errno())}`,
+          "run with --verbose for libbpf's log",
+          this.log.join(''),
+        );
+      this.walkLink = link;
+      this.links.push(link);
+    }
+    this.walkSeq++;
+    const w = Buffer.alloc(24);
+    w.writeBigUInt64LE(req.minAgeNs, 0);
+    w.writeBigUInt64LE(this.walkSeq, 8);
+    w.writeUInt32LE(req.event, 16);
+    w.writeUInt32LE(req.adopt ? 1 : 0, 20);
+    if (b.bpf_map_update_elem(this.mapFd('walk'), Buffer.alloc(4), w, 0) !== 0)
+      throw new TcplifeError(`cannot set the walk (${this.n.c.strerror(errno())})`);
+    const fd = b.bpf_iter_create(b.bpf_link__fd(this.walkLink));
+    if (fd < 0) throw new TcplifeError(`cannot start the walk (${this.n.c.strerror(-fd)})`);
+    const chunks: Buffer[] = [];
+    try {
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(1 << 16);
+        let n: number;
+        try {
+          n = readSync(fd, chunk, 0, chunk.length, null);
+        } catch (e) {
+          // A walk cut short by a signal is read on; other errors end it.
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+          throw new TcplifeError(`reading the walk failed: ${(e as Error).message}`);
+        }
+        if (n === 0) break;
+        chunks.push(chunk.subarray(0, n));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return Buffer.concat(chunks);
+  }
+
   mapFd(name: string): number {
     return this.n.bpf.bpf_map__fd(this.map(name));
   }
@@ -466,6 +548,7 @@ export class BpfObject {
   }
 
   close(): void {
+    this.walkLink = null;
     for (const l of this.links.splice(0)) this.n.bpf.bpf_link__destroy(l);
     if (this.obj) {
       this.n.bpf.bpf_object__close(this.obj);

@@ -23,6 +23,9 @@ export interface LibBpf {
   bpf_map__fd(map: Ptr): number;
   bpf_map__set_initial_value(map: Ptr, data: Buffer, size: number): number;
   bpf_link__destroy(link: Ptr): number;
+  bpf_program__attach_iter(prog: Ptr, opts: Ptr | null): Ptr | null;
+  bpf_link__fd(link: Ptr): number;
+  bpf_iter_create(linkFd: number): number;
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
   bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number;
   bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: number): number;
@@ -78,6 +81,11 @@ export function loadNative(): Native {
       'int bpf_map__set_initial_value(void *map, const void *data, size_t size)',
     ),
     bpf_link__destroy: lib.func('int bpf_link__destroy(void *link)'),
+    bpf_program__attach_iter: lib.func(
+      'void *bpf_program__attach_iter(void *prog, const void *opts)',
+    ),
+    bpf_link__fd: lib.func('int bpf_link__fd(void *link)'),
+    bpf_iter_create: lib.func('int bpf_iter_create(int link_fd)'),
     bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
     bpf_map_get_next_key: lib.func(
       'int bpf_map_get_next_key(int fd, const void *key, void *next_key)',

@@ -52,7 +52,16 @@ export interface TracerOptions {
    * accepted session reset by its peer then still has its owner.
    */
   readonly ownerProbes?: boolean;
+  /**
+   * Find the TCP sessions already open when tracing starts (default true):
+   * they are reported at close with start_seen false. Needs the walk over
+   * open sessions (an iterator over tasks' files, tp_btf attach, Linux 5.11+).
+   */
+  readonly adopt?: boolean;
 }
+
+/** The codes of the registry's `event` values (1 for the first, as the kernel stores them). */
+export const EVENT_CODE = { close: 1, interim: 2, exit: 3 } as const;
 
 /** Takes records as the ring holds them (the fast path's writer), and the end of each drain. */
 export interface RecordConsumer {
@@ -65,6 +74,8 @@ export interface TracerStats extends KernelCounters {
   recursion_misses: number;
   /** records read from the ring */
   delivered: number;
+  /** records of sessions still open (interim, exit), from walks */
+  open_records: number;
 }
 
 /** Where the loaded program keeps sessions' starts (said by -v and the loss report). */
@@ -139,11 +150,17 @@ export class Tracer {
         attach: which,
         ownerProbes,
         addrSets: program.addrSets,
+        // The walk reads sockets held by tasks; it goes with the tp_btf program.
+        walk: which === 'tp_btf',
       });
       try {
         obj.load();
         const t2 = performance.now();
         obj.attach();
+        // After attaching: a session that starts from now on is seen
+        // starting; one already open is found by the walk.
+        if (options.adopt !== false && obj.canWalk)
+          obj.walk({ adopt: true, event: 0, minAgeNs: 0n });
         const t3 = performance.now();
         for (const l of obj.log) options.onLog?.(l.trimEnd());
         return new Tracer(
@@ -296,6 +313,39 @@ export class Tracer {
     return total;
   }
 
+  /** Whether open sessions can be reported (interim and exit records, snapshots). */
+  get canWalk(): boolean {
+    return !this.closed && this.obj.canWalk;
+  }
+
+  /**
+   * Records of the sessions open now, to the subscribers and consumers as
+   * the ring's are: each session whose last record (or start) is at least
+   * `minAgeMs` old, as an `event` record with its totals so far, through the
+   * kernel's filter. The ring is drained first, so a session's records stay
+   * in order. `adopt` first gives a start to sockets open with none (a
+   * snapshot). Returns the number of records.
+   */
+  reportOpen(event: 'interim' | 'exit', minAgeMs: number, adopt = false): number {
+    if (!this.canWalk || !this.reader) return 0;
+    this.drainNow();
+    const out = this.obj.walk({
+      adopt,
+      event: EVENT_CODE[event],
+      minAgeNs: BigInt(Math.round(minAgeMs * 1e6)),
+    });
+    const dv = new DataView(out.buffer, out.byteOffset, out.length);
+    const handle = this.handler();
+    const n = Math.floor(out.length / RECORD_SIZE);
+    for (let i = 0; i < n; i++) handle(dv, i * RECORD_SIZE, RECORD_SIZE);
+    this.flushConsumers();
+    this.reportedOpen += n;
+    return n;
+  }
+
+  /** Records of open sessions delivered (interim and exit). */
+  private reportedOpen = 0;
+
   private summaryIndex = 0;
 
   /**
@@ -337,7 +387,7 @@ export class Tracer {
   socketsTracked(): number {
     if (this.closed) return 0;
     const c = this.obj.counters();
-    return Math.max(0, c.started - c.closed - c.stale);
+    return Math.max(0, c.started + c.adopted - c.closed - c.stale);
   }
 
   /** Where the program keeps a socket's start. */
@@ -368,6 +418,7 @@ export class Tracer {
       ...counters,
       recursion_misses: Math.max(0, this.obj.recursionMisses() - counters.nested),
       delivered: this.delivered,
+      open_records: this.reportedOpen,
     };
   }
 

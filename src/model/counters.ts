@@ -15,6 +15,7 @@ export const COUNTERS = [
   { name: 'nested', c: 'state changes nested into a main run on its CPU, taken by the stand-in' },
   { name: 'stale', c: "starts left by a socket whose close no program saw, found at a new one's" },
   { name: 'no_tcp_sock', c: 'sessions closed whose socket gave no tcp_sock (not expected): lost' },
+  { name: 'adopted', c: 'sessions already open when tracing began, found at the start' },
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number]['name'];

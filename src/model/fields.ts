@@ -14,8 +14,8 @@ import { type FieldDef, type FieldType, makeSchema, type Schema } from './schema
 /** A stored field's member in the kernel's record. */
 export type CType = 'u8' | 'u16' | 'u32' | 'u64' | 'u8[16]' | 'char[16]';
 
-/** A field's type: the language's types, plus two that are output only. */
-export type ValueType = FieldType | 'bool' | 'time';
+/** A field's type: the language's types, plus the close time, which is output only. */
+export type ValueType = FieldType | 'time';
 
 /**
  * How a value is shown in the table and CSV (JSON always has the value):
@@ -328,6 +328,35 @@ export const FIELDS = {
     width: 10,
     description: "the socket's network namespace inode (stat -L /run/netns/NAME)",
   },
+  event: {
+    type: 'enum',
+    values: ['close', 'interim', 'exit'],
+    c: 'u8',
+    kernel: true,
+    header: 'EVENT',
+    width: -7,
+    description:
+      'what the record is: close (the session ended), interim (still open: totals so far, --interim), exit (still open when tracing stopped)',
+  },
+  sid: {
+    type: 'int',
+    c: 'u64',
+    kernel: true,
+    header: 'SID',
+    width: 10,
+    description:
+      "the session's id: the same in all its records, unique among sessions open at once (the kernel's socket cookie)",
+  },
+  start_seen: {
+    type: 'bool',
+    c: 'u8',
+    kernel: true,
+    header: 'START',
+    width: -5,
+    text: 'yesno',
+    description:
+      'false for a session already open when tracing began: its bytes count from its start, its span from when tracing began',
+  },
   port: {
     type: 'port',
     either: ['lport', 'rport'],
@@ -381,9 +410,9 @@ export type Session = {
     : ValueOf<Fields[K]['type']>;
 };
 
-/** Fields the filter language can name (time and owner are output only). */
+/** Fields the filter language can name (time is output only). */
 export type FilterFieldName = {
-  [K in FieldName]: Fields[K]['type'] extends 'time' | 'bool' ? never : K;
+  [K in FieldName]: Fields[K]['type'] extends 'time' ? never : K;
 }[FieldName];
 
 /** A filter field's aliases, as a union of literal names. */
@@ -474,7 +503,7 @@ function stored(name: string): StoredSpec {
 }
 
 function isFilterType(t: ValueType): t is FieldType {
-  return t !== 'time' && t !== 'bool';
+  return t !== 'time';
 }
 
 /** The filter language's schema, derived from the registry. */
@@ -541,7 +570,7 @@ export function enumCode(key: string, value: string): number {
 
 /**
  * A rule file's sample session before its own fields are applied: every
- * stored or resolved filter field at its zero (numbers 0, strings and enums
+ * stored or resolved filter field at its zero (numbers 0, false, strings and enums
  * empty, addresses 0.0.0.0, family 4).
  */
 export function sampleDefaults(): Record<string, unknown> {
@@ -555,7 +584,9 @@ export function sampleDefaults(): Record<string, unknown> {
           ? '0.0.0.0'
           : spec.type === 'family'
             ? 4
-            : 0;
+            : spec.type === 'bool'
+              ? false
+              : 0;
   }
   return out;
 }

@@ -22,6 +22,12 @@ export interface FormatOptions {
    * their exact values (ISO time, fractional KiB and ms).
    */
   readonly classic?: boolean;
+  /**
+   * Records of sessions still open are printed too (--interim): the table
+   * and the original's CSV begin with an EVENT column (close, interim,
+   * exit) so that a reader can tell them apart.
+   */
+  readonly open?: boolean;
 }
 
 /** Output fields a kernel record does not hold: a row adds them to a session (-t, rule tags). */

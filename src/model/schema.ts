@@ -21,7 +21,9 @@ export type FieldType =
   /** microseconds */
   | 'duration'
   /** one of a fixed set of words (FieldDef.values), written bare or quoted */
-  | 'enum';
+  | 'enum'
+  /** true or false (stored as 1 or 0) */
+  | 'bool';
 
 export interface FieldDef {
   readonly name: string;

@@ -81,6 +81,7 @@ function classicTable(o: FormatOptions): Column[] {
   const addrW = wide ? 26 : 15;
   const kbW = wide ? 6 : 5;
   const cols: Column[] = [];
+  if (o.open) cols.push({ name: 'event', width: -7 });
   if (o.time) cols.push({ name: 'time', width: -8 });
   if (o.timestamp) cols.push({ name: 'ts', width: -9 });
   cols.push({ name: 'pid', width: -5 }, { name: 'comm', width: -commW, maxLen: commW });
@@ -109,6 +110,7 @@ function classicTable(o: FormatOptions): Column[] {
 /** The original's CSV columns. */
 function classicColumns(o: FormatOptions): string[] {
   const cols: string[] = [];
+  if (o.open) cols.push('event');
   if (o.time) cols.push('time');
   if (o.timestamp) cols.push('ts');
   cols.push(

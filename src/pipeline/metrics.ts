@@ -111,16 +111,33 @@ export class SessionMetrics {
     });
   }
 
-  /** Counts one session (once per rule it matched, when `rule` is a label). */
+  /** Bytes of open sessions already counted, by session id: what their next record adds to. */
+  private readonly counted = new Map<number, { tx: number; rx: number }>();
+
+  /**
+   * Counts one record (once per rule it matched, when `rule` is a label). A
+   * close counts the session and its span; every record adds the bytes its
+   * session moved since the last one counted, so the byte counters follow a
+   * long session while it runs (interim records). An exit record adds
+   * nothing: tracing is ending.
+   */
   add(r: Row): void {
+    if (r.event === 'exit') return;
+    const before = this.counted.get(r.sid);
+    const tx = r.tx_b - (before?.tx ?? 0);
+    const rx = r.rx_b - (before?.rx ?? 0);
+    const closed = r.event !== 'interim';
+    if (closed) this.counted.delete(r.sid);
+    else this.counted.set(r.sid, { tx: r.tx_b, rx: r.rx_b });
     const values = this.getters.map((g) => g(r));
     const rules = this.byRule ? (r.rules?.length ? r.rules : ['']) : [undefined];
     for (const rule of rules) {
       const vs = rule === undefined ? values : [...values, rule];
       const labels = this.labelsFor(vs);
+      if (tx > 0 || closed) this.sent.inc(labels, Math.max(0, tx));
+      if (rx > 0 || closed) this.received.inc(labels, Math.max(0, rx));
+      if (!closed) continue;
       this.sessions.inc(labels);
-      this.sent.inc(labels, r.tx_b);
-      this.received.inc(labels, r.rx_b);
       this.duration.observe(labels, r.span_us / 1e6);
     }
   }

@@ -52,7 +52,17 @@ export interface RunInput {
   readonly ringBytes?: number;
   readonly mapEntries?: number;
   readonly socketStorage?: boolean;
+  /** --interim SECS: records of the sessions still open */
+  readonly interim?: number;
+  /** tcplife snapshot: report the sessions open now, then stop */
+  readonly snapshot?: boolean;
 }
+
+/**
+ * Metrics follow the bytes of sessions still open at this period when
+ * --interim gives none (seconds).
+ */
+export const METRICS_OPEN_PERIOD = 15;
 
 export type RunPath =
   | { readonly kind: 'explain'; readonly ebpfOnly: boolean }
@@ -84,6 +94,15 @@ export interface RunPlan {
   /** Windows: every `interval` seconds, at most `count` of them. */
   readonly interval?: number;
   readonly count?: number;
+  /**
+   * Records of sessions still open, every `periodSecs` (interim), and at
+   * the end (exit) when they are printed; `print` false: they go to the
+   * metrics only. Absent: none are made (summaries and histograms count a
+   * session once, at its close).
+   */
+  readonly open?: { readonly periodSecs: number; readonly print: boolean };
+  /** Report the sessions open now (as interim records), then stop. */
+  readonly snapshot?: boolean;
 }
 
 /** The kernel decides the whole filter: userspace has nothing left to check. */
@@ -102,6 +121,7 @@ function formatOf(i: RunInput, format: OutputFormat): FormatOptions {
     // -s keeps the original's CSV; -o csv is data CSV.
     classic: i.classic === true,
     rules: i.rules === true,
+    ...(i.interim !== undefined ? { open: true } : {}),
   };
 }
 
@@ -166,5 +186,19 @@ export function planRun(i: RunInput, split: Split, choice: ProgramChoice = 'any'
     },
     ...(i.interval !== undefined ? { interval: i.interval } : {}),
     ...(i.count !== undefined ? { count: i.count } : {}),
+    ...openOf(i, path),
   };
+}
+
+/**
+ * Records of open sessions go where one line per session goes (print,
+ * fast) and to the metrics; summaries and histograms take none.
+ */
+function openOf(i: RunInput, path: RunPath): Pick<RunPlan, 'open' | 'snapshot'> {
+  if (i.snapshot) return { snapshot: true };
+  const printed = path.kind === 'print' || path.kind === 'fast';
+  if (i.interim !== undefined && printed) return { open: { periodSecs: i.interim, print: true } };
+  if (i.metrics && (path.kind === 'print' || path.kind === 'none'))
+    return { open: { periodSecs: i.interim ?? METRICS_OPEN_PERIOD, print: false } };
+  return {};
 }

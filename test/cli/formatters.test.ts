@@ -220,6 +220,9 @@ describe('JSON lines', () => {
       cgroup: '/',
       container: '',
       netns: 4026531840,
+      event: 'close',
+      sid: 8193,
+      start_seen: true,
     });
     expect(objs[2].comm).toBe('a,"b');
     expect(objs[1].owner).toBe(false);

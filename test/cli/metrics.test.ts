@@ -39,6 +39,8 @@ const stats = () => ({
   nested: 0,
   recursion_misses: 4,
   delivered: 0,
+  adopted: 0,
+  open_records: 0,
 });
 
 describe('metrics, without a kernel', () => {

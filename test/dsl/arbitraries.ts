@@ -72,7 +72,17 @@ export const literalArb: fc.Arbitrary<Literal> = fc.oneof(
   addrArb.map((addr) => ({ kind: 'addr' as const, addr, span: S })),
   cidrArb.map((c) => ({ kind: 'cidr' as const, addr: c.addr, prefix: c.prefix, span: S })),
   fc
-    .constantFrom('closed', 'reset', 'refused', 'client', 'server', 'refsued', 'nginx')
+    .constantFrom(
+      'closed',
+      'reset',
+      'refused',
+      'client',
+      'server',
+      'refsued',
+      'nginx',
+      'true',
+      'interim',
+    )
     .map((value) => ({ kind: 'word' as const, value, span: S })),
 );
 
@@ -95,6 +105,8 @@ const names = [
   'retrans',
   'rtt_ms',
   'cgroup',
+  'start_seen',
+  'event',
   'port',
   'addr',
   'whatever',
@@ -173,6 +185,10 @@ export const sessionArb = fc.record({
   cgroup: fc.constantFrom('/', '/system.slice/x.service', `/docker/${'ab'.repeat(32)}`),
   container: fc.constantFrom('', 'ab'.repeat(32)),
   netns: fc.constantFrom(4026531840, 4026532176),
+  owner: fc.boolean(),
+  event: fc.constantFrom(...FIELDS.event.values),
+  sid: fc.constantFrom(1, 8193, 2 ** 52),
+  start_seen: fc.boolean(),
 });
 
 /** Well-typed filters as text, to exercise codegen, clang and the verifier. */
@@ -234,6 +250,13 @@ const atomArb: fc.Arbitrary<string> = fc.oneof(
     'retrans > 0',
     'rtt_ms > 1',
     'rtt_us <= 1000',
+    'start_seen',
+    'not start_seen',
+    'start_seen == false',
+    'owner != true',
+    'event == interim',
+    'event in (close, exit)',
+    'sid > 8193',
   ),
   fc.constantFrom(
     'netns == 4026531840',

@@ -53,7 +53,7 @@ describe('diagnostics, rendered', () => {
         '  |',
         '1 | dprt == 443',
         '  | ^^^^',
-        '  = hint: fields: pid, uid, comm, family, laddr, lport, raddr, rport, tx_b, rx_b, tx_kb, rx_kb, span_us, span_ms, span, retrans, role, outcome, rtt_us, rtt_ms, cgroup_id, cgroup, container, netns, port, addr',
+        '  = hint: fields: pid, uid, comm, family, laddr, lport, raddr, rport, tx_b, rx_b, tx_kb, rx_kb, span_us, span_ms, span, retrans, owner, role, outcome, rtt_us, rtt_ms, cgroup_id, cgroup, container, netns, event, sid, start_seen, port, addr',
       ].join('\n'),
     );
   });

@@ -56,6 +56,29 @@ describe('reference evaluator', () => {
     ).toBe(false);
   });
 
+  it('true-or-false fields: == and != with true or false, alone as a condition, in a list', () => {
+    expect(accepts('start_seen == false', { start_seen: false })).toBe(true);
+    expect(accepts('start_seen == false', { start_seen: true })).toBe(false);
+    expect(accepts('start_seen != true', { start_seen: false })).toBe(true);
+    expect(accepts('start_seen', { start_seen: true })).toBe(true);
+    expect(accepts('not start_seen', { start_seen: true })).toBe(false);
+    expect(
+      accepts('not start_seen and event == close', { start_seen: false, event: 'close' }),
+    ).toBe(true);
+    expect(accepts('owner in (false)', { owner: false })).toBe(true);
+    expect(accepts('event in (interim, exit)', { event: 'close' })).toBe(false);
+    expect(compileFilter(where((f) => f.start_seen.eq(false))).pred).toEqual(
+      compileFilter('start_seen == false').pred,
+    );
+    for (const bad of [
+      'start_seen > 0',
+      'start_seen == 1',
+      'start_seen == yes',
+      'start_seen in (true..false)',
+    ])
+      expect(compileFilter(bad).diagnostics.length, bad).toBeGreaterThan(0);
+  });
+
   it('derived fields compare exactly, never truncated', () => {
     expect(accepts('tx_kb > 10', { tx_b: 10_240 })).toBe(false);
     expect(accepts('tx_kb > 10', { tx_b: 10_241 })).toBe(true);
