@@ -1,29 +1,19 @@
 /**
  * --metrics, scraped by a real Prometheus (Debian's prometheus, started by
- * the test): what it stores equals the sessions made. And the overflow
- * series, the usage errors, a port in use.
+ * the test): what it stores equals the sessions made, and byte counters
+ * that follow a session while it is open. And the overflow series, the
+ * usage errors, a port in use.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sessionOf } from '../../src/model/fields.js';
 import { SessionMetrics } from '../../src/pipeline/metrics.js';
 import { FIXTURES } from '../fixtures/sessions.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
+import { freePort, type Prometheus, startPrometheus } from '../helpers/prometheus.js';
 import { runClient, sleep, startServer } from '../helpers/tcpgen.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const stats = () => ({
   closed: 0,
@@ -63,6 +53,24 @@ describe('metrics, without a kernel', () => {
     expect(warned).toEqual([2]);
   });
 
+  it('interim records advance the byte counters by what moved since; the close counts the session once', async () => {
+    const m = new SessionMetrics({ labels: ['comm'], stats });
+    const at = (event: 'interim' | 'close' | 'exit', tx_b: number) =>
+      m.add({ ...FIXTURES[0]!, event, tx_b, rx_b: tx_b * 2 });
+    const text = async () => m.registry.metrics();
+    at('interim', 1000);
+    expect(await text()).toContain('tcplife_sent_bytes_total{comm="curl"} 1000');
+    expect(await text()).not.toContain('tcplife_sessions_total{comm="curl"}');
+    at('interim', 1500);
+    at('close', 4000);
+    at('exit', 9999);
+    const t = await text();
+    expect(t).toContain('tcplife_sent_bytes_total{comm="curl"} 4000');
+    expect(t).toContain('tcplife_received_bytes_total{comm="curl"} 8000');
+    expect(t).toContain('tcplife_sessions_total{comm="curl"} 1');
+    expect(t).toContain('tcplife_session_duration_seconds_count{comm="curl"} 1');
+  });
+
   it('with the rule label, a session counts once per rule it matched', async () => {
     const m = new SessionMetrics({ labels: ['rule'], stats });
     m.add({ ...sessionOf({ ...FIXTURES[0]!, time: 0 }), rules: ['slow', 'big'] });
@@ -89,8 +97,8 @@ describe('metrics, without a kernel', () => {
 });
 
 describeKernel('metrics scraped by a real Prometheus', () => {
-  let prometheus: ChildProcess | undefined;
-  afterAll(() => prometheus?.kill('SIGKILL'));
+  let prometheus: Prometheus | undefined;
+  afterAll(() => prometheus?.stop());
 
   it('stores what the sessions were; a port in use is a clear error', async () => {
     const port = await freePort();
@@ -111,36 +119,8 @@ describeKernel('metrics scraped by a real Prometheus', () => {
       `tcplife: cannot serve metrics on 127.0.0.1:${port}: the port is in use`,
     );
 
-    const dir = mkdtempSync(join(tmpdir(), 'tl-prom-'));
-    const web = await freePort();
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tcplife\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`,
-    );
-    prometheus = spawn(
-      'prometheus',
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${web}`,
-      ],
-      { stdio: 'ignore' },
-    );
-    const api = async (q: string) => {
-      const res = await fetch(
-        `http://127.0.0.1:${web}/api/v1/query?query=${encodeURIComponent(q)}`,
-      );
-      const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
-      return body.data.result.map((x) => Number(x.value[1]));
-    };
-    for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${web}/-/ready`)).ok) break;
-      } catch {
-        // not yet
-      }
-      await sleep(100);
-    }
+    prometheus = await startPrometheus(port);
+    const api = prometheus.query;
 
     const srv = await startServer('tl_promsrv', '127.0.0.1', { reply: 700 });
     await runClient('tl_promcli', '127.0.0.1', srv.port, { count: 4, send: 3000 });

@@ -6,7 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../../src/dsl/index.js';
 import * as IR from '../../src/dsl/ir.js';
-import { type ProgramChoice, planRun, type RunInput } from '../../src/plan/run.js';
+import {
+  METRICS_OPEN_PERIOD,
+  type ProgramChoice,
+  planRun,
+  type RunInput,
+} from '../../src/plan/run.js';
 import { type Split, splitFilter } from '../../src/plan/split.js';
 
 const split = (filter: string): Split => splitFilter(compileFilter(filter).pred!);
@@ -99,6 +104,35 @@ describe('the run planner', () => {
     });
     expect(planRun({ format: 'jsonl' }, KERNEL).sinks).toEqual({ stdout: true, metrics: false });
     expect(planRun({ format: 'jsonl', explain: 'ebpf' }, KERNEL).sinks.stdout).toBe(false);
+  });
+
+  it('records of open sessions: printed where lines are, metrics-only otherwise, none for summaries', () => {
+    const open = (i: RunInput, s: Split = KERNEL) => planRun(i, s).open;
+    expect(open({ format: 'jsonl', interim: 2 })).toEqual({ periodSecs: 2, print: true });
+    expect(open({ format: 'table', interim: 3 }, USER)).toEqual({ periodSecs: 3, print: true });
+    expect(open({ format: 'jsonl', interim: 2, metrics: true })).toEqual({
+      periodSecs: 2,
+      print: true,
+    });
+    // Metrics follow open sessions' bytes at the default period, printing nothing more.
+    expect(open({ format: 'jsonl', metrics: true })).toEqual({
+      periodSecs: METRICS_OPEN_PERIOD,
+      print: false,
+    });
+    expect(open({ format: 'none', metrics: true, interim: 5 })).toEqual({
+      periodSecs: 5,
+      print: false,
+    });
+    expect(open({ format: 'jsonl' })).toBeUndefined();
+    expect(open({ format: 'table', interval: 1, interim: 1 })).toBeUndefined();
+    expect(open({ format: 'table', hist: 'span_us', interim: 1 })).toBeUndefined();
+    expect(open({ format: 'table', interval: 1, metrics: true })).toBeUndefined();
+    // The table says which rows are open sessions' (an EVENT column).
+    const p = planRun({ format: 'table', interim: 1 }, KERNEL).path;
+    expect(p.kind === 'fast' && p.format.open).toBe(true);
+    const snap = planRun({ format: 'jsonl', snapshot: true }, KERNEL);
+    expect(snap.snapshot).toBe(true);
+    expect(snap.open).toBeUndefined();
   });
 
   it('the print paths carry the format options; program sizes pass through', () => {
