@@ -103,8 +103,13 @@ struct open_walk {
   __u64 min_age_ns;
   __u64 seq;
   __u32 event;
-  __u32 adopt;
+  /* WALK_ADOPT: give starts to sockets without one; WALK_UNSEEN: report
+   * them as adopted ones would be, without keeping a start (a snapshot: no
+   * map to fill, however many sockets are open) */
+  __u32 flags;
 };
+#define WALK_ADOPT 1
+#define WALK_UNSEEN 2
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
@@ -786,12 +791,20 @@ int tcplife_walk(struct bpf_iter__task_file *ctx)
     return 0;
   __u64 key = (__u64)sk;
   struct start *s = bpf_map_lookup_elem(&starts, &key);
+  struct start unseen = {};
   if (!s || !s->ts_ns) {
-    if (w->adopt)
+    if (w->flags & WALK_ADOPT)
       adopt(sk, task, key);
     s = bpf_map_lookup_elem(&starts, &key);
-    if (!s || !s->ts_ns)
-      return 0;
+    if (!s || !s->ts_ns) {
+      if (!(w->flags & WALK_UNSEEN))
+        return 0;
+      unseen.ts_ns = bpf_ktime_get_ns();
+      unseen.adopted = 1;
+      unseen.cookie = sk->__sk_common.skc_cookie.counter;
+      unseen.sid = sid_of(unseen.cookie);
+      s = &unseen;
+    }
   }
   __u64 cookie = sk->__sk_common.skc_cookie.counter;
   if (s->cookie && cookie != s->cookie)
@@ -799,7 +812,8 @@ int tcplife_walk(struct bpf_iter__task_file *ctx)
   /* A start made without a cookie takes the one the kernel made since. */
   s->cookie = cookie;
   if (!s->owner) {
-    /* An accepted session whose owner no state change showed: the task holding it. */
+    /* An accepted session whose owner no state change showed (or a socket
+     * reported unseen): the task holding it. */
     s->pid = task->tgid;
     s->uid = BPF_CORE_READ(task, cred, uid.val);
     s->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);

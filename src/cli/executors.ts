@@ -62,7 +62,7 @@ function withOpenSessions(ctx: RunContext, e: Execution): Execution {
   const { tracer, plan, writer } = ctx;
   if (plan.snapshot) {
     setImmediate(() => {
-      tracer.reportOpen('interim', 0);
+      tracer.reportOpen('interim', 0, true);
       ctx.requestStop();
     });
     return e;

@@ -209,6 +209,8 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
       cacheDir: o.cache ? undefined : null,
       ownerProbes: o.ownerProbes,
       attach: o.attach,
+      // A snapshot reports the sockets it finds without keeping their starts.
+      ...(o.snapshot ? { adopt: false } : {}),
       // libbpf's lines say 'libbpf:' themselves.
       ...((o.verbose ?? 0) >= 2 ? { onLog: (l: string) => io.stderr(`${l}\n`) } : {}),
     },

@@ -52,6 +52,8 @@ export interface OpenOptions {
 export interface WalkRequest {
   /** Give a start to TCP sockets open before tracing began (once, at the start). */
   readonly adopt: boolean;
+  /** Report sockets without a start as adopted ones would be, keeping no start (a snapshot). */
+  readonly unseen?: boolean;
   /** Report open sessions as records of this event code (0: none). */
   readonly event: number;
   /** ... whose last record (or start) is at least this old. */
@@ -475,7 +477,7 @@ export class BpfObject {
     w.writeBigUInt64LE(req.minAgeNs, 0);
     w.writeBigUInt64LE(this.walkSeq, 8);
     w.writeUInt32LE(req.event, 16);
-    w.writeUInt32LE(req.adopt ? 1 : 0, 20);
+    w.writeUInt32LE((req.adopt ? 1 : 0) | (req.unseen ? 2 : 0), 20);
     if (b.bpf_map_update_elem(this.mapFd('walk'), Buffer.alloc(4), w, 0) !== 0)
       throw new TcplifeError(`cannot set the walk (${this.n.c.strerror(errno())})`);
     const fd = b.bpf_iter_create(b.bpf_link__fd(this.walkLink));

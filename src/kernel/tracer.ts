@@ -323,14 +323,16 @@ export class Tracer {
    * the ring's are: each session whose last record (or start) is at least
    * `minAgeMs` old, as an `event` record with its totals so far, through the
    * kernel's filter. The ring is drained first, so a session's records stay
-   * in order. `adopt` first gives a start to sockets open with none (a
-   * snapshot). Returns the number of records.
+   * in order. `unseen`: sockets with no start are reported too, as adopted
+   * ones would be, without keeping a start (a snapshot). Returns the number
+   * of records.
    */
-  reportOpen(event: 'interim' | 'exit', minAgeMs: number, adopt = false): number {
+  reportOpen(event: 'interim' | 'exit', minAgeMs: number, unseen = false): number {
     if (!this.canWalk || !this.reader) return 0;
     this.drainNow();
     const out = this.obj.walk({
-      adopt,
+      adopt: false,
+      unseen,
       event: EVENT_CODE[event],
       minAgeNs: BigInt(Math.round(minAgeMs * 1e6)),
     });
