@@ -37,6 +37,7 @@ import {
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -352,6 +353,12 @@ function configs(ports, ref) {
       'jsonl',
       both,
     ),
+    tcplife(
+      'tcplife -j --interim 1 (open sessions walked each second)',
+      ['-j', '--interim', '1'],
+      'jsonl',
+      both,
+    ),
     { ...tcplife('tcplife -j | jq -c . > file', ['-j'], 'jsonl', both), jq: true },
     tcplife('tcplife -s (CSV) > file', ['-s'], 'csv', both),
     tcplife('tcplife (table) > file', [], 'table', both),
@@ -468,6 +475,8 @@ function parseOutput(kind, text) {
     if (kind === 'jsonl') {
       try {
         const o = JSON.parse(line);
+        // Records of sessions still open (--interim) are not sessions that closed.
+        if (o.event !== undefined && o.event !== 'close') continue;
         f = { lport: o.lport, rport: o.rport, tx: o.tx_b, rx: o.rx_b, comm: o.comm };
       } catch {
         continue;
@@ -663,6 +672,71 @@ async function timeToFirst(cmd, args, env = {}) {
   return seen / 1000;
 }
 
+// ---- a snapshot of many open sessions ----
+
+const SNAPSHOT_SESSIONS = opt('--snapshot-sessions', 10_000);
+
+/**
+ * `tcplife snapshot` with this many loopback connections open (twice as
+ * many sockets: both ends are sessions): the wall time of the whole command,
+ * start-up included, and the records it printed. Median of three.
+ */
+async function snapshotBench() {
+  // The server in its own process: each end of 10,000 connections is a file,
+  // and one process may hold 20,000 here.
+  const server = spawn(
+    'python3',
+    [
+      '-c',
+      `import socket, sys
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(4096)
+print(l.getsockname()[1], flush=True)
+held = []
+for i in range(int(sys.argv[1])):
+    held.append(l.accept()[0])
+print("all", flush=True)
+sys.stdin.read()`,
+      String(SNAPSHOT_SESSIONS),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: server.stdout })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value);
+  const clients = [];
+  for (let i = 0; i < SNAPSHOT_SESSIONS; i += 500) {
+    const batch = [];
+    for (let j = i; j < Math.min(SNAPSHOT_SESSIONS, i + 500); j++)
+      batch.push(
+        new Promise((resolve, reject) => {
+          const c = net.connect(port, '127.0.0.1', () => resolve(c));
+          c.on('error', reject);
+        }),
+      );
+    clients.push(...(await Promise.all(batch)));
+  }
+  // Until the server has accepted them all: a connection still in the
+  // listen queue has no file yet, so no process holds it.
+  await lines.next();
+  const runs = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const out = execFileSync(BIN, ['snapshot', '-o', 'jsonl', `port == ${port}`], {
+        maxBuffer: 1 << 30,
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      runs.push({ seconds, records: out.toString().split('\n').filter(Boolean).length });
+    }
+  } finally {
+    for (const c of clients) c.destroy();
+    server.kill();
+  }
+  runs.sort((a, b) => a.seconds - b.seconds);
+  return { sessions: SNAPSHOT_SESSIONS, ...runs[1] };
+}
+
 // ---- main ----
 
 async function main() {
@@ -752,6 +826,12 @@ async function main() {
     if (!ONLY && wantsOthers && existsSync('/usr/bin/bpftrace'))
       await probe('bpftrace script', '/usr/bin/bpftrace', ['-B', 'line', join(OUT, 'all.bt')]);
 
+    let snapshot;
+    if (!ONLY || ONLY.test('snapshot')) {
+      log(`tcplife snapshot of ${SNAPSHOT_SESSIONS} open connections`);
+      snapshot = await snapshotBench();
+    }
+
     const report = [
       machine(),
       ...byProfile.flatMap((p) => [
@@ -759,6 +839,11 @@ async function main() {
         ...(p.prof.name === 'storm' ? [programTable(p.cfgs, p.prof, p.results)] : []),
       ]),
       ...(startup.length ? [startupTable(startup)] : []),
+      ...(snapshot
+        ? [
+            `| snapshot | open connections | records printed (both ends) | wall time, start-up included (s, median of 3) |\n|---|---:|---:|---:|\n| tcplife snapshot -o jsonl | ${snapshot.sessions} | ${snapshot.records} | ${fmt(snapshot.seconds, 2)} |`,
+          ]
+        : []),
     ].join('\n\n');
     console.log(report);
     writeFileSync(join(OUT, 'latest.md'), `${report}\n`);
