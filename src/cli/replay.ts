@@ -161,6 +161,19 @@ const JS_TYPE: Readonly<Record<string, string>> = {
   bool: 'boolean',
 };
 
+/**
+ * Keys tcplife's records gained with the records of open sessions. A line
+ * with none of them was written by an earlier tcplife, which wrote closes
+ * only: it reads as a close whose start was seen, with no session id (0).
+ */
+const LATER_KEYS = { event: 'close', sid: 0, start_seen: true } as const;
+
+function withLaterKeys(rec: unknown): unknown {
+  if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return rec;
+  const r = rec as Record<string, unknown>;
+  return Object.keys(LATER_KEYS).some((k) => k in r) ? rec : { ...r, ...LATER_KEYS };
+}
+
 /** What is wrong with a record for these keys, or undefined. */
 function problem(o: unknown, keys: readonly string[]): string | undefined {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'not a JSON object';
@@ -312,7 +325,7 @@ export async function runReplay(
       if (line.trim() === '') continue;
       let rec: unknown;
       try {
-        rec = JSON.parse(line);
+        rec = withLaterKeys(JSON.parse(line));
       } catch {
         skipped++;
         io.stderr(`${name}:${lineNo}: not JSON\n`);

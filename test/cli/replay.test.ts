@@ -133,6 +133,28 @@ describe('tcplife replay', () => {
     expect(replay(['-'], text).stdout).toBe(text);
   });
 
+  it('a recording from before open-session records (no event, sid, start_seen) reads as closes', () => {
+    const old = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const { event: _e, sid: _s, start_seen: _ss, ...rest } = JSON.parse(l);
+        return JSON.stringify(rest);
+      });
+    const r = replay(['-', 'event == close and start_seen'], `${old.join('\n')}\n`);
+    expect(r.status).toBe(0);
+    const back = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(back).toHaveLength(old.length);
+    expect(back[0]).toMatchObject({ event: 'close', sid: 0, start_seen: true });
+    // One of the three present: a line of this version, whose missing keys are wrong.
+    const bad = replay(['-'], `${JSON.stringify({ ...JSON.parse(old[0]!), sid: 5 })}\n`);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("<stdin>:1: no field 'event'");
+  });
+
   it('the whole filter runs with the reference evaluator’s meaning', () => {
     for (const f of [
       'tx_kb > 10',
