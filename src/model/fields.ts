@@ -244,7 +244,7 @@ export const FIELDS = {
   owner: {
     type: 'bool',
     c: 'u8',
-    kernel: false,
+    kernel: true,
     header: 'OWNER',
     width: -5,
     text: 'yesno',
