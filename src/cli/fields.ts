@@ -15,8 +15,9 @@ import {
 } from '../model/fields.js';
 import type { Io } from './io.js';
 
-export function runFields(io: Io): number {
-  const rows = ENTRIES.map(({ name, spec }) => {
+/** One row per field: name, aliases, type, where the filter decides it, in JSON, meaning. */
+export function fieldRows(): string[][] {
+  return ENTRIES.map(({ name, spec }) => {
     const def = tcplifeSchema.byName.get(name);
     const keys = def ? (def.either ?? [def.key]) : [];
     const where = !def
@@ -43,13 +44,38 @@ export function runFields(io: Io): number {
       `${spec.description}${kind === 'stored' ? '' : ` (${kind})`}`,
     ];
   });
-  const head = ['FIELD', 'ALIASES', 'TYPE', 'DECIDED', 'IN JSON', 'MEANING'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+}
+
+const HEAD = ['FIELD', 'ALIASES', 'TYPE', 'DECIDED', 'IN JSON', 'MEANING'];
+
+/** The fields as a Markdown table: docs/fields.md holds it, written by scripts/docs.mjs. */
+export function fieldsMarkdown(): string {
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  const code = (c: string) =>
+    c
+      ? c
+          .split(',')
+          .map((x) => `\`${x}\``)
+          .join(', ')
+      : '';
+  const rows = fieldRows().map(([name, aliases, type, where, json, meaning]) =>
+    [`\`${name}\``, code(aliases!), esc(type!), where, json, esc(meaning!)].join(' | '),
+  );
+  return [
+    `| ${HEAD.map((h) => h.toLowerCase()).join(' | ')} |`,
+    `|${HEAD.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r} |`),
+  ].join('\n');
+}
+
+export function runFields(io: Io): number {
+  const rows = fieldRows();
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  writeSync(io.stdoutFd, `${[line(head), ...rows.map(line)].join('\n')}\n`);
+  writeSync(io.stdoutFd, `${[line(HEAD), ...rows.map(line)].join('\n')}\n`);
   return 0;
 }
