@@ -69,13 +69,16 @@ examples:
   tcplife -x 'outcome != closed'          # sessions that ended badly, with ROLE, OUTCOME, RETRANS, RTT_MS, CONTAINER
   tcplife --interval 5 --group-by outcome,container
   tcplife --hist span 'dport == 443'      # a log2 histogram of HTTPS session spans, at Ctrl-C
+  tcplife -j --interim 10 'dport == 5432' # long-lived sessions every 10 s while open, and at close
+  tcplife snapshot 'dport == 5432'         # the sessions open now, with their bytes so far
   tcplife --rules rules/failures.rules -x  # refused, timed out, reset and retransmitting sessions
   tcplife --rules rules/web.rules          # report sessions matching rules, tagged with their names
   tcplife check rules/web.rules            # validate rule files and run their samples
   tcplife --explain 'comm =~ /^java/ and dport == 443'   # what runs in the kernel, what in userspace
 
-Fields: tcplife fields. The filter language, rule files and every option are described in
-the README (fields, units, lists, CIDRs, globs, regexes): ${join(PACKAGE_ROOT, 'README.md')}`;
+Fields: tcplife fields. The filter language (units, lists, CIDRs, globs, regexes), the
+fields, rule files and every option are described in ${join(PACKAGE_ROOT, 'docs')}:
+language.md, fields.md, rules.md, metrics-and-replay.md, operating.md`;
 
 /** How sessions are printed: shared by tracing and replay. */
 function outputOptions(c: Command, dflt: 'table' | 'jsonl'): Command {

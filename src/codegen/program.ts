@@ -74,7 +74,7 @@ export interface GenerateOptions {
   /**
    * tp_btf keeps every session's start in socket storage, not only those
    * beyond the hash's room (no hash at all, less memory; more BPF time per
-   * session: README, --socket-storage).
+   * session: docs/operating.md, --socket-storage).
    */
   readonly socketStorage?: boolean;
 }

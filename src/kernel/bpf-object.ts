@@ -386,7 +386,7 @@ export class BpfObject {
     if (err === EPERM || err === EACCES) {
       throw new PermissionError(
         'not permitted to load BPF programs',
-        'run as root, or give this process CAP_BPF and CAP_PERFMON, e.g. a systemd unit with AmbientCapabilities (README: Running without root); never setcap the node binary',
+        'run as root, or give this process CAP_BPF and CAP_PERFMON, e.g. a systemd unit with AmbientCapabilities (docs/operating.md: Running without root); never setcap the node binary',
         text,
       );
     }

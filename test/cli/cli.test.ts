@@ -437,7 +437,7 @@ s.close()`,
     expect(by.tl_sumcli.span_p99_ms).toBeGreaterThanOrEqual(by.tl_sumcli.span_p50_ms);
   });
 
-  it('as nobody with only the capabilities the README grants: traces; cgroups need CAP_DAC_READ_SEARCH', async () => {
+  it('as nobody with only the capabilities docs/operating.md grants: traces; cgroups need CAP_DAC_READ_SEARCH', async () => {
     const run = (caps: string) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const proc = spawn(

@@ -5,7 +5,7 @@
  * The kernel answers it with a reset (a close with data unread, RFC 1122), so
  * one end of a perfectly good HTTPS exchange reads `aborted` (the server)
  * or `reset` (the client), and the other `closed`. That is TCP-correct; the
- * docs say how to tell it from a real reset (README, How a session ended).
+ * docs say how to tell it from a real reset (docs/fields.md, How a session ended).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';

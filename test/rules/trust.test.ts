@@ -108,7 +108,7 @@ describeAsRoot('rule files root will not read', () => {
 });
 
 describeAsRoot('files a user names are read with that user’s access', () => {
-  // What a deployment grants (README: running without root).
+  // What a deployment grants (docs/operating.md: running without root).
   const asNobody = { asUser: 'nobody', caps: 'bpf,perfmon,dac_read_search' };
   const hidden = dir('hidden', 0o700, { 'f.rules': 'rule secret: lport == 4\n' });
 
