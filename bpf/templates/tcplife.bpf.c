@@ -19,30 +19,8 @@ char LICENSE[] SEC("license") = "GPL";
 /* Codes of the registry's enum fields (role, outcome): 1 for the first value; 0 is none. */
 @@ENUMS@@
 
-/* What was learnt about a socket before it closed. */
-struct start {
-  __u64 ts_ns;
-  __u64 cgroup_id;
-  __u32 pid;
-  __u32 uid;
-  char comm[16];
-  /* 1 when pid/comm/uid/cgroup_id came from a transition in the owner's context */
-  __u8 owner;
-  /* ROLE_CLIENT when the first state seen was SYN_SENT, ROLE_SERVER for SYN_RECV */
-  __u8 role;
-  /* 1: the session was open when tracing began (found by tcplife_adopt) */
-  __u8 adopted;
-  /* the socket's cookie as it was when the start was made (0: none yet):
-   * proof that the socket at this start's key is still the one it was made for */
-  __u64 cookie;
-  /* the session's id: its cookie, or for a socket without one a number
-   * from SID_MADE up */
-  __u64 sid;
-  /* when the session's last interim record was made (0: none yet) */
-  __u64 last_ns;
-  /* the last walk that visited it (tcplife_walk) */
-  __u64 walk_seq;
-};
+/* What was learnt about a socket before it closed. Generated from src/model/start.ts. */
+@@START_STRUCT@@
 
 /* Per-CPU counters; userspace sums them. Generated from src/model/counters.ts. */
 @@STATS_STRUCT@@

@@ -11,6 +11,7 @@ import { statsStructC } from '../model/counters.js';
 import type { KernelHistField } from '../model/fields.js';
 import { groupMask, groupsC, HIST_OF } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
+import { startStructC } from '../model/start.js';
 import type { Split } from '../plan/split.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter, enumsC } from './emit-c.js';
@@ -105,6 +106,7 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
     EVENT_STRUCT: eventStructC(),
     ENUMS: enumsC(),
     STATS_STRUCT: statsStructC(),
+    START_STRUCT: startStructC(),
     GROUPS: groupsC(),
     SETTINGS: settingsC(),
     FILTER_DATA: emitted.data,

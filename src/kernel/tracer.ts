@@ -376,6 +376,11 @@ export class Tracer {
     return readAndDelete(this.obj.mapFd(retired), RECORD_SIZE, GROUP_VALUE_SIZE, visit);
   }
 
+  /** A map of the running program, by its name in the template (for tools and tests). */
+  mapFd(name: string): number {
+    return this.obj.mapFd(name);
+  }
+
   /** The read-only settings the running program was given. */
   settings(): Settings {
     return this.obj.settings();

@@ -14,18 +14,17 @@
 import net from 'node:net';
 import { expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
-import type { BpfObject } from '../../src/kernel/bpf-object.js';
 import { loadNative } from '../../src/kernel/libbpf.js';
 import { Tracer } from '../../src/kernel/tracer.js';
-import type { Session } from '../../src/model/fields.js';
+import { enumCode, type Session } from '../../src/model/fields.js';
+import { START_OFFSETS, START_SIZE } from '../../src/model/start.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { sleep } from '../helpers/tcpgen.js';
 
 const BPF_NOEXIST = 1;
 const EEXIST = 17;
-/** struct start: ts_ns at 0, owner at 40, role at 41 (bpf/templates/tcplife.bpf.c). */
-const ROLE_SERVER = 2;
+const ROLE_SERVER = enumCode('role', 'server');
 
 function keysOf(fd: number): Set<bigint> {
   const n = loadNative();
@@ -66,7 +65,7 @@ describeKernel('starts left behind', () => {
     const got: Session[] = [];
     const sub = tracer.sessions().subscribe((s) => got.push(s));
     try {
-      const fd = (tracer as unknown as { obj: BpfObject }).obj.mapFd('starts');
+      const fd = tracer.mapFd('starts');
       const before = keysOf(fd);
       // Connections held open while their sockets' keys are read: the more
       // addresses left behind, the sooner the kernel reuses one.
@@ -98,9 +97,9 @@ describeKernel('starts left behind', () => {
 
       // Starts ten seconds old, as a server's, back under those keys.
       const n = loadNative();
-      const value = Buffer.alloc(256);
-      value.writeBigUInt64LE(process.hrtime.bigint() - 10_000_000_000n, 0);
-      value.writeUInt8(ROLE_SERVER, 41);
+      const value = Buffer.alloc(START_SIZE);
+      value.writeBigUInt64LE(process.hrtime.bigint() - 10_000_000_000n, START_OFFSETS.ts_ns);
+      value.writeUInt8(ROLE_SERVER, START_OFFSETS.role);
       // (A key another process's new socket has taken meanwhile is its own: left alone.)
       let written = 0;
       for (const k of freed) {

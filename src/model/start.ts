@@ -1,0 +1,78 @@
+/**
+ * What the kernel remembers of a socket until its session closes (struct
+ * start of the BPF template), declared once: this list generates the C
+ * declaration with a size assert, in this order with C's natural alignment,
+ * and the offsets userspace (and the tests that write starts) use.
+ */
+type StartC = 'u8' | 'u32' | 'u64' | 'char[16]';
+
+export const START_MEMBERS = [
+  { name: 'ts_ns', c: 'u64', doc: 'when the session began (CLOCK_MONOTONIC); 0: a start used' },
+  { name: 'cgroup_id', c: 'u64', doc: "the owner's cgroup v2 id" },
+  { name: 'pid', c: 'u32', doc: "the owner's process id" },
+  { name: 'uid', c: 'u32', doc: "the owner's user id" },
+  { name: 'comm', c: 'char[16]', doc: "the owner's command name" },
+  {
+    name: 'owner',
+    c: 'u8',
+    doc: "1 when pid/comm/uid/cgroup_id came from a transition in the owner's context",
+  },
+  {
+    name: 'role',
+    c: 'u8',
+    doc: 'ROLE_CLIENT when the first state seen was SYN_SENT, ROLE_SERVER for SYN_RECV',
+  },
+  { name: 'adopted', c: 'u8', doc: '1: the session was open when tracing began (tcplife_walk)' },
+  {
+    name: 'cookie',
+    c: 'u64',
+    doc: "the socket's cookie when the start was made (0: none yet): proof that the socket at this start's key is still its own",
+  },
+  {
+    name: 'sid',
+    c: 'u64',
+    doc: "the session's id: its cookie, or for a socket without one a number from SID_MADE up",
+  },
+  { name: 'last_ns', c: 'u64', doc: "when the session's last interim record was made (0: none)" },
+  { name: 'walk_seq', c: 'u64', doc: 'the last walk that visited it (tcplife_walk)' },
+] as const satisfies readonly { name: string; c: StartC; doc: string }[];
+
+export type StartMember = (typeof START_MEMBERS)[number]['name'];
+
+const SIZE: Readonly<Record<StartC, { size: number; align: number; decl: string }>> = {
+  u8: { size: 1, align: 1, decl: '__u8 %s' },
+  u32: { size: 4, align: 4, decl: '__u32 %s' },
+  u64: { size: 8, align: 8, decl: '__u64 %s' },
+  'char[16]': { size: 16, align: 1, decl: 'char %s[16]' },
+};
+
+function layout(): { offsets: Record<StartMember, number>; size: number } {
+  const offsets = {} as Record<StartMember, number>;
+  let off = 0;
+  for (const m of START_MEMBERS) {
+    const l = SIZE[m.c];
+    off = Math.ceil(off / l.align) * l.align;
+    offsets[m.name] = off;
+    off += l.size;
+  }
+  return { offsets, size: Math.ceil(off / 8) * 8 };
+}
+
+const computed = layout();
+/** Each member's offset in struct start. */
+export const START_OFFSETS: Readonly<Record<StartMember, number>> = computed.offsets;
+/** sizeof(struct start): a map value's size. */
+export const START_SIZE = computed.size;
+
+/** The C declaration of struct start, for the BPF template. */
+export function startStructC(): string {
+  return [
+    'struct start {',
+    ...START_MEMBERS.flatMap((m) => [
+      `  /* ${m.doc} */`,
+      `  ${SIZE[m.c].decl.replace('%s', m.name)};`,
+    ]),
+    '};',
+    `_Static_assert(sizeof(struct start) == ${START_SIZE}, "start layout differs from src/model/start.ts");`,
+  ].join('\n');
+}
