@@ -21,6 +21,7 @@ import {
   PermissionError,
   TcplifeError,
   VerifierError,
+  VerifierLogTruncatedError,
 } from './errors.js';
 import { errno, koffi, loadNative, type Native, type Ptr } from './libbpf.js';
 
@@ -184,13 +185,17 @@ function native(): Native {
   }
 }
 
-/** Runs fn with libbpf's log captured into an array of lines. */
-function withLog<T>(n: Native, fn: (log: string[]) => T): T {
+/**
+ * Runs fn with libbpf's log captured into an array of messages, each whole:
+ * libbpf prints a program's verifier log as one message, often far longer
+ * than a fixed buffer (the verdict is at its end).
+ */
+export function withLog<T>(n: Native, fn: (log: string[]) => T): T {
   const log: string[] = [];
-  const buf = Buffer.alloc(4096);
   const cb = koffi.register((_level: number, fmt: string, args: Ptr) => {
-    const len = n.c.vsnprintf(buf, buf.length, fmt, args);
-    log.push(buf.toString('utf8', 0, Math.min(len, buf.length - 1)));
+    log.push(
+      n.c.vformat(fmt, args) ?? `(a libbpf message of format ${fmt} could not be formatted)`,
+    );
     return 0;
   }, koffi.pointer(n.printCallback));
   const old = n.bpf.libbpf_set_print(cb);
@@ -216,6 +221,25 @@ export function summariseVerifierLog(log: string): string {
       ),
     );
   return verdict ?? lines.find((l) => /processed \d+ insns/.test(l)) ?? lines.at(-1) ?? 'no log';
+}
+
+/**
+ * The error for a program the verifier refused, from libbpf's log: its
+ * verdict, and whether the log came whole (libbpf frames each program's
+ * log; a frame without its end was cut, and the verdict may be missing).
+ */
+export function verifierFailure(text: string): VerifierError {
+  if (text.includes('BEGIN PROG LOAD LOG') && !text.includes('END PROG LOAD LOG'))
+    return new VerifierLogTruncatedError(
+      `the kernel's verifier rejected the program, and its log was cut short (its verdict may be missing): ${summariseVerifierLog(text)}`,
+      'run with --verbose for what there is of the verifier log',
+      text,
+    );
+  return new VerifierError(
+    `the kernel's verifier rejected the program: ${summariseVerifierLog(text)}`,
+    'run with --verbose for the full verifier log',
+    text,
+  );
 }
 
 /** offsetof(struct bpf_prog_info, recursion_misses) in uapi/linux/bpf.h (checked by a test). */
@@ -377,11 +401,7 @@ export class BpfObject {
     }
     // The verifier refuses with EACCES too: its log tells the two apart.
     if (/processed \d+ insns|verifier|R\d+/.test(text)) {
-      throw new VerifierError(
-        `the kernel's verifier rejected the program: ${summariseVerifierLog(text)}`,
-        'run with --verbose for the full verifier log',
-        text,
-      );
+      throw verifierFailure(text);
     }
     if (err === EPERM || err === EACCES) {
       throw new PermissionError(

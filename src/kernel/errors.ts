@@ -12,6 +12,8 @@ export class LibbpfMissingError extends TcplifeError {}
 export class BtfMissingError extends TcplifeError {}
 export class CompileError extends TcplifeError {}
 export class VerifierError extends TcplifeError {}
+/** The verifier refused the program, and its log came cut short: the verdict may be missing. */
+export class VerifierLogTruncatedError extends VerifierError {}
 export class AttachError extends TcplifeError {}
 
 export const APT_HINT =

@@ -10,7 +10,8 @@ export type Ptr = unknown;
 export interface LibC {
   mmap(addr: Ptr | null, len: number, prot: number, flags: number, fd: number, off: number): Ptr;
   munmap(addr: Ptr, len: number): number;
-  vsnprintf(buf: Buffer, size: number, fmt: string, ap: Ptr): number;
+  /** A message formatted whole, however long (vasprintf, then free): null when out of memory. */
+  vformat(fmt: string, ap: Ptr): string | null;
   strerror(errnum: number): string;
   open_by_handle_at(mountFd: number, handle: Buffer, flags: number): number;
   poll(fds: Buffer, nfds: number, timeoutMs: number): number;
@@ -31,7 +32,19 @@ export function loadLibc(): LibC {
   libc = {
     mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
     munmap: lib.func('int munmap(void *addr, size_t len)'),
-    vsnprintf: lib.func('int vsnprintf(char *buf, size_t size, const char *fmt, void *ap)'),
+    vformat: (() => {
+      const vasprintf = lib.func('int vasprintf(_Out_ void **strp, const char *fmt, void *ap)');
+      const free = lib.func('void free(void *p)');
+      return (fmt: string, ap: Ptr) => {
+        const out: Ptr[] = [null];
+        if (vasprintf(out, fmt, ap) < 0 || !out[0]) return null;
+        try {
+          return koffi.decode(out[0], 'char', -1) as string;
+        } finally {
+          free(out[0]);
+        }
+      };
+    })(),
     strerror: lib.func('const char *strerror(int errnum)'),
     open_by_handle_at: lib.func('int open_by_handle_at(int mount_fd, void *handle, int flags)'),
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
