@@ -24,6 +24,7 @@ import {
   VerifierLogTruncatedError,
 } from './errors.js';
 import { errno, koffi, loadNative, type Native, type Ptr } from './libbpf.js';
+import type { MapName, ProgramName } from './manifest.js';
 
 const EPERM = 1;
 const EINTR = 4;
@@ -62,10 +63,15 @@ export interface WalkRequest {
 }
 
 /** The walk over open sessions: one iterator program over every task's files. */
-const WALK = 'tcplife_walk';
+const WALK: ProgramName = 'tcplife_walk';
 
 /** The template's address tries (bpf/templates/tcplife.bpf.c: ADDR_SET). */
-const ADDR_SETS = ['addr_set_0', 'addr_set_1', 'addr_set_2', 'addr_set_3'] as const;
+const ADDR_SETS = [
+  'addr_set_0',
+  'addr_set_1',
+  'addr_set_2',
+  'addr_set_3',
+] as const satisfies readonly MapName[];
 
 /** A trie key: prefix length, then the family byte and the address (struct addr_key). */
 function addrKey(c: Cidr): Buffer {
@@ -114,13 +120,19 @@ export function storeOf(attach: 'tp_btf' | 'raw_tp', settings: Settings): number
   return attach === 'tp_btf' ? settings.socket_storage : STORE.hash;
 }
 
-const MAIN = { tp_btf: 'tcplife_btf', raw_tp: 'tcplife_raw' } as const;
+const MAIN = { tp_btf: 'tcplife_btf', raw_tp: 'tcplife_raw' } as const satisfies Record<
+  string,
+  ProgramName
+>;
 /** The main program's stand-in for state changes nested into its runs (the template says why). */
-const NESTED = { tp_btf: 'tcplife_btf_nested', raw_tp: 'tcplife_raw_nested' } as const;
+const NESTED = {
+  tp_btf: 'tcplife_btf_nested',
+  raw_tp: 'tcplife_raw_nested',
+} as const satisfies Record<string, ProgramName>;
 const OWNER_PROBES = {
   tp_btf: ['tcplife_recv_btf', 'tcplife_send_btf'],
   raw_tp: ['tcplife_recv_raw', 'tcplife_send_raw'],
-} as const;
+} as const satisfies Record<string, readonly ProgramName[]>;
 
 const tracepoints = new Map<string, boolean>();
 /**
@@ -292,7 +304,7 @@ export class BpfObject {
     return self;
   }
 
-  private map(name: string): Ptr {
+  private map(name: MapName): Ptr {
     const m = this.n.bpf.bpf_object__find_map_by_name(this.obj, name);
     if (!m) throw new TcplifeError(`BPF map ${name} not found`);
     return m;
@@ -325,13 +337,13 @@ export class BpfObject {
     const store = storeOf(opts.attach, opts.settings);
     if (b.bpf_map__set_autocreate(this.map('sk_starts'), store !== STORE.hash) !== 0)
       throw new TcplifeError('cannot configure BPF map sk_starts');
-    const sizes: Record<string, number> =
+    const sizes: Partial<Record<MapName, number>> =
       store === STORE.storage
         ? { ...opts.maxEntries, starts: 1, overflowed: OVERFLOWED_WITH_STORAGE }
         : store === STORE.hashThenStorage
           ? { ...opts.maxEntries, overflowed: OVERFLOWED_WITH_STORAGE }
           : { ...opts.maxEntries, starts: opts.startsAlone ?? opts.maxEntries.starts };
-    for (const [name, n] of Object.entries(sizes)) {
+    for (const [name, n] of Object.entries(sizes) as [MapName, number][]) {
       if (b.bpf_map__set_max_entries(this.map(name), n) !== 0)
         throw new TcplifeError(`cannot set the size of BPF map ${name} to ${n}`);
     }
@@ -417,7 +429,7 @@ export class BpfObject {
     );
   }
 
-  private attachProgram(name: string): Ptr | null {
+  private attachProgram(name: ProgramName): Ptr | null {
     const prog = this.n.bpf.bpf_object__find_program_by_name(this.obj, name);
     const link = withLog(this.n, (log) => {
       const l = this.n.bpf.bpf_program__attach(prog);
@@ -523,7 +535,7 @@ export class BpfObject {
     return Buffer.concat(chunks);
   }
 
-  mapFd(name: string): number {
+  mapFd(name: MapName): number {
     return this.n.bpf.bpf_map__fd(this.map(name));
   }
 

@@ -29,6 +29,7 @@ import { type BuildResult, buildObject } from './build.js';
 import { CgroupResolver } from './cgroups.js';
 import { AttachError, BtfMissingError, PermissionError, TcplifeError } from './errors.js';
 import { errno, koffi, loadNative } from './libbpf.js';
+import type { MapName } from './manifest.js';
 import { readAndDelete } from './map-batch.js';
 import { RingReader } from './ringbuf.js';
 
@@ -377,7 +378,7 @@ export class Tracer {
   }
 
   /** A map of the running program, by its name in the template (for tools and tests). */
-  mapFd(name: string): number {
+  mapFd(name: MapName): number {
     return this.obj.mapFd(name);
   }
 
