@@ -67,9 +67,9 @@ describeKernel('the emitted C against the reference evaluator', () => {
     // As the kernel makes them: the family is the addresses' (an IPv4 peer of
     // a dual-stack socket is an IPv4-mapped IPv6 address, family 6).
     const sessions = fc.sample(sessionArb, { numRuns: SESSIONS, seed: 7 }).map((s) => {
-      const family = parseAddr(s.raddr)!.family;
+      const family = parseAddr(s.raddr as string)!.family;
       const laddr =
-        parseAddr(s.laddr)!.family === family ? s.laddr : family === 4 ? '10.1.2.3' : 'fd00::2';
+        parseAddr(s.laddr as string)!.family === family ? s.laddr : family === 4 ? '10.1.2.3' : 'fd00::2';
       return { ...s, family, laddr } as Record<string, unknown>;
     });
     const kernels = texts.map((t) => {

@@ -3,13 +3,21 @@ import fc from 'fast-check';
 import { maskCidr } from '../../src/dsl/addr.js';
 import type { Expr, ListItem, Literal } from '../../src/dsl/ast.js';
 import type { Span } from '../../src/dsl/diagnostic.js';
+import type { FieldDef } from '../../src/dsl/schema.js';
 import {
   DURATION_UNITS,
   type DurationUnit,
   SIZE_UNITS,
   type SizeUnit,
 } from '../../src/dsl/schema.js';
-import { FIELDS } from '../../src/model/fields.js';
+import {
+  ENTRIES,
+  FIELDS,
+  type FieldSpec,
+  isResolved,
+  isStored,
+  tcplifeSchema,
+} from '../../src/model/fields.js';
 
 const S: Span = { source: { name: 't', text: '' }, start: 0, end: 0 };
 
@@ -151,14 +159,15 @@ export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
   ),
 })).expr;
 
-/** A session whose values often hit the literals the filters below use. */
-export const sessionArb = fc.record({
+/**
+ * Values that hit the literals the filters below use, for the fields where
+ * the generic ones by type (valuesOf) would miss them.
+ */
+const INTERESTING: Readonly<Record<string, fc.Arbitrary<unknown>>> = {
   pid: fc.oneof(fc.constantFrom(0, 1, 100, 4242), fc.integer({ min: 0, max: 4_194_304 })),
   uid: fc.constantFrom(0, 1000),
   comm: fc.constantFrom('curl', 'nginx', 'node', 'java', 'javac', 'sshd', 'a,"b', ''),
-  family: fc.constantFrom(4, 6),
   laddr: fc.constantFrom('127.0.0.1', '10.1.2.3', '::1', 'fd00::2', '::ffff:10.1.2.3'),
-  lport: fc.oneof(fc.constantFrom(0, 22, 80, 443, 8080, 65535), fc.integer({ min: 0, max: 65535 })),
   raddr: fc.constantFrom(
     '127.0.0.1',
     '10.200.0.1',
@@ -167,7 +176,6 @@ export const sessionArb = fc.record({
     '2001:db8::1',
     '::ffff:10.9.8.7',
   ),
-  rport: fc.oneof(fc.constantFrom(0, 22, 80, 443, 8080, 65535), fc.integer({ min: 0, max: 65535 })),
   tx_b: fc.oneof(
     fc.constantFrom(0, 1, 1023, 1024, 1025, 10240, 10241),
     fc.integer({ min: 0, max: 2 ** 40 }),
@@ -178,18 +186,91 @@ export const sessionArb = fc.record({
     fc.integer({ min: 0, max: 2 ** 40 }),
   ),
   retrans: fc.constantFrom(0, 1, 7),
-  role: fc.constantFrom('client', 'server', ''),
-  outcome: fc.constantFrom(...FIELDS.outcome.values),
   rtt_us: fc.constantFrom(0, 33, 999, 1000, 1001, 250_000),
   cgroup_id: fc.constantFrom(1, 44, 9001),
   cgroup: fc.constantFrom('/', '/system.slice/x.service', `/docker/${'ab'.repeat(32)}`),
   container: fc.constantFrom('', 'ab'.repeat(32)),
   netns: fc.constantFrom(4026531840, 4026532176),
-  owner: fc.boolean(),
-  event: fc.constantFrom(...FIELDS.event.values),
   sid: fc.constantFrom(1, 8193, 2 ** 52),
-  start_seen: fc.boolean(),
-});
+};
+
+const C_MAX: Readonly<Record<string, number>> = {
+  u8: 0xff,
+  u16: 0xffff,
+  u32: 0xffff_ffff,
+  u64: 2 ** 53 - 1,
+};
+
+/** Values of a field by its registry entry alone: a field added there is generated here too. */
+function valuesOf(spec: FieldSpec): fc.Arbitrary<unknown> {
+  if (spec.values) return fc.constantFrom(...spec.values, '');
+  const max = isStored(spec) ? (C_MAX[spec.c] ?? 2 ** 53 - 1) : 2 ** 53 - 1;
+  switch (spec.type) {
+    case 'family':
+      return fc.constantFrom(4, 6);
+    case 'bool':
+      return fc.boolean();
+    case 'port':
+      return fc.oneof(
+        fc.constantFrom(0, 22, 80, 443, 8080, 65535),
+        fc.integer({ min: 0, max: 65535 }),
+      );
+    case 'addr':
+      return fc.constantFrom('127.0.0.1', '10.0.0.1', '::1', 'fd00::1', '::ffff:10.0.0.1');
+    case 'string':
+      return fc.constantFrom('', 'a', 'nginx');
+    default:
+      return fc.oneof(fc.constantFrom(0, 1, 1000), fc.integer({ min: 0, max }));
+  }
+}
+
+/**
+ * A session: every field of the registry a session is made from (stored and
+ * resolved, the close time aside), with values that often hit the filters'
+ * literals.
+ */
+export const sessionArb = fc.record(
+  Object.fromEntries(
+    ENTRIES.filter(({ spec }) => (isStored(spec) || isResolved(spec)) && spec.type !== 'time').map(
+      ({ name, spec }) => [name, INTERESTING[name] ?? valuesOf(spec)],
+    ),
+  ),
+) as fc.Arbitrary<Record<string, string | number | boolean>>;
+
+/** A comparison of any filter field, from its schema entry alone: a field added to the registry is tested here too. */
+function atomOf(f: FieldDef): fc.Arbitrary<string> {
+  const n = f.name;
+  const num = (max: number) =>
+    fc
+      .tuple(
+        fc.constantFrom('==', '!=', '<', '>='),
+        fc.integer({ min: 0, max: Math.min(max, 1 << 22) }),
+      )
+      .map(([o, v]) => `${n} ${o} ${v}`);
+  switch (f.type) {
+    case 'enum':
+      return fc
+        .constantFrom(...f.values!)
+        .chain((v) => fc.constantFrom(`${n} == ${v}`, `${n} != ${v}`, `${n} in (${v})`));
+    case 'bool':
+      return fc.constantFrom(n, `not ${n}`, `${n} == true`, `${n} != false`);
+    case 'family':
+      return fc.constantFrom(`${n} == 4`, `${n} != 6`);
+    case 'addr':
+      return cidrArb.map((c) => `${n} in (${printCidr(c)})`);
+    case 'string':
+      return fc
+        .stringMatching(/^[a-z]{0,6}$/)
+        .chain((v) => fc.constantFrom(`${n} == "${v}"`, `${n} ~ "${v}*"`, `${n} != "${v}"`));
+    case 'duration':
+      return f.bareNumbers ? num(f.max / f.scale) : fc.constantFrom(`${n} > 1ms`, `${n} < 2.5s`);
+    case 'size':
+      return fc.oneof(num(f.max / f.scale), fc.constantFrom(`${n} > 10KiB`, `${n} <= 1.5MiB`));
+    default:
+      return num(f.max / f.scale);
+  }
+}
+const registryAtomArb = fc.constantFrom(...tcplifeSchema.fields).chain(atomOf);
 
 /** Well-typed filters as text, to exercise codegen, clang and the verifier. */
 const portLit = fc.integer({ min: 0, max: 65535 });
@@ -266,7 +347,9 @@ const atomArb: fc.Arbitrary<string> = fc.oneof(
   ),
   portLit.map((p) => `port ${['==', '!=', '>'][p % 3]} ${p}`),
   cidrArb.map((c) => `addr in (${printCidr(c)})`),
+  registryAtomArb,
 );
+
 function printCidr(c: {
   addr: { family: 4 | 6; bytes: readonly number[] };
   prefix: number;
