@@ -2,7 +2,9 @@
  * The docs cannot drift from the tool: every command example in README.md
  * and docs/*.md (an indented line that begins with `tcplife`, `$ tcplife`
  * or `# tcplife`) is run, each block of filters marked `<!-- filters -->`
- * is compiled, and the field table of docs/fields.md is the registry's.
+ * is compiled, the rule files of docs/rules.md pass `tcplife check`, the
+ * library's examples (docs/library.md) run as a program importing the
+ * package, and the field table of docs/fields.md is the registry's.
  *
  * A trace runs for half a second (`--duration 0.5`, as if Ctrl-C came
  * then); the rest run as written, in a directory holding the files the
@@ -120,11 +122,45 @@ describe('the docs', () => {
     expect(n).toBeGreaterThan(10);
   });
 
+  it("docs/rules.md's rule files pass tcplife check, samples and all", () => {
+    const page = readFileSync(join(PACKAGE_ROOT, 'docs/rules.md'), 'utf8').split('\n');
+    const dir = mkdtempSync(join(tmpdir(), 'tl-docs-rules-'));
+    let file: string | undefined;
+    const files = new Map<string, string[]>();
+    for (const l of page) {
+      const head = /^ {4}# rules\/(\w+\.rules)$/.exec(l);
+      if (head) {
+        file = head[1]!;
+        files.set(file, []);
+      } else if (file && (l.startsWith('    ') || l === '')) files.get(file)!.push(l.slice(4));
+      else file = undefined;
+    }
+    expect([...files.keys()]).toEqual(['web.rules', 'common.rules']);
+    for (const [name, lines] of files) writeFileSync(join(dir, name), `${lines.join('\n')}\n`);
+    const r = spawnSync(BIN, ['check', join(dir, 'web.rules')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it("docs/fields.md's table is the registry's (the build writes it: scripts/docs.mjs)", () => {
     const page = readFileSync(join(PACKAGE_ROOT, 'docs/fields.md'), 'utf8');
     expect(page).toContain(`\n${fieldsMarkdown()}\n<!-- end of fields -->`);
   });
 });
+
+/** The code examples of the library's page: indented blocks that import from 'tcplife'. */
+function libraryExamples(): string[] {
+  const lines = readFileSync(join(PACKAGE_ROOT, 'docs/library.md'), 'utf8').split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^ {4}import .* from 'tcplife';$/.test(lines[i]!)) continue;
+    const block: string[] = [];
+    for (; i < lines.length && (lines[i]!.startsWith('    ') || lines[i] === ''); i++)
+      block.push(lines[i]!.slice(4));
+    out.push(block.join('\n'));
+  }
+  return out;
+}
 
 describeKernel('every example in README.md and docs/ runs', () => {
   it('as written (a trace for half a second)', () => {
@@ -150,6 +186,24 @@ describeKernel('every example in README.md and docs/ runs', () => {
       }
     }
     expect(failures).toEqual([]);
+    // The library's examples, as a program importing the package: they
+    // attach and run until stopped (here after two seconds), saying nothing
+    // on stderr.
+    const lib = libraryExamples();
+    expect(lib.length).toBeGreaterThan(0);
+    for (const code of lib) {
+      const file = join(dir, `example-${lib.indexOf(code)}.mjs`);
+      writeFileSync(
+        file,
+        code.replace(
+          "from 'tcplife'",
+          `from ${JSON.stringify(join(PACKAGE_ROOT, 'dist/index.js'))}`,
+        ),
+      );
+      const r = spawnSync('node', [file], { cwd: dir, encoding: 'utf8', timeout: 2000 });
+      expect(r.stderr, code).toBe('');
+      expect(r.signal, code).toBe('SIGTERM');
+    }
     // The shell ran tcplife itself (the PATH above), not another one.
     expect(execFileSync('sh', ['-c', 'tcplife -V'], { env, encoding: 'utf8' })).toContain(
       'TypeScript',
