@@ -69,7 +69,11 @@ describeKernel('the emitted C against the reference evaluator', () => {
     const sessions = fc.sample(sessionArb, { numRuns: SESSIONS, seed: 7 }).map((s) => {
       const family = parseAddr(s.raddr as string)!.family;
       const laddr =
-        parseAddr(s.laddr as string)!.family === family ? s.laddr : family === 4 ? '10.1.2.3' : 'fd00::2';
+        parseAddr(s.laddr as string)!.family === family
+          ? s.laddr
+          : family === 4
+            ? '10.1.2.3'
+            : 'fd00::2';
       return { ...s, family, laddr } as Record<string, unknown>;
     });
     const kernels = texts.map((t) => {
