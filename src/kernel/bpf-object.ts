@@ -93,13 +93,17 @@ const OVERFLOWED_WITH_STORAGE = 1024;
 export interface LoadAttempt {
   readonly attach: 'tp_btf' | 'raw_tp';
   readonly settings: Settings;
+  /** With the walk over open sessions (an iterator over tasks' files: Linux 5.11). */
+  readonly walk: boolean;
 }
 
 /**
  * What to try loading, in order, until the kernel takes one: tp_btf as
  * asked; where socket storage only backs the hash, tp_btf with the hash
  * alone (socket storage in tracing programs needs Linux 5.11; direct reads
- * 5.5); then the raw_tp fallback, which has the hash alone anyway.
+ * 5.5); each first with the walk over open sessions, then without it (the
+ * task-file iterator's bpf_sock_from_file needs 5.11 too); then the raw_tp
+ * fallback, which has the hash alone anyway and no walk.
  */
 export function loadAttempts(
   attach: 'auto' | 'tp_btf' | 'raw_tp',
@@ -107,11 +111,16 @@ export function loadAttempts(
 ): LoadAttempt[] {
   const out: LoadAttempt[] = [];
   if (attach !== 'raw_tp') {
-    out.push({ attach: 'tp_btf', settings });
-    if (settings.socket_storage === STORE.hashThenStorage)
-      out.push({ attach: 'tp_btf', settings: { ...settings, socket_storage: STORE.hash } });
+    const stores = [
+      settings,
+      ...(settings.socket_storage === STORE.hashThenStorage
+        ? [{ ...settings, socket_storage: STORE.hash }]
+        : []),
+    ];
+    for (const walk of [true, false])
+      for (const s of stores) out.push({ attach: 'tp_btf', settings: s, walk });
   }
-  if (attach !== 'tp_btf') out.push({ attach: 'raw_tp', settings });
+  if (attach !== 'tp_btf') out.push({ attach: 'raw_tp', settings, walk: false });
   return out;
 }
 

@@ -141,7 +141,7 @@ export class Tracer {
       a,
     ]);
     for (let i = 0; i < attempts.length; i++) {
-      const { attach: which, settings } = attempts[i]!;
+      const { attach: which, settings, walk } = attempts[i]!;
       if (i > 0 && attempts[i - 1] === attempts[i] && !(lastError instanceof InterruptedLoadError))
         continue;
       const obj = BpfObject.open(build.object, {
@@ -151,8 +151,7 @@ export class Tracer {
         attach: which,
         ownerProbes,
         addrSets: program.addrSets,
-        // The walk reads sockets held by tasks; it goes with the tp_btf program.
-        walk: which === 'tp_btf',
+        walk,
       });
       try {
         obj.load();

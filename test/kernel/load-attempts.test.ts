@@ -16,23 +16,34 @@ import { loadAttempts, storeOf } from '../../src/kernel/bpf-object.js';
 const plain = { kernel: IR.TRUE, user: IR.TRUE };
 const steps = (attach: 'auto' | 'tp_btf' | 'raw_tp', socketStorage = false) =>
   loadAttempts(attach, generateProgram(plain, socketStorage ? { socketStorage } : {}).settings).map(
-    (a) => `${a.attach}/${storeOf(a.attach, a.settings)}`,
+    (a) => `${a.attach}/${storeOf(a.attach, a.settings)}${a.walk ? '+walk' : ''}`,
   );
 
 describe('load attempts', () => {
-  it('by default: tp_btf with storage behind the hash, then tp_btf with the hash alone, then raw_tp', () => {
+  it('by default: tp_btf with storage behind the hash, then with the hash alone, each with the walk over open sessions and then without it; then raw_tp', () => {
     const { hash, hashThenStorage } = STORE;
     expect(steps('auto')).toEqual([
+      `tp_btf/${hashThenStorage}+walk`,
+      `tp_btf/${hash}+walk`,
       `tp_btf/${hashThenStorage}`,
       `tp_btf/${hash}`,
       `raw_tp/${hash}`,
     ]);
-    expect(steps('tp_btf')).toEqual([`tp_btf/${hashThenStorage}`, `tp_btf/${hash}`]);
+    expect(steps('tp_btf')).toEqual([
+      `tp_btf/${hashThenStorage}+walk`,
+      `tp_btf/${hash}+walk`,
+      `tp_btf/${hashThenStorage}`,
+      `tp_btf/${hash}`,
+    ]);
     expect(steps('raw_tp')).toEqual([`raw_tp/${hash}`]);
   });
 
-  it('with --socket-storage: tp_btf with storage alone, then raw_tp with the hash', () => {
-    expect(steps('auto', true)).toEqual([`tp_btf/${STORE.storage}`, `raw_tp/${STORE.hash}`]);
+  it('with --socket-storage: tp_btf with storage alone (with the walk, then without), then raw_tp with the hash', () => {
+    expect(steps('auto', true)).toEqual([
+      `tp_btf/${STORE.storage}+walk`,
+      `tp_btf/${STORE.storage}`,
+      `raw_tp/${STORE.hash}`,
+    ]);
   });
 
   it('the hash alone is the larger one unless --map-size says otherwise', () => {
