@@ -99,9 +99,11 @@ function describeTracer(tracer: Tracer, plan: RunPlan): string {
       : path.kind === 'kernel-summary'
         ? `tcplife: summaries made in the kernel, by ${path.groupBy.length ? path.groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
         : '') +
-    (tracer.canWalk
-      ? `tcplife: ${tracer.stats().adopted} session(s) already open found at the start (reported at close with start_seen false)\n`
-      : 'tcplife: no walk over open sessions here (it needs the tp_btf program and Linux 5.11): sessions already open are not found\n') +
+    (plan.snapshot
+      ? ''
+      : tracer.canWalk
+        ? `tcplife: ${tracer.stats().adopted} session(s) already open found at the start (reported at close with start_seen false)\n`
+        : 'tcplife: no walk over open sessions here (it needs the tp_btf program and Linux 5.11): sessions already open are not found\n') +
     `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${tracer.hashSize} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n` +
     (tracer.cgroups.available
       ? `tcplife: cgroup paths relative to the cgroup2 mount ${tracer.cgroups.mount}\n`

@@ -92,7 +92,8 @@ export const FIELDS = {
     header: 'TIME',
     width: -8,
     text: 'clock',
-    description: 'when the session closed: ISO 8601 in UTC (JSON), local HH:MM:SS (table, CSV)',
+    description:
+      'when the session closed (for a session still open, when the record was made): ISO 8601 in UTC (JSON), local HH:MM:SS (table, CSV)',
   },
   pid: {
     type: 'pid',
