@@ -34,6 +34,12 @@ export interface SessionsOptions extends TracerOptions, GenerateOptions {
   readonly tag?: readonly string[];
   /** Called once the program is attached (for stats, or to know tracing started). */
   readonly onTracer?: (t: Tracer) => void;
+  /**
+   * Seconds: also deliver an `interim` record of each session open that
+   * long since its last record, every so often (as --interim; within a
+   * tenth of the period).
+   */
+  readonly interim?: number;
 }
 
 /** A session, with the names of the rules it matched when rule files were given. */
@@ -95,17 +101,22 @@ export function sessions(
     let cancelled = false;
     let tracer: Tracer | undefined;
     let inner: Subscription | undefined;
+    let timer: NodeJS.Timeout | undefined;
     Tracer.start(generateProgram(plan.split, opts), opts).then(
       (t) => {
         if (cancelled) return t.close();
         tracer = t;
         opts.onTracer?.(t);
         inner = t.sessions().pipe(sessionRows(plan.split.user, plan.rules)).subscribe(sub);
+        const periodMs = (opts.interim ?? 0) * 1000;
+        if (periodMs > 0)
+          timer = setInterval(() => t.reportOpen('interim', periodMs * 0.9), periodMs);
       },
       (e) => sub.error(e),
     );
     return () => {
       cancelled = true;
+      if (timer) clearInterval(timer);
       inner?.unsubscribe();
       tracer?.close();
     };

@@ -1,8 +1,9 @@
 /** The library entry: sessions(filter) as an Observable of typed sessions. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
 import { sessions, where } from '../../src/index.js';
@@ -43,6 +44,34 @@ describeKernel('library use', () => {
     // take(2) unsubscribed: the tracer is closed and reports its final counters.
     expect(tracer.socketsTracked()).toBe(0);
     expect(tracer.stats().passed).toBeGreaterThanOrEqual(2);
+  });
+
+  it('interim records of a session open before subscribing, with { interim }', async () => {
+    const server = net.createServer((c) => c.resume());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client.once('connect', r));
+    await new Promise<void>((r) => client.write(Buffer.alloc(5000), () => r()));
+    await sleep(100);
+    try {
+      const first = await firstValueFrom(
+        sessions(`rport == ${port}`, { interim: 1 }).pipe(
+          filter((s) => s.event === 'interim'),
+          take(1),
+        ),
+      );
+      // Found at the start: its bytes from the session's start (and the SYN), its start unseen.
+      expect([first.tx_b, first.start_seen, first.outcome, first.pid]).toEqual([
+        5001,
+        false,
+        '',
+        process.pid,
+      ]);
+    } finally {
+      client.destroy();
+      server.close();
+    }
   });
 
   it('one tracer serves two subscribers: each gets every session; it closes when the last leaves', async () => {
