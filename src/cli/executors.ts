@@ -12,7 +12,7 @@ import { fastWriter } from '../pipeline/fast.js';
 import type { Row } from '../pipeline/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import { formatHistogram, HIST_CSV_HEADER, histogram } from '../pipeline/histogram.js';
-import type { Window } from '../pipeline/intervals.js';
+import { type Window, windowClock } from '../pipeline/intervals.js';
 import {
   createSummaryFormatter,
   kernelSummaryAccumulator,
@@ -118,26 +118,16 @@ function kernelWindows(
   done: () => void,
   stop: () => void,
 ): () => void {
-  let start = Date.now();
-  let emitted = 0;
-  const window = (partial: boolean) => {
-    const end = Date.now();
-    const w = { start_ms: start, end_ms: end, partial };
-    start = end;
-    emitted++;
-    take(w);
-  };
-  const timer =
-    intervalSecs === undefined
-      ? undefined
-      : setInterval(() => {
-          window(false);
-          if (count && emitted >= count) stop();
-        }, intervalSecs * 1000);
+  const clock = windowClock(
+    {
+      ...(intervalSecs !== undefined ? { intervalMs: intervalSecs * 1000 } : {}),
+      ...(count !== undefined ? { count } : {}),
+    },
+    take,
+    stop,
+  );
   return () => {
-    if (timer) clearInterval(timer);
-    // Without an interval the one window is whole.
-    if (!(count && emitted >= count)) window(intervalSecs !== undefined);
+    clock.end();
     done();
   };
 }

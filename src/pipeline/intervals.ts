@@ -29,6 +29,48 @@ export interface Accumulator<T> {
   finish(w: Window): T;
 }
 
+/**
+ * The clock of windows, shared by the per-session intervals below and the
+ * summaries made in the kernel: every `intervalMs` (or never, without one)
+ * `take` gets the window just ended, and `counted` is called once `count`
+ * windows were taken. `end()` takes the last window (cut short, so partial,
+ * when there is an interval) unless `count` were taken already; `cancel()`
+ * only stops the clock.
+ */
+export function windowClock(
+  o: IntervalOptions,
+  take: (w: Window) => void,
+  counted: () => void,
+): { end(): void; cancel(): void } {
+  let start = Date.now();
+  let emitted = 0;
+  const window = (partial: boolean) => {
+    const end = Date.now();
+    const w = { start_ms: start, end_ms: end, partial };
+    start = end;
+    emitted++;
+    take(w);
+  };
+  const reached = () => o.count !== undefined && emitted >= o.count;
+  const timer =
+    o.intervalMs === undefined
+      ? undefined
+      : setInterval(() => {
+          window(false);
+          if (reached()) counted();
+        }, o.intervalMs);
+  const cancel = () => {
+    if (timer) clearInterval(timer);
+  };
+  return {
+    end: () => {
+      cancel();
+      if (!reached()) window(o.intervalMs !== undefined);
+    },
+    cancel,
+  };
+}
+
 export function intervals<T>(
   o: IntervalOptions,
   make: () => Accumulator<T>,
@@ -38,31 +80,26 @@ export function intervals<T>(
   return (source) =>
     new Observable<T>((out) => {
       let acc = make();
-      let start = Date.now();
-      let emitted = 0;
-      const flush = (partial: boolean) => {
-        const end = Date.now();
-        const done = acc;
-        acc = make();
-        const w = { start_ms: start, end_ms: end, partial };
-        start = end;
-        emitted++;
-        if (done.size > 0 || emitEmpty) out.next(done.finish(w));
-        if (o.count !== undefined && emitted >= o.count) out.complete();
-      };
-      const timer =
-        o.intervalMs === undefined ? undefined : setInterval(() => flush(false), o.intervalMs);
+      // The last window, cut short, is emitted only with rows in it.
+      const clock = windowClock(
+        o,
+        (w) => {
+          const done = acc;
+          acc = make();
+          if (done.size > 0 || (emitEmpty && !w.partial)) out.next(done.finish(w));
+        },
+        () => out.complete(),
+      );
       const sub = source.subscribe({
         next: (r) => acc.add(r),
         error: (e) => out.error(e),
         complete: () => {
-          // Without an interval the one window is whole; with one, the last is cut short.
-          if (acc.size > 0 || o.intervalMs === undefined) flush(o.intervalMs !== undefined);
+          clock.end();
           out.complete();
         },
       });
       return () => {
-        if (timer) clearInterval(timer);
+        clock.cancel();
         sub.unsubscribe();
       };
     });
