@@ -25,6 +25,7 @@ import { tagged } from '../pipeline/tcplife.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan } from '../plan/plan.js';
 import { planRun } from '../plan/run.js';
+import { MinHeap } from '../util/min-heap.js';
 import { errnoText } from '../util/read-text.js';
 import { realUserCannotRead } from '../util/trust.js';
 import type { Io } from './io.js';
@@ -90,50 +91,6 @@ async function* boundedLines(
   }
   if (skipping) yield TOO_LONG;
   else if (held > 0) yield line(Buffer.alloc(0));
-}
-
-/** Numbers, smallest first out: push and pop in O(log n). */
-class MinHeap {
-  private readonly a: number[] = [];
-
-  get size(): number {
-    return this.a.length;
-  }
-
-  peek(): number {
-    return this.a[0]!;
-  }
-
-  push(x: number): void {
-    const a = this.a;
-    a.push(x);
-    for (let i = a.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (a[p]! <= a[i]!) break;
-      [a[p], a[i]] = [a[i]!, a[p]!];
-      i = p;
-    }
-  }
-
-  pop(): number {
-    const a = this.a;
-    const top = a[0]!;
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && a[l]! < a[m]!) m = l;
-        if (r < a.length && a[r]! < a[m]!) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i]!, a[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
 }
 
 /** The keys a predicate reads. */
