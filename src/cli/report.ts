@@ -53,7 +53,7 @@ export function lossReport(
   }
   if (s.missed_start > 0 || always) {
     lines.push(
-      `tcplife: ${s.missed_start} session(s) closed whose start was not seen (opened before tracing began, and no process held their socket when it began): not reported`,
+      `tcplife: ${s.missed_start} session(s) closed whose start was not seen (opened before tracing began and not found then: held by no process, or not looked for; -v says): not reported`,
     );
   }
   if (always) {

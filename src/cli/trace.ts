@@ -101,9 +101,11 @@ function describeTracer(tracer: Tracer, plan: RunPlan): string {
         : '') +
     (plan.snapshot
       ? ''
-      : tracer.canWalk
-        ? `tcplife: ${tracer.stats().adopted} session(s) already open found at the start (reported at close with start_seen false)\n`
-        : 'tcplife: no walk over open sessions here (it needs the tp_btf program and Linux 5.11): sessions already open are not found\n') +
+      : tracer.socketState === 'socket storage'
+        ? 'tcplife: sessions already open are not looked for with --socket-storage (the walk keeps their starts in the socket map, which it does not have)\n'
+        : tracer.canWalk
+          ? `tcplife: ${tracer.stats().adopted} session(s) already open found at the start (reported at close with start_seen false)\n`
+          : 'tcplife: no walk over open sessions here (it needs the tp_btf program and Linux 5.11): sessions already open are not found\n') +
     `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${tracer.hashSize} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n` +
     (tracer.cgroups.available
       ? `tcplife: cgroup paths relative to the cgroup2 mount ${tracer.cgroups.mount}\n`
@@ -232,6 +234,10 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     if (plan.snapshot) throw new TcplifeError(message);
     io.stderr(`tcplife: ${message}: sessions are reported at close only\n`);
   }
+  if (plan.open && tracer.canWalk && tracer.socketState === 'socket storage')
+    io.stderr(
+      `tcplife: with --socket-storage every session's start is in its socket's storage, which the walk over open sessions cannot read: ${plan.open.print ? '--interim makes no interim or exit records' : "metrics count open sessions' bytes at close only"}\n`,
+    );
   if (o.verbose) io.stderr(describeTracer(tracer, plan));
   // Scripts wait for this line to know that tracing has begun.
   if (!o.quiet) io.stderr(TRACING_LINE);

@@ -159,7 +159,8 @@ export class Tracer {
         obj.attach();
         // After attaching: a session that starts from now on is seen
         // starting; one already open is found by the walk.
-        if (options.adopt !== false && obj.canWalk)
+        // (Not where socket storage holds every start: the walk's starts go to the hash.)
+        if (options.adopt !== false && obj.canWalk && storeOf(which, settings) !== STORE.storage)
           obj.walk({ adopt: true, event: 0, minAgeNs: 0n });
         const t3 = performance.now();
         for (const l of obj.log) options.onLog?.(l.trimEnd());

@@ -154,6 +154,30 @@ describeKernel('sessions that have not ended', () => {
     }, 30_000);
   }
 
+  it('with --socket-storage sessions already open are not looked for and --interim has nothing to walk: it says so, and counts their closes', async () => {
+    const h = await holder();
+    await h.cmd('send 1000');
+    const cli = startCli([
+      '-v',
+      '--socket-storage',
+      '--stats',
+      '-o',
+      'jsonl',
+      '--interim',
+      '1',
+      `port == ${h.port}`,
+    ]);
+    await cli.ready;
+    await sleep(1500);
+    await h.cmd('close');
+    await sleep(300);
+    await stopCli(cli);
+    expect(cli.stdout).toBe('');
+    expect(cli.stderr).toContain('sessions already open are not looked for with --socket-storage');
+    expect(cli.stderr).toContain('--interim makes no interim or exit records');
+    expect(cli.stderr).toMatch(/tcplife: 2 session\(s\) closed whose start was not seen/);
+  }, 30_000);
+
   const dir = mkdtempSync(join(tmpdir(), 'tl-open-'));
   const recording = join(dir, 'interim.jsonl');
 
