@@ -717,7 +717,17 @@ int tcplife_raw_nested(__u64 *ctx)
  *   event, in the ring's layout, if it passes the kernel's filter. `seq`
  *   numbers the walk, so a socket shared by several tasks is reported once.
  */
-static __always_inline void adopt(struct sock *sk, struct task_struct *task, __u64 key)
+/* A start for a session already open: its span counts from now. */
+static __always_inline void start_adopted(struct start *s, struct sock *sk)
+{
+  s->ts_ns = bpf_ktime_get_ns();
+  s->adopted = 1;
+  s->cookie = sk->__sk_common.skc_cookie.counter;
+  s->sid = sid_of(s->cookie);
+}
+
+/* Keeps a start for a socket found open with none (its owner: below). */
+static __always_inline void adopt(struct sock *sk, __u64 key)
 {
   struct stats *st = stats(0);
   if (!st)
@@ -732,15 +742,7 @@ static __always_inline void adopt(struct sock *sk, struct task_struct *task, __u
     bpf_map_update_elem(&overflowed, &key, &one, BPF_ANY);
     return;
   }
-  s->ts_ns = bpf_ktime_get_ns();
-  s->adopted = 1;
-  s->cookie = sk->__sk_common.skc_cookie.counter;
-  s->sid = sid_of(s->cookie);
-  s->pid = task->tgid;
-  s->uid = BPF_CORE_READ(task, cred, uid.val);
-  s->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-  bpf_probe_read_kernel(&s->comm, sizeof(s->comm), &task->comm);
-  s->owner = 1;
+  start_adopted(s, sk);
   st->adopted++;
 }
 
@@ -772,15 +774,12 @@ int tcplife_walk(struct bpf_iter__task_file *ctx)
   struct start unseen = {};
   if (!s || !s->ts_ns) {
     if (w->flags & WALK_ADOPT)
-      adopt(sk, task, key);
+      adopt(sk, key);
     s = bpf_map_lookup_elem(&starts, &key);
     if (!s || !s->ts_ns) {
       if (!(w->flags & WALK_UNSEEN))
         return 0;
-      unseen.ts_ns = bpf_ktime_get_ns();
-      unseen.adopted = 1;
-      unseen.cookie = sk->__sk_common.skc_cookie.counter;
-      unseen.sid = sid_of(unseen.cookie);
+      start_adopted(&unseen, sk);
       s = &unseen;
     }
   }
@@ -790,8 +789,8 @@ int tcplife_walk(struct bpf_iter__task_file *ctx)
   /* A start made without a cookie takes the one the kernel made since. */
   s->cookie = cookie;
   if (!s->owner) {
-    /* An accepted session whose owner no state change showed (or a socket
-     * reported unseen): the task holding it. */
+    /* The task holding it: for a session adopted or reported unseen, and
+     * for an accepted one whose owner no state change showed. */
     s->pid = task->tgid;
     s->uid = BPF_CORE_READ(task, cred, uid.val);
     s->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
