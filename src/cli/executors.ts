@@ -52,11 +52,10 @@ export function execute(ctx: RunContext): Execution {
 }
 
 /**
- * Records of sessions still open (plan.open): every period, an interim
- * record of each session whose last record is at least a period old (a
- * tenth of it is slack for the timer's jitter); at the end, when they are
- * printed, one exit record of each session still open. A snapshot reports
- * them once and ends the run.
+ * Records of sessions still open (plan.open): interim records every period
+ * (Tracer.reportOpenEvery); at the end, when they are printed, one exit
+ * record of each session still open. A snapshot reports them once and ends
+ * the run.
  */
 function withOpenSessions(ctx: RunContext, e: Execution): Execution {
   const { tracer, plan, writer } = ctx;
@@ -69,12 +68,11 @@ function withOpenSessions(ctx: RunContext, e: Execution): Execution {
   }
   const open = plan.open;
   if (!open || !tracer.canWalk) return e;
-  const periodMs = open.periodSecs * 1000;
-  const timer = setInterval(() => tracer.reportOpen('interim', periodMs * 0.9), periodMs);
+  const stopInterim = tracer.reportOpenEvery(open.periodSecs);
   return {
     ...e,
     stop: () => {
-      clearInterval(timer);
+      stopInterim();
       if (open.print && !writer.closed) tracer.reportOpen('exit', 0);
       e.stop();
     },

@@ -14,7 +14,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import { type ProgramSpec, STORE } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import { type Decoder, makeDecoder, type Resolvers } from '../model/decode.js';
-import type { DecodedSession } from '../model/fields.js';
+import { type DecodedSession, enumCode } from '../model/fields.js';
 import { GROUP_VALUE_SIZE } from '../model/groups.js';
 import { RECORD_SIZE } from '../model/record.js';
 import {
@@ -60,9 +60,6 @@ export interface TracerOptions {
    */
   readonly adopt?: boolean;
 }
-
-/** The codes of the registry's `event` values (1 for the first, as the kernel stores them). */
-export const EVENT_CODE = { close: 1, interim: 2, exit: 3 } as const;
 
 /** Takes records as the ring holds them (the fast path's writer), and the end of each drain. */
 export interface RecordConsumer {
@@ -334,7 +331,7 @@ export class Tracer {
     const out = this.obj.walk({
       adopt: false,
       unseen,
-      event: EVENT_CODE[event],
+      event: enumCode('event', event),
       minAgeNs: BigInt(Math.round(minAgeMs * 1e6)),
     });
     const dv = new DataView(out.buffer, out.byteOffset, out.length);
@@ -348,6 +345,26 @@ export class Tracer {
 
   /** Records of open sessions delivered (interim and exit). */
   private reportedOpen = 0;
+
+  /**
+   * Interim records every `periodSecs`: each walk reports the sessions
+   * whose last record is at least a period old, a tenth of it being slack
+   * for the timer's jitter (so that a session reported at one walk is
+   * reported at the next). Returns what stops it; closing the tracer does too.
+   */
+  reportOpenEvery(periodSecs: number): () => void {
+    const periodMs = periodSecs * 1000;
+    const timer = setInterval(() => this.reportOpen('interim', periodMs * 0.9), periodMs);
+    const stop = () => {
+      clearInterval(timer);
+      this.onClosing.delete(stop);
+    };
+    this.onClosing.add(stop);
+    return stop;
+  }
+
+  /** What closing the tracer stops (interim timers). */
+  private readonly onClosing = new Set<() => void>();
 
   private summaryIndex = 0;
 
@@ -434,6 +451,7 @@ export class Tracer {
     if (this.closed) return;
     this.finalStats = this.stats();
     this.closed = true;
+    for (const stop of [...this.onClosing]) stop();
     this.stopDraining?.();
     this.stopDraining = undefined;
     for (const sub of [...this.subscribers]) sub.complete();

@@ -101,22 +101,19 @@ export function sessions(
     let cancelled = false;
     let tracer: Tracer | undefined;
     let inner: Subscription | undefined;
-    let timer: NodeJS.Timeout | undefined;
     Tracer.start(generateProgram(plan.split, opts), opts).then(
       (t) => {
         if (cancelled) return t.close();
         tracer = t;
         opts.onTracer?.(t);
         inner = t.sessions().pipe(sessionRows(plan.split.user, plan.rules)).subscribe(sub);
-        const periodMs = (opts.interim ?? 0) * 1000;
-        if (periodMs > 0)
-          timer = setInterval(() => t.reportOpen('interim', periodMs * 0.9), periodMs);
+        // Stopped when the tracer closes.
+        if (opts.interim) t.reportOpenEvery(opts.interim);
       },
       (e) => sub.error(e),
     );
     return () => {
       cancelled = true;
-      if (timer) clearInterval(timer);
       inner?.unsubscribe();
       tracer?.close();
     };
