@@ -88,6 +88,41 @@ async function startTracer(
   }
 }
 
+/** What -v says of the sessions already open when tracing began (a snapshot adopts none). */
+function adoptionLine(tracer: Tracer, plan: RunPlan): string {
+  if (plan.snapshot) return '';
+  if (tracer.socketState === 'socket storage')
+    return 'tcplife: sessions already open are not looked for with --socket-storage (the walk keeps their starts in the socket map, which it does not have)\n';
+  if (!tracer.canWalk)
+    return 'tcplife: no walk over open sessions here (it needs the tp_btf program and Linux 5.11): sessions already open are not found\n';
+  return `tcplife: ${tracer.stats().adopted} session(s) already open found at the start (reported at close with start_seen false)\n`;
+}
+
+/**
+ * What the plan asks of open sessions that this tracer cannot give: a
+ * snapshot without the walk is an error; --interim or the metrics' walk
+ * without it, or over socket storage, is said on stderr.
+ */
+function checkOpenSessions(tracer: Tracer, plan: RunPlan, io: Io): void {
+  if ((plan.snapshot || plan.open) && !tracer.canWalk) {
+    const what = plan.snapshot
+      ? 'tcplife snapshot'
+      : plan.open?.print
+        ? '--interim'
+        : 'metrics of open sessions';
+    const message = `${what} needs the walk over open sessions (an iterator over tasks' files: the tp_btf attach point and Linux 5.11 or later), which did not load here`;
+    if (plan.snapshot) {
+      tracer.close();
+      throw new TcplifeError(message);
+    }
+    io.stderr(`tcplife: ${message}: sessions are reported at close only\n`);
+  }
+  if (plan.open && tracer.canWalk && tracer.socketState === 'socket storage')
+    io.stderr(
+      `tcplife: with --socket-storage every session's start is in its socket's storage, which the walk over open sessions cannot read: ${plan.open.print ? '--interim makes no interim or exit records' : "metrics count open sessions' bytes at close only"}\n`,
+    );
+}
+
 function describeTracer(tracer: Tracer, plan: RunPlan): string {
   const b = tracer.build;
   const spec = tracer.program;
@@ -99,13 +134,7 @@ function describeTracer(tracer: Tracer, plan: RunPlan): string {
       : path.kind === 'kernel-summary'
         ? `tcplife: summaries made in the kernel, by ${path.groupBy.length ? path.groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
         : '') +
-    (plan.snapshot
-      ? ''
-      : tracer.socketState === 'socket storage'
-        ? 'tcplife: sessions already open are not looked for with --socket-storage (the walk keeps their starts in the socket map, which it does not have)\n'
-        : tracer.canWalk
-          ? `tcplife: ${tracer.stats().adopted} session(s) already open found at the start (reported at close with start_seen false)\n`
-          : 'tcplife: no walk over open sessions here (it needs the tp_btf program and Linux 5.11): sessions already open are not found\n') +
+    adoptionLine(tracer, plan) +
     `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${tracer.hashSize} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n` +
     (tracer.cgroups.available
       ? `tcplife: cgroup paths relative to the cgroup2 mount ${tracer.cgroups.mount}\n`
@@ -223,21 +252,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
     },
     io,
   );
-  if ((plan.snapshot || plan.open) && !tracer.canWalk) {
-    const what = plan.snapshot
-      ? 'tcplife snapshot'
-      : plan.open?.print
-        ? '--interim'
-        : 'metrics of open sessions';
-    if (plan.snapshot) tracer.close();
-    const message = `${what} needs the walk over open sessions (an iterator over tasks' files: the tp_btf attach point and Linux 5.11 or later), which did not load here`;
-    if (plan.snapshot) throw new TcplifeError(message);
-    io.stderr(`tcplife: ${message}: sessions are reported at close only\n`);
-  }
-  if (plan.open && tracer.canWalk && tracer.socketState === 'socket storage')
-    io.stderr(
-      `tcplife: with --socket-storage every session's start is in its socket's storage, which the walk over open sessions cannot read: ${plan.open.print ? '--interim makes no interim or exit records' : "metrics count open sessions' bytes at close only"}\n`,
-    );
+  checkOpenSessions(tracer, plan, io);
   if (o.verbose) io.stderr(describeTracer(tracer, plan));
   // Scripts wait for this line to know that tracing has begun.
   if (!o.quiet) io.stderr(TRACING_LINE);
