@@ -13,7 +13,7 @@ import { compilePredicate } from '../dsl/compile.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
 import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
-import { type DecodedSession, fieldSpec, SESSION_KEYS } from '../model/fields.js';
+import { type DecodedSession, ENTRIES, fieldSpec, SESSION_KEYS } from '../model/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import type { Accumulator } from '../pipeline/intervals.js';
 import {
@@ -119,11 +119,13 @@ const JS_TYPE: Readonly<Record<string, string>> = {
 };
 
 /**
- * Keys tcplife's records gained with the records of open sessions. A line
- * with none of them was written by an earlier tcplife, which wrote closes
- * only: it reads as a close whose start was seen, with no session id (0).
+ * Keys tcplife's records gained later (the registry's `absentAs`). A line
+ * with none of them was written by an earlier tcplife: it reads as their
+ * values then (a close whose start was seen, with no session id).
  */
-const LATER_KEYS = { event: 'close', sid: 0, start_seen: true } as const;
+const LATER_KEYS: Readonly<Record<string, unknown>> = Object.fromEntries(
+  ENTRIES.flatMap(({ name, spec }) => (spec.absentAs === undefined ? [] : [[name, spec.absentAs]])),
+);
 
 function withLaterKeys(rec: unknown): unknown {
   if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return rec;

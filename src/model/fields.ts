@@ -40,6 +40,11 @@ interface BaseSpec {
   readonly extended?: number;
   /** `--hist` takes this short name for it, as BCC's tools do (span, tx, rx, rtt). */
   readonly histName?: string;
+  /**
+   * Recordings made before the field existed lack it: a line with none of
+   * these fields reads as these values (replay).
+   */
+  readonly absentAs?: string | number | boolean;
 }
 
 /** A value the kernel puts in the record. */
@@ -338,6 +343,7 @@ export const FIELDS = {
     width: -7,
     description:
       'what the record is: close (the session ended), interim (still open: totals so far, --interim), exit (still open when tracing stopped)',
+    absentAs: 'close',
   },
   sid: {
     type: 'int',
@@ -347,6 +353,7 @@ export const FIELDS = {
     width: 10,
     description:
       "the session's id: the same in all its records, unique among sessions open at once (the kernel's socket cookie)",
+    absentAs: 0,
   },
   start_seen: {
     type: 'bool',
@@ -357,6 +364,7 @@ export const FIELDS = {
     text: 'yesno',
     description:
       'false for a session already open when tracing began: its bytes count from its start, its span from when tracing began',
+    absentAs: true,
   },
   port: {
     type: 'port',
