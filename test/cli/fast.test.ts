@@ -9,32 +9,7 @@ import { makeDecoder, type Resolvers } from '../../src/model/decode.js';
 import { RECORD_MEMBERS, RECORD_SIZE } from '../../src/model/record.js';
 import { fastWriter } from '../../src/pipeline/fast.js';
 import { createFormatter, type FormatOptions } from '../../src/pipeline/formatters.js';
-
-/** A record's member values: numbers, or the bytes of a char[16] / u8[16]. */
-type Values = Record<string, number | Uint8Array>;
-
-function write(dv: DataView, off: number, v: Values): void {
-  for (const m of RECORD_MEMBERS) {
-    const x = v[m.field]!;
-    const at = off + m.offset;
-    switch (m.spec.c) {
-      case 'u8':
-        dv.setUint8(at, x as number);
-        break;
-      case 'u16':
-        dv.setUint16(at, x as number, true);
-        break;
-      case 'u32':
-        dv.setUint32(at, x as number, true);
-        break;
-      case 'u64':
-        dv.setBigUint64(at, BigInt(x as number), true);
-        break;
-      default:
-        new Uint8Array(dv.buffer, dv.byteOffset + at, 16).set(x as Uint8Array);
-    }
-  }
-}
+import { type RecordValues as Values, writeRecord as write } from '../helpers/record.js';
 
 /** Bytes a comm may hold: mostly names, sometimes quotes, commas, controls, UTF-8 and stray bytes. */
 const commByte = fc.oneof(

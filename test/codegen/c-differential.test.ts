@@ -22,33 +22,30 @@ import { splitFilter } from '../../src/plan/split.js';
 import { PACKAGE_ROOT } from '../../src/util/paths.js';
 import { sessionArb, validFilterArb } from '../dsl/arbitraries.js';
 import { describeKernel } from '../helpers/kernel.js';
+import { type RecordValues, writeRecord } from '../helpers/record.js';
 
 const FILTERS = 1000;
 const SESSIONS = 200;
 
-/** A session as the kernel's record: the registry's layout, little-endian. */
+/** A session as the kernel's record: its values as the record's members hold them. */
 function record(s: Record<string, unknown>): Buffer {
-  const b = Buffer.alloc(RECORD_SIZE);
+  const v: RecordValues = {};
   for (const m of RECORD_MEMBERS) {
-    const v = s[m.field];
+    const x = s[m.field];
     const spec = fieldSpec(m.field)!;
-    if (spec.type === 'addr') {
-      const a = parseAddr(v as string)!;
-      Buffer.from(a.bytes).copy(b, m.offset);
-    } else if (spec.type === 'string') {
-      b.set(textToBytes(v as string).subarray(0, 15), m.offset);
-    } else if (spec.type === 'enum') {
-      b.writeUInt8(v === '' ? 0 : enumCode(m.field, v as string), m.offset);
-    } else if (spec.type === 'time') {
-      b.writeBigUInt64LE(0n, m.offset);
-    } else {
-      const n = typeof v === 'boolean' ? Number(v) : (v as number);
-      if (m.size === 1) b.writeUInt8(n, m.offset);
-      else if (m.size === 2) b.writeUInt16LE(n, m.offset);
-      else if (m.size === 4) b.writeUInt32LE(n, m.offset);
-      else b.writeBigUInt64LE(BigInt(n), m.offset);
-    }
+    const bytes = (b: Uint8Array) => {
+      const out = new Uint8Array(16);
+      out.set(b.subarray(0, 16));
+      return out;
+    };
+    if (spec.type === 'addr') v[m.field] = bytes(Uint8Array.from(parseAddr(x as string)!.bytes));
+    else if (spec.type === 'string') v[m.field] = bytes(textToBytes(x as string).subarray(0, 15));
+    else if (spec.type === 'enum') v[m.field] = x === '' ? 0 : enumCode(m.field, x as string);
+    else if (spec.type === 'time') v[m.field] = 0;
+    else v[m.field] = Number(x);
   }
+  const b = Buffer.alloc(RECORD_SIZE);
+  writeRecord(new DataView(b.buffer, b.byteOffset, b.length), 0, v);
   return b;
 }
 
