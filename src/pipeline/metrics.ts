@@ -123,12 +123,13 @@ export class SessionMetrics {
    */
   add(r: Row): void {
     if (r.event === 'exit') return;
-    const before = this.counted.get(r.sid);
+    // Most closes follow no interim record: no lookup while none is held.
+    const before = this.counted.size > 0 ? this.counted.get(r.sid) : undefined;
     const tx = r.tx_b - (before?.tx ?? 0);
     const rx = r.rx_b - (before?.rx ?? 0);
     const closed = r.event !== 'interim';
-    if (closed) this.counted.delete(r.sid);
-    else this.counted.set(r.sid, { tx: r.tx_b, rx: r.rx_b });
+    if (!closed) this.counted.set(r.sid, { tx: r.tx_b, rx: r.rx_b });
+    else if (before) this.counted.delete(r.sid);
     const values = this.getters.map((g) => g(r));
     const rules = this.byRule ? (r.rules?.length ? r.rules : ['']) : [undefined];
     for (const rule of rules) {
