@@ -13,7 +13,14 @@ import { compilePredicate } from '../dsl/compile.js';
 import { renderDiagnostics } from '../dsl/diagnostic.js';
 import type { Pred } from '../dsl/ir.js';
 import * as IR from '../dsl/ir.js';
-import { type DecodedSession, ENTRIES, fieldSpec, SESSION_KEYS } from '../model/fields.js';
+import {
+  CLOSE_MS,
+  closeMs,
+  type DecodedSession,
+  ENTRIES,
+  fieldSpec,
+  SESSION_KEYS,
+} from '../model/fields.js';
 import { createFormatter, type OutputFormat } from '../pipeline/formatters.js';
 import type { Accumulator } from '../pipeline/intervals.js';
 import {
@@ -145,8 +152,12 @@ function problem(o: unknown, keys: readonly string[]): string | undefined {
     const v = rec[k];
     // 1e400 parses as Infinity: no field of tcplife's holds it.
     if (typeof v === 'number' && !Number.isFinite(v)) return `field '${k}' is not a finite number`;
-    if (spec?.type === 'time' && Number.isNaN(Date.parse(v as string)))
-      return `field '${k}' is not a time (ISO 8601, as tcplife writes it)`;
+    if (spec?.type === 'time') {
+      const ms = Date.parse(v as string);
+      if (Number.isNaN(ms)) return `field '${k}' is not a time (ISO 8601, as tcplife writes it)`;
+      // Parsed once: the windows read it back (closeMs).
+      (rec as { [CLOSE_MS]?: number })[CLOSE_MS] = ms;
+    }
   }
   return undefined;
 }
@@ -299,7 +310,7 @@ export async function runReplay(
       const s = rec as DecodedSession;
       if (!test(s as never)) continue;
       if (windows) {
-        const index = Math.floor(Date.parse(s.time) / windows.ms);
+        const index = Math.floor(closeMs(s) / windows.ms);
         let acc = opened.get(index);
         if (!acc) {
           acc = summaryAccumulator(groupBy);
