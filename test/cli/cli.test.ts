@@ -9,7 +9,7 @@ import { FIELDS } from '../../src/model/fields.js';
 import { PACKAGE_ROOT } from '../../src/util/paths.js';
 import { asUser, BIN, runCli, startCli } from '../helpers/cli.js';
 import { describeAsRoot, describeKernel } from '../helpers/kernel.js';
-import { runClient, sleep, startServer } from '../helpers/tcpgen.js';
+import { connectNamed, runClient, sleep, startServer } from '../helpers/tcpgen.js';
 
 describe('usage errors (no kernel needed)', () => {
   it('a bad filter: the caret on stderr, nothing on stdout, exit 2', async () => {
@@ -239,15 +239,7 @@ describeKernel('tcplife on real sessions', () => {
     const csv = startCli(['--verbose', '-s', '--exit-after', '1', filter]);
     await Promise.all([json.ready, csv.ready]);
     // A client that names itself with the byte 0xE9, which is not UTF-8 on its own.
-    execFileSync('python3', [
-      '-c',
-      `import ctypes, socket
-ctypes.CDLL(None).prctl(15, b"tl_\\xe9x", 0, 0, 0)
-s = socket.create_connection(("127.0.0.1", ${srv.port}))
-s.shutdown(socket.SHUT_WR)
-s.recv(10)
-s.close()`,
-    ]);
+    connectNamed('tl_\\xe9x', srv.port);
     expect(await json.exit).toBe(0);
     expect(await csv.exit).toBe(0);
     srv.stop();

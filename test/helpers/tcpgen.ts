@@ -109,3 +109,20 @@ export async function runClient(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One connection from a process whose comm is these bytes (a Python bytes
+ * literal's body, such as `ab\\xe9cd`: they need not be UTF-8), closed once
+ * the server has answered or closed. Throws, with Python's stderr, on failure.
+ */
+export function connectNamed(commBytes: string, port: number): void {
+  execFileSync('python3', [
+    '-c',
+    `import ctypes, socket
+ctypes.CDLL(None).prctl(15, b"${commBytes}", 0, 0, 0)
+s = socket.create_connection(("127.0.0.1", ${port}))
+s.shutdown(socket.SHUT_WR)
+s.recv(10)
+s.close()`,
+  ]);
+}
