@@ -92,18 +92,29 @@ function read(name: string): string {
       // CLOCK_MONOTONIC ns → wall-clock ms
       return `u64(dv, ${at}) / 1e6 + mono`;
     default:
-      switch (m.spec.c) {
-        case 'u8':
-          return `dv.getUint8(${at})`;
-        case 'u16':
-          return `dv.getUint16(${at}, true)`;
-        case 'u32':
-          return `dv.getUint32(${at}, true)`;
-        case 'u64':
-          return `u64(dv, ${at})`;
-        default:
-          throw new Error(`cannot decode ${name} (${m.spec.c})`);
-      }
+      return integerRead(name);
+  }
+}
+
+/**
+ * The expression that reads a stored integer member (u8 to u64) of the
+ * record at `off` of `dv` as a number: generated code's, here and in the
+ * fast path's line writers.
+ */
+export function integerRead(name: string): string {
+  const m = member(name);
+  const at = `off + ${m.offset}`;
+  switch (m.spec.c) {
+    case 'u8':
+      return `dv.getUint8(${at})`;
+    case 'u16':
+      return `dv.getUint16(${at}, true)`;
+    case 'u32':
+      return `dv.getUint32(${at}, true)`;
+    case 'u64':
+      return `(dv.getUint32(${at}, true) + dv.getUint32(${at} + 4, true) * 4294967296)`;
+    default:
+      throw new Error(`cannot decode ${name} (${m.spec.c})`);
   }
 }
 

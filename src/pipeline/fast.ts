@@ -13,7 +13,13 @@
  * address, a cgroup, an enum, the time within a millisecond) are encoded
  * once and copied; floats go through String() as JSON has them.
  */
-import { type FieldReader, fieldReader, isoTime, type Resolvers } from '../model/decode.js';
+import {
+  type FieldReader,
+  fieldReader,
+  integerRead,
+  isoTime,
+  type Resolvers,
+} from '../model/decode.js';
 import { fieldSpec, isDerived, isStored } from '../model/fields.js';
 import { ROW_ONLY_FIELDS } from '../model/output.js';
 import { member, RECORD_SIZE } from '../model/record.js';
@@ -39,12 +45,14 @@ const enc = new TextEncoder();
 
 class Out {
   buf = new Uint8Array(SIZE);
+  /** The same bytes, for the generated writers' stores of 2 and 4 constant bytes at once. */
+  bv = new DataView(this.buf.buffer);
   p = 0;
   lines = 0;
   constructor(
     private readonly sink: ByteSink,
     /** Kept free beyond what is asked: the room of the writers with a bound. */
-    private readonly reserve: number,
+    public reserve: number,
   ) {}
 
   /** Room for n more bytes of the current line, which moves to the front if need be. */
@@ -56,6 +64,7 @@ class Out {
     this.flush();
     if (partial.length + n > this.buf.length) {
       this.buf = new Uint8Array(2 * (partial.length + n));
+      this.bv = new DataView(this.buf.buffer);
     }
     this.buf.set(partial, 0);
     this.p = partial.length;
@@ -81,7 +90,26 @@ interface Part {
   readonly write: Writer;
   /** most bytes it writes, prefix included; undefined: no bound */
   readonly max: number | undefined;
+  /** What the generated line writer does instead of calling write (lineWriter). */
+  readonly inline?: Inline;
 }
+
+/**
+ * A part as straight-line code: an integer's digits after a constant
+ * prefix; a scaled number's (below its exact limit, else write); or, for a
+ * field whose text is a function of one byte of the record (an enum, a
+ * bool), that text looked up by the byte.
+ */
+type Inline =
+  | { readonly kind: 'uint'; readonly pre: Uint8Array; readonly read: string }
+  | {
+      readonly kind: 'scaled';
+      readonly pre: Uint8Array;
+      readonly read: string;
+      readonly scale: 1000 | 1024;
+      readonly limit: number;
+    }
+  | { readonly kind: 'byte'; readonly at: number };
 
 function putBytes(o: Out, b: Uint8Array): void {
   const buf = o.buf;
@@ -125,8 +153,12 @@ function digitCount(n: number): number {
 
 /** A non-negative safe integer as String() writes it: digits from the last. */
 function putUint(o: Out, n: number): void {
-  const buf = o.buf;
-  const end = o.p + digitCount(n);
+  o.p = putUintAt(o.buf, o.p, n);
+}
+
+/** putUint at p of buf; returns the position after the digits. */
+function putUintAt(buf: Uint8Array, at: number, n: number): number {
+  const end = at + digitCount(n);
   let p = end;
   if (n <= 0x7fffffff) {
     let m = n | 0;
@@ -143,7 +175,7 @@ function putUint(o: Out, n: number): void {
       m = q;
     } while (m > 0);
   }
-  o.p = end;
+  return end;
 }
 
 function putSpaces(o: Out, n: number): void {
@@ -201,28 +233,37 @@ function textFn(name: string, mode: Mode, col?: Column): (v: unknown) => string 
  * reads back as the same double. Larger values go through String().
  */
 function putScaled(o: Out, n: number, scale: 1000 | 1024): void {
-  const whole = Math.floor(n / scale);
-  const rest = n - whole * scale;
-  putUint(o, whole);
-  if (rest === 0) return;
-  // the fraction as a zero-padded integer of 3 (÷1000) or 10 (÷1024) digits
-  let frac = scale === 1000 ? rest : rest * 9765625;
-  let width = scale === 1000 ? 3 : 10;
-  while (frac % 10 === 0) {
-    frac /= 10;
-    width--;
-  }
-  o.buf[o.p++] = 0x2e;
-  const start = o.p;
-  putUint(o, frac);
-  const len = o.p - start;
-  if (len < width) {
-    // leading zeros of the fraction
-    o.buf.copyWithin(start + width - len, start, o.p);
-    o.buf.fill(0x30, start, start + width - len);
-    o.p = start + width;
-  }
+  o.p = putScaledAt(o.buf, o.p, n, scale);
 }
+
+/** putScaled at p of buf; returns the position after the text. */
+function putScaledAt(buf: Uint8Array, at: number, n: number, scale: 1000 | 1024): number {
+  const whole = Math.floor(n / scale);
+  const p = putUintAt(buf, at, whole);
+  const t = (scale === 1000 ? BY_1000 : BY_1024)[n - whole * scale]!;
+  for (let i = 0; i < t.length; i++) buf[p + i] = t[i]!;
+  return p + t.length;
+}
+
+/**
+ * The text after the whole part of rest ÷ scale, for each rest: the point
+ * and the exact decimal digits, trailing zeros dropped ('' for 0): the
+ * fraction as a zero-padded integer of 3 (÷1000) or 10 (÷1024) digits.
+ */
+function fractions(scale: 1000 | 1024): Uint8Array[] {
+  const texts: Uint8Array[] = [new Uint8Array(0)];
+  for (let rest = 1; rest < scale; rest++) {
+    const digits = String(scale === 1000 ? rest : rest * 9765625).padStart(
+      scale === 1000 ? 3 : 10,
+      '0',
+    );
+    texts.push(enc.encode(`.${digits.replace(/0+$/, '')}`));
+  }
+  return texts;
+}
+
+const BY_1000 = fractions(1000);
+const BY_1024 = fractions(1024);
 
 const SCALED_EXACT = { 1000: 2 ** 40, 1024: 2 ** 19 } as const;
 
@@ -240,6 +281,7 @@ function fieldPart(
   if (plainInteger(name, mode) && col?.maxLen === undefined) {
     return {
       max: pre.length + 24 + Math.abs(width),
+      inline: width === 0 ? { kind: 'uint', pre, read: integerRead(name) } : undefined,
       write: (o, dv, off, mono, line) => {
         putBytes(o, pre);
         const n = read(dv, off, mono) as number;
@@ -268,6 +310,9 @@ function fieldPart(
     const limit = SCALED_EXACT[scale] * scale;
     return {
       max: undefined,
+      inline: isStored(fieldSpec(spec.from)!)
+        ? { kind: 'scaled', pre, read: integerRead(spec.from), scale, limit }
+        : undefined,
       write: (o, dv, off, mono, line) => {
         const n = base(dv, off, mono) as number;
         if (n >= limit) return putString(o, prefix + text(n / scale), line);
@@ -313,16 +358,24 @@ function fieldPart(
   if (spec && isStored(spec) && (spec.c === 'char[16]' || spec.c === 'u8[16]'))
     return { max: undefined, write: bytesKeyed(name, read, (v) => prefix + text(v)) };
   const cache = new Map<unknown, Uint8Array>();
+  let lastValue: unknown = cache; // no value is this Map
+  let lastBytes: Uint8Array | undefined;
+  const byte =
+    spec && isStored(spec) && spec.c === 'u8' && (spec.type === 'enum' || spec.type === 'bool');
   return {
     max: undefined,
+    inline: byte ? { kind: 'byte', at: member(name).offset } : undefined,
     write: (o, dv, off, mono, line) => {
       const v = read(dv, off, mono);
-      let bytes = cache.get(v);
+      // the last value first: sessions in a burst share a cgroup, a role
+      let bytes = v === lastValue ? lastBytes : cache.get(v);
       if (!bytes) {
         if (cache.size >= CACHE_MAX) cache.clear();
         bytes = enc.encode(prefix + text(v));
         cache.set(v, bytes);
       }
+      lastValue = v;
+      lastBytes = bytes;
       line = o.need(bytes.length, line);
       putBytes(o, bytes);
       return line;
@@ -418,25 +471,104 @@ export function fastWriter(
       break;
   }
   const trim = layout.kind === 'table' && trimsEnd(layout.cols);
-  const endBytes = enc.encode(end);
-  // Room asked once per record for every writer with a bound.
-  const room = parts.reduce((a, p) => a + (p.max ?? 0), 0);
-  const writers = parts.map((p) => p.write);
-  const out = new Out(sink, room);
-  const n = writers.length;
-  return {
-    record(dv, off, len, mono) {
-      if (len !== RECORD_SIZE)
-        throw new Error(`event record of ${len} bytes, expected ${RECORD_SIZE}`);
-      let line = out.need(0, out.p);
-      for (let i = 0; i < n; i++) line = writers[i]!(out, dv, off, mono, line);
-      if (trim) line = trimLine(out, line);
-      out.need(endBytes.length, line);
-      putBytes(out, endBytes);
-      out.lines++;
-    },
-    flush: () => out.flush(),
+  const out = new Out(sink, 0);
+  const record = lineWriter(out, parts, enc.encode(end), trim);
+  return { record, flush: () => out.flush() };
+}
+
+/** A byte part's text for each value of its byte, made by its own writer. */
+function textsByByte(part: Part, at: number): Uint8Array[] {
+  const dv = new DataView(new ArrayBuffer(RECORD_SIZE));
+  const texts: Uint8Array[] = [];
+  const o = new Out(() => {}, 0);
+  for (let code = 0; code < 256; code++) {
+    dv.setUint8(at, code);
+    o.p = 0;
+    part.write(o, dv, 0, 0, 0);
+    texts.push(o.buf.slice(0, o.p));
+  }
+  return texts;
+}
+
+/**
+ * One function that writes a record's line: the parts with inline code as
+ * straight-line stores into the buffer, the others through their write.
+ * V8 compiles it as one unit (no call per field through an array of
+ * closures, no read closures). The generated text holds numbers and
+ * parameter names only; what a part writes comes from its own code, so the
+ * bytes are those of the parts' writers (the differential test holds them
+ * to the Session path's).
+ */
+function lineWriter(
+  out: Out,
+  parts: readonly Part[],
+  end: Uint8Array,
+  trim: boolean,
+): (dv: DataView, off: number, len: number, mono: number) => void {
+  const names: string[] = ['o', 'putUintAt', 'putScaledAt', 'trimLine'];
+  const values: unknown[] = [out, putUintAt, putScaledAt, trimLine];
+  const arg = (name: string, v: unknown) => {
+    names.push(name);
+    values.push(v);
+    return name;
   };
+  const reload = 'buf = o.buf; bv = o.bv; p = o.p;';
+  const body: string[] = [];
+  let room = end.length;
+  parts.forEach((part, i) => {
+    const c = part.inline;
+    room += part.max ?? 0;
+    if (!c) {
+      body.push(`o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload}`);
+      return;
+    }
+    switch (c.kind) {
+      case 'uint':
+        body.push(constBytes(c.pre), `p = putUintAt(buf, p, ${c.read});`);
+        break;
+      case 'scaled':
+        room += c.pre.length + 26; // 13 digits, a point, 10
+        body.push(
+          `n = ${c.read};`,
+          `if (n < ${c.limit}) { ${constBytes(c.pre)} p = putScaledAt(buf, p, n, ${c.scale}); }`,
+          `else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
+        );
+        break;
+      case 'byte': {
+        const texts = textsByByte(part, c.at);
+        room += Math.max(...texts.map((t) => t.length));
+        body.push(
+          `t = ${arg(`t${i}`, texts)}[dv.getUint8(off + ${c.at})];`,
+          'for (let k = 0; k < t.length; k++) buf[p + k] = t[k];',
+          'p += t.length;',
+        );
+        break;
+      }
+    }
+  });
+  if (trim) body.push(`o.p = p; line = trimLine(o, line); ${reload}`);
+  body.push(constBytes(end), 'o.p = p;', 'o.lines++;');
+  out.reserve = room;
+  const src = `return function record(dv, off, len, mono) {
+  if (len !== ${RECORD_SIZE}) throw new Error('event record of ' + len + ' bytes, expected ${RECORD_SIZE}');
+  let line = o.need(0, o.p);
+  let buf = o.buf, bv = o.bv, p = o.p, n = 0, t;
+  ${body.join('\n  ')}
+};`;
+  return new Function(...names, src)(...values);
+}
+
+/** Stores of constant bytes at p, four at a time, then p moved past them. */
+function constBytes(b: Uint8Array): string {
+  const code: string[] = [];
+  let i = 0;
+  for (; i + 4 <= b.length; i += 4)
+    code.push(
+      `bv.setUint32(p + ${i}, ${new DataView(b.buffer, b.byteOffset).getUint32(i, true)}, true);`,
+    );
+  for (; i < b.length; i++) code.push(`buf[p + ${i}] = ${b[i]};`);
+  code.push(`p += ${b.length};`);
+  return code.join(' ');
 }
 
 /** String.prototype.trimEnd on the line being written: spaces here, any other white space as JS has it. */
