@@ -8,6 +8,17 @@ import { type LibC, loadLibc } from '../util/libc.js';
 
 export type Ptr = unknown;
 
+/** bpf_map_lookup_batch and bpf_map_lookup_and_delete_batch: entries a batch at a time. */
+export type BatchFn = (
+  fd: number,
+  inBatch: Buffer | null,
+  outBatch: Buffer,
+  keys: Buffer,
+  values: Buffer,
+  count: Buffer,
+  opts: Ptr | null,
+) => number;
+
 export interface LibBpf {
   bpf_object__open_mem(buf: Buffer, size: number, opts: Ptr | null): Ptr | null;
   bpf_object__load(obj: Ptr): number;
@@ -29,15 +40,8 @@ export interface LibBpf {
   bpf_map_lookup_elem(fd: number, key: Buffer, value: Buffer): number;
   bpf_map_get_next_key(fd: number, key: Buffer | null, next: Buffer): number;
   bpf_map_update_elem(fd: number, key: Buffer, value: Buffer, flags: number): number;
-  bpf_map_lookup_and_delete_batch(
-    fd: number,
-    inBatch: Buffer | null,
-    outBatch: Buffer,
-    keys: Buffer,
-    values: Buffer,
-    count: Buffer,
-    opts: Ptr | null,
-  ): number;
+  bpf_map_lookup_and_delete_batch: BatchFn;
+  bpf_map_lookup_batch: BatchFn;
   bpf_obj_get_info_by_fd(fd: number, info: Buffer, len: Buffer): number;
   libbpf_num_possible_cpus(): number;
   libbpf_set_print(fn: Ptr | null): Ptr | null;
@@ -95,6 +99,9 @@ export function loadNative(): Native {
     ),
     bpf_map_lookup_and_delete_batch: lib.func(
       'int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, const void *opts)',
+    ),
+    bpf_map_lookup_batch: lib.func(
+      'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, uint32_t *count, const void *opts)',
     ),
     bpf_obj_get_info_by_fd: lib.func(
       'int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *len)',
