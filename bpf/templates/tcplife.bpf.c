@@ -173,6 +173,35 @@ struct {
   __type(value, struct group_val);
 } zero_group SEC(".maps");
 
+/*
+ * --metrics counted in the kernel (settings.metrics): a label set's
+ * counters, keyed as a group is (settings.metric_mask), never emptied:
+ * userspace reads them at each scrape. Label sets past the map's room
+ * (--max-series) count in metrics_other. settings.metrics: 1 counts
+ * and sends records as usual, METRICS_ONLY sends none (-o none).
+ */
+#define METRICS_ONLY 2
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1);
+  __type(key, struct event);
+  __type(value, struct metric_val);
+} metrics SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct metric_val);
+} metrics_other SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct metric_val);
+} zero_metric SEC(".maps");
+
 static __always_inline struct stats *stats(__u32 which)
 {
   return bpf_map_lookup_elem(&counters, &which);
@@ -456,6 +485,53 @@ static __always_inline void add_to(void *groups, const struct event *k, const st
   __sync_fetch_and_add(&g->span_hist[span_bucket(hist_value(e))], 1);
 }
 
+/* The counters of a record's label set: a new one past the map's room counts in metrics_other. */
+static __always_inline struct metric_val *metric_of(const struct event *e)
+{
+  struct event k = {};
+  group_key_of(e, &k, settings.metric_mask);
+  struct metric_val *m = bpf_map_lookup_elem(&metrics, &k);
+  if (m)
+    return m;
+  __u32 zero = 0;
+  struct metric_val *z = bpf_map_lookup_elem(&zero_metric, &zero);
+  if (z) {
+    long err = bpf_map_update_elem(&metrics, &k, z, BPF_NOEXIST);
+    if (!err || err == -EEXIST) {
+      m = bpf_map_lookup_elem(&metrics, &k);
+      if (m)
+        return m;
+    }
+  }
+  return bpf_map_lookup_elem(&metrics_other, &zero);
+}
+
+/*
+ * A record into the metrics: the bytes its session moved since what an
+ * earlier interim record counted (tx_seen, rx_seen); a close also counts
+ * the session and its span, in the first bucket whose bound holds it.
+ */
+static __always_inline void count_metrics(const struct event *e, __u64 tx_seen, __u64 rx_seen,
+                                          const bool close)
+{
+  struct metric_val *m = metric_of(e);
+  if (!m)
+    return;
+  if (e->tx_b > tx_seen)
+    __sync_fetch_and_add(&m->tx_b, e->tx_b - tx_seen);
+  if (e->rx_b > rx_seen)
+    __sync_fetch_and_add(&m->rx_b, e->rx_b - rx_seen);
+  if (!close)
+    return;
+  __sync_fetch_and_add(&m->sessions, 1);
+  __sync_fetch_and_add(&m->span_us, e->span_us);
+  __u32 i = 0;
+  for (; i < METRIC_BOUNDS; i++)
+    if (e->span_us <= settings.metric_bounds[i])
+      break;
+  __sync_fetch_and_add(&m->le[i], 1);
+}
+
 /* A session into its group of the current summary map. */
 static __always_inline void summarise(const struct event *e, struct stats *st)
 {
@@ -464,7 +540,7 @@ static __always_inline void summarise(const struct event *e, struct stats *st)
   if (!which)
     return;
   struct event k = {};
-  group_key_of(e, &k);
+  group_key_of(e, &k, settings.group_mask);
   if (*which)
     add_to(&groups_b, &k, e, st);
   else
@@ -508,6 +584,8 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
       s->owner = 0;
       s->adopted = 0;
       s->last_ns = 0;
+      s->counted_tx = 0;
+      s->counted_rx = 0;
       s->cookie = cookie_of(sk, btf);
       s->sid = sid_of(s->cookie);
       st->started++;
@@ -575,6 +653,11 @@ static __always_inline int on_state(struct sock *sk, int oldstate, int newstate,
   if (!filter(&e))
     return 0;
   st->passed++;
+  if (settings.metrics) {
+    count_metrics(&e, s.counted_tx, s.counted_rx, true);
+    if (settings.metrics == METRICS_ONLY)
+      return 0;
+  }
   if (settings.aggregate) {
     summarise(&e, st);
     return 0;
@@ -811,6 +894,11 @@ int tcplife_walk(struct bpf_iter__task_file *ctx)
   if (!filter(&e))
     return 0;
   s->last_ns = now;
+  if (settings.metrics && e.event == EVENT_INTERIM && s != &unseen) {
+    count_metrics(&e, s->counted_tx, s->counted_rx, false);
+    s->counted_tx = e.tx_b;
+    s->counted_rx = e.rx_b;
+  }
   bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
   return 0;
 }

@@ -92,6 +92,8 @@ function onPath(ctx: RunContext): Execution {
     case 'print':
     case 'none':
       return sessionPipeline(ctx, path);
+    case 'kernel-metrics':
+      return countedInKernel();
     case 'explain':
       throw new Error('an --explain plan runs no tracer');
     default:
@@ -172,6 +174,15 @@ function kernelSummary(
   });
   // Summaries made in the kernel send no records: nothing to drain.
   return { done, stop: () => end(), printed: () => printed, subscription: Subscription.EMPTY };
+}
+
+/** -o none --metrics counted in the kernel: nothing to do per session; the scrapes read the kernel. */
+function countedInKernel(): Execution {
+  let stop = () => {};
+  const done = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  return { done, stop, printed: () => 0, subscription: Subscription.EMPTY };
 }
 
 /** Every record the kernel sends, printed as it is: record bytes to output bytes (fast.ts). */

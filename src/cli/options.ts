@@ -4,6 +4,7 @@
  * what passes becomes the run planner's input (src/plan/run.ts) and the
  * filter's option terms.
  */
+
 import { readFileSync } from 'node:fs';
 import type { Expr } from '../dsl/ast.js';
 import { where } from '../dsl/builder.js';
@@ -11,6 +12,7 @@ import { ENTRIES } from '../model/fields.js';
 import type { OutputFormat } from '../model/output.js';
 import { OUT_FIELDS, resolveFields } from '../pipeline/fields.js';
 import { RULE_GROUP } from '../pipeline/summary.js';
+import { DEFAULT_BUCKETS, DEFAULT_LABELS, DEFAULT_MAX_SERIES } from '../plan/metrics.js';
 import type { RunInput } from '../plan/run.js';
 import { readTextFile } from '../util/read-text.js';
 
@@ -184,6 +186,15 @@ export function runInput(o: TraceCliOptions): RunInput {
     groupBy,
     ...(hist ? { hist } : {}),
     metrics: o.metrics !== undefined,
+    ...(o.metrics !== undefined
+      ? {
+          metricsOf: {
+            labels: o.labels ?? DEFAULT_LABELS,
+            buckets: o.buckets ?? DEFAULT_BUCKETS,
+            maxSeries: o.maxSeries ?? DEFAULT_MAX_SERIES,
+          },
+        }
+      : {}),
     ...(o.exitAfter ? { exitAfter: o.exitAfter } : {}),
     rules: (o.rules?.length ?? 0) > 0,
     time: o.time === true,

@@ -16,6 +16,8 @@ import { printPred } from '../dsl/print-ir.js';
 import { prebuiltObject } from '../kernel/build.js';
 import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
+import { makeDecoder } from '../model/decode.js';
+import { RECORD_SIZE } from '../model/record.js';
 import type { Row } from '../pipeline/fields.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan, type Plan } from '../plan/plan.js';
@@ -133,7 +135,9 @@ function describeTracer(tracer: Tracer, plan: RunPlan): string {
       ? `tcplife: the ${path.field} histogram made in the kernel\n`
       : path.kind === 'kernel-summary'
         ? `tcplife: summaries made in the kernel, by ${path.groupBy.length ? path.groupBy.join(', ') : 'interval'} (at most ${spec.maxEntries.groups_a} groups an interval)\n`
-        : '') +
+        : path.kind === 'kernel-metrics'
+          ? `tcplife: metrics counted in the kernel, by ${spec.metrics?.labels.join(', ') || 'nothing'} (at most ${spec.maxEntries.metrics} label sets)\n`
+          : '') +
     adoptionLine(tracer, plan) +
     `tcplife: ring ${spec.maxEntries.events} bytes, ${tracer.socketState === 'socket storage' ? 'no socket map (socket storage)' : `socket map ${tracer.hashSize} entries`}, settings ${JSON.stringify(scalarSettings(tracer.settings()))}\n` +
     (tracer.cgroups.available
@@ -146,14 +150,25 @@ function describeTracer(tracer: Tracer, plan: RunPlan): string {
 async function serveMetrics(
   o: TraceCliOptions,
   tracer: Tracer,
+  plan: RunPlan,
   io: Io,
 ): Promise<{ server: Server; add: (r: Row) => void }> {
   // Loaded when used: prom-client and an HTTP server cost memory.
   const { DEFAULT_LABELS, SessionMetrics } = await import('../pipeline/metrics.js');
+  const decode = plan.path.kind === 'kernel-metrics' ? makeDecoder(tracer.resolvers) : undefined;
   const metrics = new SessionMetrics({
     labels: o.labels ?? DEFAULT_LABELS,
     ...(o.buckets ? { buckets: o.buckets } : {}),
     ...(o.maxSeries ? { maxSeries: o.maxSeries } : {}),
+    // Counted in the kernel: each label set's key read as a session, for its labels.
+    ...(decode
+      ? {
+          kernel: {
+            read: (visit) => tracer.readMetrics(visit),
+            row: (key, off) => decode(key, off, RECORD_SIZE, 0),
+          },
+        }
+      : {}),
     stats: () => tracer.stats(),
     beforeRender: () => tracer.drainNow(),
     onOverflow: (cap) =>
@@ -276,7 +291,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   let unwritten = 0;
   let execution: Execution;
   try {
-    const metrics = plan.sinks.metrics ? await serveMetrics(o, tracer, io) : undefined;
+    const metrics = plan.sinks.metrics ? await serveMetrics(o, tracer, plan, io) : undefined;
     metricsServer = metrics?.server;
     execution = await runUntilStopped(
       (requestStop) =>

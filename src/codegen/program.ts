@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Cidr } from '../dsl/addr.js';
 import { statsStructC } from '../model/counters.js';
 import type { KernelHistField } from '../model/fields.js';
-import { groupMask, groupsC, HIST_OF } from '../model/groups.js';
+import { groupMask, groupsC, HIST_OF, METRIC_BOUNDS } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
 import { startStructC } from '../model/start.js';
 import type { Split } from '../plan/split.js';
@@ -45,7 +45,10 @@ export interface ProgramSpec {
     readonly starts: number;
     readonly groups_a: number;
     readonly groups_b: number;
+    readonly metrics: number;
   };
+  /** --metrics counted in the kernel: the label fields, the buckets' bounds in µs. */
+  readonly metrics?: { readonly labels: readonly string[]; readonly boundsUs: readonly number[] };
   /** Summaries made in the kernel: the fields they group by. */
   readonly summary?: { readonly groupBy: readonly string[] };
   /** The long address sets of the filter, in the tries addr_set_0… (filled at load). */
@@ -78,6 +81,17 @@ export interface GenerateOptions {
    * session: docs/operating.md, --socket-storage).
    */
   readonly socketStorage?: boolean;
+  /**
+   * Count --metrics in the kernel: by these label fields (each keyed in the
+   * kernel: groupMask), spans in buckets of at most these µs (at most
+   * METRIC_BOUNDS), at most maxSeries label sets; `only`: send no records.
+   */
+  readonly metrics?: {
+    readonly labels: readonly string[];
+    readonly boundsUs: readonly number[];
+    readonly maxSeries: number;
+    readonly only: boolean;
+  };
 }
 
 export function roundRingSize(bytes: number): number {
@@ -102,6 +116,11 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
   template ??= readFileSync(TEMPLATE_PATH, 'utf8');
   const mask = opts.summarise ? groupMask(opts.summarise.groupBy) : undefined;
   const groups = mask === undefined ? 1 : (opts.summarise?.maxGroups ?? DEFAULT_MAX_GROUPS);
+  const metrics = opts.metrics;
+  const metricMask = metrics ? groupMask(metrics.labels) : undefined;
+  if (metrics && (metricMask === undefined || metrics.boundsUs.length > METRIC_BOUNDS))
+    throw new RangeError('these metrics cannot be counted in the kernel');
+  const quiet = mask !== undefined || metrics?.only === true;
   const source = fillTemplate(template, {
     EVENT_STRUCT: eventStructC(),
     ENUMS: enumsC(),
@@ -116,14 +135,16 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
     split,
     filterC: emitted.expr,
     source,
-    // Summaries in the kernel send no records: the ring is a page.
+    // Summaries and metrics alone in the kernel send no records: the ring is a page.
     maxEntries: {
-      events: mask === undefined ? events : 4096,
+      events: quiet ? 4096 : events,
       starts,
       groups_a: groups,
       groups_b: groups,
+      metrics: metrics ? metrics.maxSeries : 1,
     },
     ...(mask !== undefined ? { summary: { groupBy: opts.summarise!.groupBy } } : {}),
+    ...(metrics ? { metrics: { labels: metrics.labels, boundsUs: metrics.boundsUs } } : {}),
     addrSets: emitted.addrSets,
     // Wake the reader once 1/8 of the ring is used: a burst cannot fill it
     // between two timer ticks.
@@ -133,6 +154,11 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
       aggregate: mask === undefined ? 0 : 1,
       group_mask: mask ?? 0,
       hist_of: Math.max(0, HIST_OF.indexOf(opts.summarise?.histOf ?? 'span_us')),
+      metrics: metrics ? (metrics.only ? 2 : 1) : 0,
+      metric_mask: metricMask ?? 0,
+      metric_bounds: Array.from({ length: METRIC_BOUNDS }, (_, i) =>
+        metrics && i < metrics.boundsUs.length ? BigInt(metrics.boundsUs[i]!) : 2n ** 64n - 1n,
+      ),
       socket_storage: opts.socketStorage ? STORE.storage : STORE.hashThenStorage,
     },
     startsAlone: opts.mapEntries ?? DEFAULT_MAP_ENTRIES_ALONE,

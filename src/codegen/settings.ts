@@ -32,6 +32,19 @@ export const SETTINGS = [
     c: "with aggregate: the record member a group's histogram counts (src/model/groups.ts HIST_OF)",
   },
   {
+    name: 'metrics',
+    c: '1: count closes (and interim records) in the metrics map too; 2: there only, no record',
+  },
+  {
+    name: 'metric_mask',
+    c: 'with metrics: the record members a label set is keyed on (bit i: member i)',
+  },
+  {
+    name: 'metric_bounds',
+    c: 'with metrics: the duration buckets, the most µs each holds, ascending; unused ones ~0',
+    words: 32,
+  },
+  {
     name: 'socket_storage',
     c: "where tp_btf programs keep a session's start: 0 the hash, 1 socket storage, 2 the hash, then socket storage beyond its room",
   },

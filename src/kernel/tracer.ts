@@ -15,7 +15,7 @@ import { type ProgramSpec, STORE } from '../codegen/program.js';
 import type { Settings } from '../codegen/settings.js';
 import { type Decoder, makeDecoder, type Resolvers } from '../model/decode.js';
 import { type DecodedSession, enumCode } from '../model/fields.js';
-import { GROUP_VALUE_SIZE } from '../model/groups.js';
+import { GROUP_VALUE_SIZE, METRIC_VALUE_SIZE } from '../model/groups.js';
 import { RECORD_SIZE } from '../model/record.js';
 import {
   BpfObject,
@@ -30,7 +30,7 @@ import { CgroupResolver } from './cgroups.js';
 import { AttachError, BtfMissingError, PermissionError, TcplifeError } from './errors.js';
 import { errno, koffi, loadNative } from './libbpf.js';
 import type { MapName } from './manifest.js';
-import { readAndDelete } from './map-batch.js';
+import { readAll, readAndDelete } from './map-batch.js';
 import { RingReader } from './ringbuf.js';
 
 const BATCH = 8192;
@@ -392,6 +392,30 @@ export class Tracer {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     }
     return readAndDelete(this.obj.mapFd(retired), RECORD_SIZE, GROUP_VALUE_SIZE, visit);
+  }
+
+  /**
+   * --metrics counted in the kernel (program.metrics): each label set's
+   * counters as they are now, then those of the label sets past the map's
+   * room (`other`, with no key). Nothing is emptied: the counters only grow.
+   */
+  readMetrics(
+    visit: (key: DataView | undefined, keyOff: number, value: DataView, valueOff: number) => void,
+  ): void {
+    if (!this.program.metrics || this.closed) return;
+    readAll(this.obj.mapFd('metrics'), RECORD_SIZE, METRIC_VALUE_SIZE, visit);
+    const value = Buffer.alloc(METRIC_VALUE_SIZE);
+    if (
+      loadNative().bpf.bpf_map_lookup_elem(
+        this.obj.mapFd('metrics_other'),
+        Buffer.alloc(4),
+        value,
+      ) !== 0
+    )
+      throw new TcplifeError(
+        `cannot read the kernel's metrics (${loadNative().c.strerror(errno())})`,
+      );
+    visit(undefined, 0, new DataView(value.buffer, value.byteOffset, value.length), 0);
   }
 
   /** A map of the running program, by its name in the template (for tools and tests). */

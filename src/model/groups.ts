@@ -138,7 +138,7 @@ export function groupsC(): string {
       m.size === 16
         ? `__builtin_memcpy(k->${m.name}, e->${m.name}, 16);`
         : `k->${m.name} = e->${m.name};`;
-    return `  if (settings.group_mask & ${bit})\n    ${copy}`;
+    return `  if (mask & ${bit})\n    ${copy}`;
   }).filter((x) => x !== null);
   return [
     'struct group_val {',
@@ -171,12 +171,45 @@ export function groupsC(): string {
     '  }',
     '}',
     '',
-    '/* The grouped members of a record, the rest zero: the settings say which. */',
-    'static __always_inline void group_key_of(const struct event *e, struct event *k)',
+    "/* The members of a record in mask (bit i: member i), the rest zero: a group's key. */",
+    'static __always_inline void group_key_of(const struct event *e, struct event *k, __u64 mask)',
     '{',
     ...copies,
     '}',
+    '',
+    `#define METRIC_BOUNDS ${METRIC_BOUNDS}`,
+    "/* --metrics counted in the kernel: one label set's counters (src/model/groups.ts). */",
+    'struct metric_val {',
+    '  __u64 sessions;',
+    '  __u64 tx_b;',
+    '  __u64 rx_b;',
+    '  __u64 span_us;',
+    '  /* le[i]: closes whose span is at most settings.metric_bounds[i] µs and above the one',
+    '   * before; le[METRIC_BOUNDS]: the rest (unused bounds are ~0: +Inf comes first) */',
+    '  __u64 le[METRIC_BOUNDS + 1];',
+    '};',
+    `_Static_assert(sizeof(struct metric_val) == ${METRIC_VALUE_SIZE}, "metric value differs from src/model/groups.ts");`,
   ].join('\n');
+}
+
+/** Duration buckets the kernel can count --metrics in (more: userspace counts). */
+export const METRIC_BOUNDS = 32;
+/** Bytes of a label set's value in the metrics map: four u64, then METRIC_BOUNDS + 1 bucket counts. */
+export const METRIC_VALUE_SIZE = 8 * (4 + METRIC_BOUNDS + 1);
+
+/** A label set's counters as the kernel wrote them at `off`: `le` not cumulative, one past the bounds for +Inf. */
+export function metricValue(
+  v: DataView,
+  off: number,
+  bounds: number,
+): { sessions: number; tx: number; rx: number; spanUs: number; le: number[] } {
+  const u64 = (at: number) =>
+    v.getUint32(off + at, true) + v.getUint32(off + at + 4, true) * 2 ** 32;
+  const le: number[] = [];
+  for (let i = 0; i < bounds; i++) le.push(u64(32 + 8 * i));
+  // spans above the last bound: in the first unused slot
+  le.push(u64(32 + 8 * bounds));
+  return { sessions: u64(0), tx: u64(8), rx: u64(16), spanUs: u64(24), le };
 }
 
 /**

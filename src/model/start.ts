@@ -35,6 +35,12 @@ export const START_MEMBERS = [
   },
   { name: 'last_ns', c: 'u64', doc: "when the session's last interim record was made (0: none)" },
   { name: 'walk_seq', c: 'u64', doc: 'the last walk that visited it (tcplife_walk)' },
+  {
+    name: 'counted_tx',
+    c: 'u64',
+    doc: "tx_b of the session's last interim record counted in the kernel's metrics",
+  },
+  { name: 'counted_rx', c: 'u64', doc: '... and its rx_b' },
 ] as const satisfies readonly { name: string; c: StartC; doc: string }[];
 
 export type StartMember = (typeof START_MEMBERS)[number]['name'];

@@ -8,15 +8,12 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { TracerStats } from '../kernel/tracer.js';
+import { metricValue } from '../model/groups.js';
+import { DEFAULT_BUCKETS, DEFAULT_MAX_SERIES } from '../plan/metrics.js';
 import { OUT_FIELDS, type Row } from './fields.js';
 
-/** Seconds: 100 µs to 10 min, roughly ×2.5 each. */
-export const DEFAULT_BUCKETS = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-  30, 60, 120, 300, 600,
-];
-export const DEFAULT_LABELS = ['role', 'outcome'];
-export const DEFAULT_MAX_SERIES = 1000;
+export { DEFAULT_BUCKETS, DEFAULT_LABELS, DEFAULT_MAX_SERIES } from '../plan/metrics.js';
+
 const OTHER = '__other__';
 
 export interface MetricsOptions {
@@ -30,6 +27,24 @@ export interface MetricsOptions {
   readonly onOverflow?: (cap: number) => void;
   /** called before a scrape is rendered (the tracer drains its ring there) */
   readonly beforeRender?: () => void;
+  /** The kernel counts the sessions and bytes (add() is then not called): read at each scrape. */
+  readonly kernel?: KernelMetrics;
+}
+
+/** The kernel's counters of --metrics (Tracer.readMetrics), and a key's session for its labels. */
+export interface KernelMetrics {
+  read(
+    visit: (key: DataView | undefined, keyOff: number, value: DataView, valueOff: number) => void,
+  ): void;
+  row(key: DataView, keyOff: number): Row;
+}
+
+/** One line of a histogram as prom-client's registry renders it. */
+interface HistValue {
+  readonly labels: Record<string, string | number>;
+  readonly sharedLabels: Record<string, string>;
+  readonly value: number;
+  readonly metricName: string;
 }
 
 export class SessionMetrics {
@@ -37,7 +52,10 @@ export class SessionMetrics {
   private readonly sessions: Counter;
   private readonly sent: Counter;
   private readonly received: Counter;
-  private readonly duration: Histogram;
+  private readonly duration: Histogram | undefined;
+  private readonly buckets: number[];
+  /** With the kernel counting: the histogram's lines, made at each scrape. */
+  private kernelLines: HistValue[] = [];
   private readonly dropped: Counter;
   private readonly series = new Set<string>();
   private readonly getters: ((r: Row) => string)[];
@@ -72,13 +90,16 @@ export class SessionMetrics {
       labelNames,
       registers: [r],
     });
-    this.duration = new Histogram({
-      name: 'tcplife_session_duration_seconds',
-      help: 'session lifespans',
-      labelNames,
-      buckets: [...(o.buckets ?? DEFAULT_BUCKETS)],
-      registers: [r],
-    });
+    this.buckets = [...(o.buckets ?? DEFAULT_BUCKETS)];
+    this.duration = o.kernel
+      ? this.kernelHistogram()
+      : new Histogram({
+          name: DURATION,
+          help: DURATION_HELP,
+          labelNames,
+          buckets: this.buckets,
+          registers: [r],
+        });
     this.dropped = new Counter({
       name: 'tcplife_series_dropped_total',
       help: `sessions counted in the ${OTHER} series: past --max-series label sets`,
@@ -139,7 +160,7 @@ export class SessionMetrics {
       if (rx > 0 || closed) this.received.inc(labels, Math.max(0, rx));
       if (!closed) continue;
       this.sessions.inc(labels);
-      this.duration.observe(labels, r.span_us / 1e6);
+      this.duration?.observe(labels, r.span_us / 1e6);
     }
   }
 
@@ -162,10 +183,79 @@ export class SessionMetrics {
   }
 
   /**
+   * The duration histogram when the kernel counts: its lines are the
+   * kernel's bucket counts, made cumulative, in prom-client's layout (a
+   * registry takes any metric whose get() gives them).
+   */
+  private kernelHistogram(): undefined {
+    const lines = () => this.kernelLines;
+    this.registry.registerMetric({
+      name: DURATION,
+      get: async () => ({
+        name: DURATION,
+        help: DURATION_HELP,
+        type: 'histogram',
+        values: lines(),
+        aggregator: 'sum',
+      }),
+      reset: () => {},
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
+    return undefined;
+  }
+
+  /** The counters set to the kernel's, as they are now. */
+  private fromKernel(k: KernelMetrics): void {
+    const names = this.o.labels;
+    const lines: HistValue[] = [];
+    let other = 0;
+    this.sessions.reset();
+    this.sent.reset();
+    this.received.reset();
+    k.read((key, keyOff, v, valueOff) => {
+      const m = metricValue(v, valueOff, this.buckets.length);
+      if (!key) {
+        other = m.sessions;
+        if (m.sessions === 0 && m.tx === 0 && m.rx === 0) return;
+      }
+      const labels: Record<string, string> = {};
+      if (key) {
+        const r = k.row(key, keyOff);
+        names.forEach((n, i) => {
+          labels[n] = this.getters[i]!(r);
+        });
+      } else for (const n of names) labels[n] = OTHER;
+      // Series appear as add() makes them: bytes once some moved, the rest at a close.
+      if (m.tx > 0 || m.sessions > 0) this.sent.inc(labels, m.tx);
+      if (m.rx > 0 || m.sessions > 0) this.received.inc(labels, m.rx);
+      if (m.sessions === 0) return;
+      this.sessions.inc(labels, m.sessions);
+      let acc = 0;
+      const bucket = `${DURATION}_bucket`;
+      this.buckets.forEach((le, i) => {
+        acc += m.le[i]!;
+        lines.push({ labels: { le }, sharedLabels: labels, value: acc, metricName: bucket });
+      });
+      const line = (extra: Record<string, string>, value: number, metricName: string) =>
+        lines.push({ labels: extra, sharedLabels: labels, value, metricName });
+      line({ le: '+Inf' }, m.sessions, bucket);
+      line({}, m.spanUs / 1e6, `${DURATION}_sum`);
+      line({}, m.sessions, `${DURATION}_count`);
+    });
+    this.dropped.reset();
+    this.dropped.inc(other);
+    this.kernelLines = lines;
+  }
+
+  /**
    * The text of a scrape, rendered at most once per RENDER_MS and shared
    * by every request meanwhile (one Buffer, written to each connection
    * without a copy): six scrape loops cost one render a second, not six.
    */
+  /** A scrape's text, as /metrics serves it. */
+  async text(): Promise<string> {
+    return (await this.rendered()).toString();
+  }
+
   private rendered(): Promise<Buffer> {
     const now = Date.now();
     if (this.cache && now - this.cache.at < RENDER_MS) return Promise.resolve(this.cache.body);
@@ -173,6 +263,7 @@ export class SessionMetrics {
       try {
         // What the ring holds is taken first: a scrape never holds up the drain for long.
         this.o.beforeRender?.();
+        if (this.o.kernel) this.fromKernel(this.o.kernel);
         const body = Buffer.from(await this.registry.metrics());
         this.cache = { body, at: Date.now() };
         return body;
@@ -225,6 +316,9 @@ export class SessionMetrics {
     });
   }
 }
+
+const DURATION = 'tcplife_session_duration_seconds';
+const DURATION_HELP = 'session lifespans';
 
 /** A scrape's text is rendered at most this often (ms). */
 const RENDER_MS = 1000;

@@ -19,7 +19,23 @@
 import type { KernelHistField } from '../model/fields.js';
 import { groupMask, HIST_OF } from '../model/groups.js';
 import { type FormatOptions, type OutputFormat, ROW_ONLY_FIELDS } from '../model/output.js';
+import {
+  boundUs,
+  DEFAULT_BUCKETS,
+  DEFAULT_LABELS,
+  DEFAULT_MAX_SERIES,
+  kernelCountable,
+  type MetricsInput,
+} from './metrics.js';
 import type { Split } from './split.js';
+
+/** What the program counts of --metrics (codegen's GenerateOptions.metrics). */
+export interface GenerateMetrics {
+  readonly labels: readonly string[];
+  readonly boundsUs: readonly number[];
+  readonly maxSeries: number;
+  readonly only: boolean;
+}
 
 export type HistOf = KernelHistField;
 
@@ -35,6 +51,8 @@ export interface RunInput {
   readonly hist?: string;
   /** --metrics is served */
   readonly metrics?: boolean;
+  /** ... counting these labels and buckets (absent: the defaults) */
+  readonly metricsOf?: MetricsInput;
   /** -c: stop after so many sessions */
   readonly exitAfter?: number;
   /** rule files are loaded (sessions are tagged) */
@@ -72,7 +90,9 @@ export type RunPath =
   | { readonly kind: 'hist'; readonly field: string }
   | { readonly kind: 'summary'; readonly groupBy: readonly string[] }
   | { readonly kind: 'print'; readonly format: FormatOptions }
-  | { readonly kind: 'none' };
+  | { readonly kind: 'none' }
+  /** -o none --metrics, counted in the kernel: no record per session leaves it */
+  | { readonly kind: 'kernel-metrics' };
 
 export interface RunPlan {
   readonly path: RunPath;
@@ -82,6 +102,7 @@ export interface RunPlan {
     readonly mapEntries?: number;
     readonly socketStorage?: boolean;
     readonly summarise?: { readonly groupBy: readonly string[]; readonly histOf?: HistOf };
+    readonly metrics?: GenerateMetrics;
   };
   /** Where what is made goes. */
   readonly sinks: { readonly stdout: boolean; readonly metrics: boolean };
@@ -133,21 +154,43 @@ function formatOf(i: RunInput, format: OutputFormat): FormatOptions {
  */
 export type ProgramChoice = 'any' | 'shipped' | 'recording';
 
+/** Nothing but the metrics needs a Session per record: the kernel decides, no rules, no -c. */
+function noSessionsBut(i: RunInput, split: Split, choice: ProgramChoice): boolean {
+  return (
+    choice !== 'recording' &&
+    !i.exitAfter &&
+    !i.rules &&
+    !i.sessionPathOnly &&
+    decidedInKernel(split)
+  );
+}
+
+function metricsOf(i: RunInput): MetricsInput {
+  return (
+    i.metricsOf ?? {
+      labels: DEFAULT_LABELS,
+      buckets: DEFAULT_BUCKETS,
+      maxSeries: DEFAULT_MAX_SERIES,
+    }
+  );
+}
+
 /** The path, given what the kernel decides of the filter (`split`). */
 function pathOf(i: RunInput, split: Split, choice: ProgramChoice): RunPath {
   if (i.explain) return { kind: 'explain', ebpfOnly: i.explain === 'ebpf' };
   const groupBy = i.groupBy ?? [];
   // The paths without a Session per record serve runs with nothing else to
   // do per session, over a program that decides the whole filter.
-  const noSessions =
-    choice !== 'recording' &&
-    !i.metrics &&
-    !i.exitAfter &&
-    !i.rules &&
-    !i.sessionPathOnly &&
-    decidedInKernel(split);
+  const noSessions = !i.metrics && noSessionsBut(i, split, choice);
   const histOf = HIST_OF.find((m) => m === i.hist);
-  if (i.format === 'none') return { kind: 'none' };
+  if (i.format === 'none')
+    return i.metrics &&
+      choice === 'any' &&
+      !i.snapshot &&
+      noSessionsBut(i, split, choice) &&
+      kernelCountable(metricsOf(i))
+      ? { kind: 'kernel-metrics' }
+      : { kind: 'none' };
   if (i.hist !== undefined)
     return noSessions && choice === 'any' && histOf
       ? { kind: 'kernel-hist', field: histOf }
@@ -160,6 +203,15 @@ function pathOf(i: RunInput, split: Split, choice: ProgramChoice): RunPath {
   // -t and rule tags are added to a Session: the fast writer has none.
   const rowOnly = i.timestamp || i.fields?.some((f) => ROW_ONLY_FIELDS.has(f));
   return noSessions && !rowOnly ? { kind: 'fast', format } : { kind: 'print', format };
+}
+
+function kernelMetrics(m: MetricsInput): GenerateMetrics {
+  return {
+    labels: m.labels,
+    boundsUs: m.buckets.map(boundUs),
+    maxSeries: m.maxSeries,
+    only: true,
+  };
 }
 
 export function planRun(i: RunInput, split: Split, choice: ProgramChoice = 'any'): RunPlan {
@@ -177,8 +229,12 @@ export function planRun(i: RunInput, split: Split, choice: ProgramChoice = 'any'
       ...(i.mapEntries ? { mapEntries: i.mapEntries } : {}),
       ...(i.socketStorage ? { socketStorage: true } : {}),
       ...(summarise ? { summarise } : {}),
+      ...(path.kind === 'kernel-metrics' ? { metrics: kernelMetrics(metricsOf(i)) } : {}),
     },
-    sinks: { stdout: path.kind !== 'none' && path.kind !== 'explain', metrics: i.metrics === true },
+    sinks: {
+      stdout: path.kind !== 'none' && path.kind !== 'kernel-metrics' && path.kind !== 'explain',
+      metrics: i.metrics === true,
+    },
     rows: {
       timestamp: i.timestamp === true,
       rules: i.rules === true,
@@ -198,7 +254,10 @@ function openOf(i: RunInput, path: RunPath): Pick<RunPlan, 'open' | 'snapshot'> 
   if (i.snapshot) return { snapshot: true };
   const printed = path.kind === 'print' || path.kind === 'fast';
   if (i.interim !== undefined && printed) return { open: { periodSecs: i.interim, print: true } };
-  if (i.metrics && (path.kind === 'print' || path.kind === 'none'))
+  if (
+    i.metrics &&
+    (path.kind === 'print' || path.kind === 'none' || path.kind === 'kernel-metrics')
+  )
     return { open: { periodSecs: i.interim ?? METRICS_OPEN_PERIOD, print: false } };
   return {};
 }

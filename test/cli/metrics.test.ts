@@ -149,6 +149,46 @@ describeKernel('metrics scraped by a real Prometheus', () => {
   }, 120_000);
 });
 
+describeKernel('metrics counted in the kernel, from the command line', () => {
+  it('-o none counts in the kernel (said with -v), prints nothing; label sets past the cap go to __other__', async () => {
+    const server = await startServer('tl_kmet_srv', '127.0.0.1');
+    const port = await freePort();
+    const cli = startCli([
+      '-v',
+      '-o',
+      'none',
+      '--metrics',
+      String(port),
+      '--labels',
+      'rport',
+      '--max-series',
+      '3',
+      `lport == ${server.port} or rport == ${server.port}`,
+    ]);
+    try {
+      await cli.ready;
+      expect(cli.stderr).toContain(
+        'tcplife: metrics counted in the kernel, by rport (at most 3 label sets)',
+      );
+      await runClient('tl_kmet_cli', '127.0.0.1', server.port, { count: 30 });
+      await sleep(300);
+      // 60 session ends: the clients' share an rport, each server end has its own: three series, the rest in __other__.
+      const o = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const series = [...o.matchAll(/^tcplife_sessions_total\{rport="(\d+)"\} (\d+)$/gm)];
+      expect(series.length).toBe(3);
+      const other = Number(/^tcplife_sessions_total\{rport="__other__"\} (\d+)$/m.exec(o)?.[1]);
+      expect(other + series.reduce((a, m) => a + Number(m[2]), 0)).toBe(60);
+      expect(other).toBeGreaterThan(20);
+      expect(o).toContain(`tcplife_series_dropped_total ${other}`);
+    } finally {
+      cli.proc.kill('SIGINT');
+      expect(await cli.exit).toBe(0);
+      server.stop();
+    }
+    expect(cli.stdout).toBe('');
+  }, 60_000);
+});
+
 describeKernel('a metrics endpoint under abuse', () => {
   it('clients that pipeline requests and never read: memory stays bounded, a real scrape still answers', async () => {
     const port = await freePort();

@@ -3,9 +3,16 @@
  * gives out. The filter matters only through what the kernel decides of it
  * (its split), so each row names one of three splits.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileFilter } from '../../src/dsl/index.js';
 import * as IR from '../../src/dsl/ir.js';
+import {
+  boundUs,
+  DEFAULT_BUCKETS,
+  DEFAULT_MAX_SERIES,
+  type MetricsInput,
+} from '../../src/plan/metrics.js';
 import {
   METRICS_OPEN_PERIOD,
   type ProgramChoice,
@@ -24,6 +31,12 @@ const SHIPPED: Split = { kernel: IR.TRUE, user: compileFilter('dport == 443').pr
 
 type Row = [string, RunInput, Split, string, ProgramChoice?];
 
+const metricsBy = (labels: string[]): MetricsInput => ({
+  labels,
+  buckets: DEFAULT_BUCKETS,
+  maxSeries: DEFAULT_MAX_SERIES,
+});
+
 const rows: Row[] = [
   ['the default table', { format: 'table' }, KERNEL, 'fast'],
   ['JSON lines', { format: 'jsonl' }, KERNEL, 'fast'],
@@ -41,7 +54,48 @@ const rows: Row[] = [
     KERNEL,
     'summary',
   ],
-  ['-o none with metrics', { format: 'none', metrics: true }, KERNEL, 'none'],
+  ['-o none with metrics', { format: 'none', metrics: true }, KERNEL, 'kernel-metrics'],
+  [
+    '-o none with metrics by comm and rport',
+    { format: 'none', metrics: true, metricsOf: metricsBy(['comm', 'rport']) },
+    KERNEL,
+    'kernel-metrics',
+  ],
+  [
+    '-o none with metrics by rule',
+    { format: 'none', metrics: true, rules: true, metricsOf: metricsBy(['rule']) },
+    KERNEL,
+    'none',
+  ],
+  [
+    '-o none with metrics by a field the kernel cannot key (span_ms)',
+    { format: 'none', metrics: true, metricsOf: metricsBy(['span_ms']) },
+    KERNEL,
+    'none',
+  ],
+  [
+    '-o none with metrics of more buckets than the kernel counts',
+    {
+      format: 'none',
+      metrics: true,
+      metricsOf: { ...metricsBy(['role']), buckets: Array.from({ length: 33 }, (_, i) => i + 1) },
+    },
+    KERNEL,
+    'none',
+  ],
+  [
+    '-o none with metrics, a filter userspace must finish',
+    { format: 'none', metrics: true },
+    USER,
+    'none',
+  ],
+  [
+    'without clang: -o none with metrics',
+    { format: 'none', metrics: true },
+    SHIPPED,
+    'none',
+    'shipped',
+  ],
   ['-o none alone', { format: 'none' }, KERNEL, 'none'],
   ['--interval', { format: 'table', interval: 1 }, KERNEL, 'kernel-summary'],
   [
@@ -95,6 +149,41 @@ describe('the run planner', () => {
     const grouped = planRun({ format: 'table', interval: 2, groupBy: ['comm'] }, KERNEL);
     expect(grouped.program.summarise).toEqual({ groupBy: ['comm'] });
     expect(grouped.interval).toBe(2);
+  });
+
+  it('the program counts the metrics in the kernel exactly when the path says so, sending no records', () => {
+    for (const [what, input, s, , choice] of rows) {
+      const p = planRun(input, s, choice);
+      expect(p.program.metrics !== undefined, what).toBe(p.path.kind === 'kernel-metrics');
+    }
+    const p = planRun(
+      { format: 'none', metrics: true, metricsOf: { ...metricsBy(['comm']), maxSeries: 7 } },
+      KERNEL,
+    );
+    expect(p.program.metrics).toEqual({
+      labels: ['comm'],
+      boundsUs: DEFAULT_BUCKETS.map((b) => Math.round(b * 1e6)),
+      maxSeries: 7,
+      only: true,
+    });
+    // The open sessions' bytes are walked for the metrics (counted by the walk, in the kernel).
+    expect(p.open).toEqual({ periodSecs: METRICS_OPEN_PERIOD, print: false });
+  });
+
+  it("a bucket's bound in µs holds exactly the spans a Prometheus client puts in it", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.double({ min: 1e-6, max: 1e6, noNaN: true }),
+          fc.integer({ min: 1, max: 10 ** 9 }).map((n) => n / 1e6),
+        ),
+        (le) => {
+          const u = boundUs(le);
+          expect(u / 1e6 <= le).toBe(true);
+          expect((u + 1) / 1e6 <= le).toBe(false);
+        },
+      ),
+    );
   });
 
   it('sinks: stdout unless -o none or --explain; metrics when served', () => {
