@@ -138,19 +138,29 @@ function putString(o: Out, s: string, line: number): number {
 }
 
 function digitCount(n: number): number {
-  if (n < 10) return 1;
-  if (n < 100) return 2;
-  if (n < 1000) return 3;
-  if (n < 10000) return 4;
-  if (n < 100000) return 5;
-  let d = 5;
-  let m = Math.floor(n / 100000);
+  if (n < 100000) {
+    if (n < 100) return n < 10 ? 1 : 2;
+    if (n < 1000) return 3;
+    return n < 10000 ? 4 : 5;
+  }
+  if (n < 10000000000) {
+    if (n < 10000000) return n < 1000000 ? 6 : 7;
+    if (n < 100000000) return 8;
+    return n < 1000000000 ? 9 : 10;
+  }
+  let d = 10;
+  let m = Math.floor(n / 10000000000);
   while (m > 0) {
     m = Math.floor(m / 10);
     d++;
   }
   return d;
 }
+
+/** "00" to "99": two digits a division. */
+const PAIRS = new TextEncoder().encode(
+  Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''),
+);
 
 /** A non-negative safe integer as String() writes it: digits from the last. */
 function putUint(o: Out, n: number): void {
@@ -161,21 +171,32 @@ function putUint(o: Out, n: number): void {
 function putUintAt(buf: Uint8Array, at: number, n: number): number {
   const end = at + digitCount(n);
   let p = end;
-  if (n <= 0x7fffffff) {
-    let m = n | 0;
-    do {
-      const q = (m / 10) | 0;
-      buf[--p] = 48 + (m - q * 10);
-      m = q;
-    } while (m > 0);
-  } else {
-    let m = n;
-    do {
-      const q = Math.floor(m / 10);
-      buf[--p] = 48 + (m - q * 10);
-      m = q;
-    } while (m > 0);
+  let m = n;
+  if (m > 0x7fffffff) {
+    // the last 8 digits from an int (zero-padded), then the rest
+    const hi = Math.floor(m / 100000000);
+    let lo = (m - hi * 100000000) | 0;
+    for (let i = 0; i < 4; i++) {
+      const q = (lo / 100) | 0;
+      const r = (lo - q * 100) << 1;
+      buf[--p] = PAIRS[r + 1]!;
+      buf[--p] = PAIRS[r]!;
+      lo = q;
+    }
+    m = hi; // below 2^31: n is a safe integer
   }
+  let i = m | 0;
+  while (i >= 100) {
+    const q = (i / 100) | 0;
+    const r = (i - q * 100) << 1;
+    buf[--p] = PAIRS[r + 1]!;
+    buf[--p] = PAIRS[r]!;
+    i = q;
+  }
+  if (i >= 10) {
+    buf[--p] = PAIRS[(i << 1) + 1]!;
+    buf[--p] = PAIRS[i << 1]!;
+  } else buf[--p] = 48 + i;
   return end;
 }
 
