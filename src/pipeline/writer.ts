@@ -14,6 +14,7 @@
  * and onQueueFull says so once. Without a queue (replay), a write waits.
  */
 import { fstatSync, writeSync } from 'node:fs';
+import koffi from 'koffi';
 import { loadLibc } from '../util/libc.js';
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
@@ -25,7 +26,7 @@ const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
 /** Flushing at 64 KiB keeps lines short-lived for V8's young generation too. */
 const SIZE = 1 << 16;
-/** While lines wait, the descriptor is tried again this often. */
+/** While lines wait for a descriptor that cannot be polled, it is tried again this often. */
 const RETRY_MS = 2;
 
 export interface WriterOptions {
@@ -48,6 +49,9 @@ export class LineWriter {
   private readonly queue: Chunk[] = [];
   private queuedBytes = 0;
   private retry: NodeJS.Timeout | undefined;
+  /** While lines wait: a uv poll handle that says when the pipe or socket has room. */
+  private poller: ReturnType<typeof koffi.node.poll> | undefined;
+  private polling = false;
   private restoreFlags: number | undefined;
   /** Lines the descriptor took (a write that failed does not count its lines). */
   written = 0;
@@ -185,7 +189,36 @@ export class LineWriter {
   private enqueue(data: Buffer, lines: number): void {
     this.queue.push({ data, lines });
     this.queuedBytes += data.length;
-    this.retry ??= setInterval(() => this.writeQueued(), RETRY_MS);
+    this.waitForRoom();
+  }
+
+  /**
+   * Writes what waits as the reader makes room: woken by the event loop
+   * when the pipe or socket is writable (no timer firing meanwhile), or,
+   * for a descriptor libuv cannot poll, tried every RETRY_MS.
+   */
+  private waitForRoom(): void {
+    if (this.polling || this.retry) return;
+    if (this.isPollable()) {
+      try {
+        const onRoom = () => this.writeQueued();
+        if (this.poller) this.poller.start({ writable: true }, onRoom);
+        else this.poller = koffi.node.poll(this.fd, { writable: true }, onRoom);
+        this.polling = true;
+        return;
+      } catch {
+        // libuv would not watch it: try on a timer
+      }
+    }
+    this.retry = setInterval(() => this.writeQueued(), RETRY_MS);
+  }
+
+  /** Nothing waits any more (or nothing will be written): no more waking up. */
+  private stopWaiting(): void {
+    if (this.retry) clearInterval(this.retry);
+    this.retry = undefined;
+    if (this.polling) this.poller?.stop();
+    this.polling = false;
   }
 
   /** As much of the queue as the descriptor takes now. */
@@ -201,10 +234,7 @@ export class LineWriter {
       this.queue.shift();
       this.written += c.lines;
     }
-    if ((this.queue.length === 0 || this.broken) && this.retry) {
-      clearInterval(this.retry);
-      this.retry = undefined;
-    }
+    if (this.queue.length === 0 || this.broken) this.stopWaiting();
   }
 
   /** Bytes written without waiting (0 when the pipe is full). */
@@ -228,15 +258,12 @@ export class LineWriter {
    */
   finish(stallMs = 500): number {
     this.flush();
-    if (this.retry) clearInterval(this.retry);
-    this.retry = undefined;
+    this.stopWaiting();
     let last = Date.now();
     const pfd = Buffer.alloc(8);
     while (this.queue.length > 0 && !this.broken) {
       const before = this.queuedBytes;
       this.writeQueued();
-      if (this.retry) clearInterval(this.retry);
-      this.retry = undefined;
       if (this.queuedBytes < before) last = Date.now();
       else if (Date.now() - last >= stallMs) break;
       if (this.queue.length === 0) break;
@@ -248,6 +275,8 @@ export class LineWriter {
         Atomics.wait(PAUSE, 0, 0, 5);
       }
     }
+    this.poller?.close();
+    this.poller = undefined;
     const unwritten = this.queue.reduce((n, c) => n + c.lines, 0);
     this.queue.length = 0;
     this.queuedBytes = 0;
@@ -275,8 +304,7 @@ export class LineWriter {
   private failed(e: unknown): void {
     const code = (e as NodeJS.ErrnoException).code;
     this.broken = true;
-    if (this.retry) clearInterval(this.retry);
-    this.retry = undefined;
+    this.stopWaiting();
     if (code === 'EPIPE') {
       this.onClosed();
       return;
