@@ -38,7 +38,8 @@ def drain():
         if not d:
             return
         got[0] += len(d)
-t = threading.Thread(target=drain)
+# a daemon: at the end of its input (the test's end, pass or fail) the process exits
+t = threading.Thread(target=drain, daemon=True)
 t.start()
 def settle():
     while got[0] < sent:
@@ -74,11 +75,15 @@ interface Holder {
   readonly proc: ChildProcess;
 }
 
+/** Every holder started: killed after the tests, so that a failed test leaves no session open. */
+const holders: ChildProcess[] = [];
+
 async function holder(netns?: Netns): Promise<Holder> {
   const [cmd, args] = netns
     ? netns.wrap('python3', ['-c', HOLDER])
     : ['python3', ['-c', HOLDER] as string[]];
   const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  holders.push(proc);
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const next = async () => String((await lines.next()).value);
   const [port, pid] = (await next()).split(' ').map(Number);
@@ -120,6 +125,7 @@ async function stopCli(cli: ReturnType<typeof startCli>): Promise<void> {
 describeKernel('sessions that have not ended', () => {
   const spaces: Netns[] = [];
   afterAll(() => {
+    for (const p of holders) p.kill('SIGKILL');
     for (const ns of spaces) ns.delete();
   });
 
