@@ -52,6 +52,7 @@ export class SessionMetrics {
   private readonly sessions: Counter;
   private readonly sent: Counter;
   private readonly received: Counter;
+  /** The duration histogram, when userspace counts (add()). */
   private readonly duration: Histogram | undefined;
   private readonly buckets: number[];
   /** With the kernel counting: the histogram's lines, made at each scrape. */
@@ -91,15 +92,15 @@ export class SessionMetrics {
       registers: [r],
     });
     this.buckets = [...(o.buckets ?? DEFAULT_BUCKETS)];
-    this.duration = o.kernel
-      ? this.kernelHistogram()
-      : new Histogram({
-          name: DURATION,
-          help: DURATION_HELP,
-          labelNames,
-          buckets: this.buckets,
-          registers: [r],
-        });
+    if (o.kernel) this.registerKernelHistogram();
+    else
+      this.duration = new Histogram({
+        name: DURATION,
+        help: DURATION_HELP,
+        labelNames,
+        buckets: this.buckets,
+        registers: [r],
+      });
     this.dropped = new Counter({
       name: 'tcplife_series_dropped_total',
       help: `sessions counted in the ${OTHER} series: past --max-series label sets`,
@@ -187,7 +188,7 @@ export class SessionMetrics {
    * kernel's bucket counts, made cumulative, in prom-client's layout (a
    * registry takes any metric whose get() gives them).
    */
-  private kernelHistogram(): undefined {
+  private registerKernelHistogram(): void {
     const lines = () => this.kernelLines;
     this.registry.registerMetric({
       name: DURATION,
@@ -200,7 +201,6 @@ export class SessionMetrics {
       }),
       reset: () => {},
     } as unknown as Parameters<Registry['registerMetric']>[0]);
-    return undefined;
   }
 
   /** The counters set to the kernel's, as they are now. */
