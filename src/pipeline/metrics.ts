@@ -243,6 +243,10 @@ export class SessionMetrics {
     });
     this.dropped.reset();
     this.dropped.inc(other);
+    if (other > 0 && !this.warned) {
+      this.warned = true;
+      this.o.onOverflow?.(this.o.maxSeries ?? DEFAULT_MAX_SERIES);
+    }
     this.kernelLines = lines;
   }
 

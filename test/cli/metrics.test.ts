@@ -186,6 +186,10 @@ describeKernel('metrics counted in the kernel, from the command line', () => {
       server.stop();
     }
     expect(cli.stdout).toBe('');
+    // Said once, as when userspace counts.
+    expect(cli.stderr.split('\n').filter((l) => l.includes('more than 3 label sets'))).toHaveLength(
+      1,
+    );
   }, 60_000);
 });
 
