@@ -134,7 +134,9 @@ async function main() {
   const lost = Number(/(\d+) session\(s\) lost/.exec(stderr)?.[1]);
   const tracked = Number(/(\d+) socket\(s\) still tracked at exit/.exec(stderr)?.[1]);
   // Sessions of the host's already open when tracing began are tracked until they close.
-  const before = Number(/(\d+) session\(s\) already open found at the start/.exec(stderr)?.[1] ?? 0);
+  const before = Number(
+    /(\d+) session\(s\) already open found at the start/.exec(stderr)?.[1] ?? 0,
+  );
   const rss = samples.map((x) => x.rssMb).filter(Number.isFinite);
   const at = (f) => (rss.length ? rss[Math.min(rss.length - 1, Math.floor(f * rss.length))] : NaN);
   const mb = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
