@@ -176,6 +176,36 @@ function runClients(dir, p0, p1, prof) {
   }));
 }
 
+/**
+ * Waits (up to `maxMs`) until no socket on these ports is still open but
+ * for the listeners and those in TIME_WAIT, whose sessions have ended
+ * (/proc/net/tcp: ports in hex, state 0A LISTEN, 06 TIME_WAIT).
+ */
+async function sessionsClosed(ports, maxMs) {
+  const hex = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
+  const open = () => {
+    let n = 0;
+    for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text = '';
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length < 4 || cols[3] === '0A' || cols[3] === '06') continue;
+        const local = cols[1].split(':')[1];
+        const remote = cols[2].split(':')[1];
+        if (hex.has(local) || hex.has(remote)) n++;
+      }
+    }
+    return n;
+  };
+  const until = Date.now() + maxMs;
+  while (open() > 0 && Date.now() < until) await sleep(20);
+}
+
 // ---- measuring a process ----
 
 function cpuNs(pid) {
@@ -598,6 +628,9 @@ async function runOne(cfg, dir, ports, round, prof) {
   const run0 = tracer ? bpfRunNs(tracer.pid) : 0;
   const progs0 = tracer ? progStats(tracer.pid) : new Map();
   const w = await runClients(dir, ports[0], ports[1], prof);
+  // Sessions the clients counted may still be closing at the server's end:
+  // a tracer stopped before then would miss them through no fault of its own.
+  await sessionsClosed(ports, 3000);
   await sleep(300); // let the tracer drain
   const cpu1 = tracer ? cpuNs(tracer.pid) : 0;
   const run1 = tracer ? bpfRunNs(tracer.pid) : 0;
