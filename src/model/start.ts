@@ -4,7 +4,7 @@
  * declaration with a size assert, in this order with C's natural alignment,
  * and the offsets userspace (and the tests that write starts) use.
  */
-type StartC = 'u8' | 'u32' | 'u64' | 'char[16]';
+import { type CMember, cStruct } from './c-struct.js';
 
 export const START_MEMBERS = [
   { name: 'ts_ns', c: 'u64', doc: 'when the session began (CLOCK_MONOTONIC); 0: a start used' },
@@ -41,44 +41,17 @@ export const START_MEMBERS = [
     doc: "tx_b of the session's last interim record counted in the kernel's metrics",
   },
   { name: 'counted_rx', c: 'u64', doc: '... and its rx_b' },
-] as const satisfies readonly { name: string; c: StartC; doc: string }[];
+] as const satisfies readonly CMember[];
 
 export type StartMember = (typeof START_MEMBERS)[number]['name'];
 
-const SIZE: Readonly<Record<StartC, { size: number; align: number; decl: string }>> = {
-  u8: { size: 1, align: 1, decl: '__u8 %s' },
-  u32: { size: 4, align: 4, decl: '__u32 %s' },
-  u64: { size: 8, align: 8, decl: '__u64 %s' },
-  'char[16]': { size: 16, align: 1, decl: 'char %s[16]' },
-};
-
-function layout(): { offsets: Record<StartMember, number>; size: number } {
-  const offsets = {} as Record<StartMember, number>;
-  let off = 0;
-  for (const m of START_MEMBERS) {
-    const l = SIZE[m.c];
-    off = Math.ceil(off / l.align) * l.align;
-    offsets[m.name] = off;
-    off += l.size;
-  }
-  return { offsets, size: Math.ceil(off / 8) * 8 };
-}
-
-const computed = layout();
+const START = cStruct('start', START_MEMBERS, 'src/model/start.ts');
 /** Each member's offset in struct start. */
-export const START_OFFSETS: Readonly<Record<StartMember, number>> = computed.offsets;
+export const START_OFFSETS: Readonly<Record<StartMember, number>> = START.offsets;
 /** sizeof(struct start): a map value's size. */
-export const START_SIZE = computed.size;
+export const START_SIZE = START.size;
 
 /** The C declaration of struct start, for the BPF template. */
 export function startStructC(): string {
-  return [
-    'struct start {',
-    ...START_MEMBERS.flatMap((m) => [
-      `  /* ${m.doc} */`,
-      `  ${SIZE[m.c].decl.replace('%s', m.name)};`,
-    ]),
-    '};',
-    `_Static_assert(sizeof(struct start) == ${START_SIZE}, "start layout differs from src/model/start.ts");`,
-  ].join('\n');
+  return START.c;
 }
