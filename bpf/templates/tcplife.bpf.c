@@ -76,18 +76,8 @@ struct {
   __type(value, struct stats);
 } counters SEC(".maps");
 
-/* What a walk of the open sessions does (tcplife_walk, below); set by userspace before each. */
-struct open_walk {
-  __u64 min_age_ns;
-  __u64 seq;
-  __u32 event;
-  /* WALK_ADOPT: give starts to sockets without one; WALK_UNSEEN: report
-   * them as adopted ones would be, without keeping a start (a snapshot: no
-   * map to fill, however many sockets are open) */
-  __u32 flags;
-};
-#define WALK_ADOPT 1
-#define WALK_UNSEEN 2
+/* What a walk of the open sessions does (tcplife_walk, below); set by userspace before each (src/model/walk.ts). */
+@@WALK_STRUCT@@
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);

@@ -12,6 +12,7 @@ import type { KernelHistField } from '../model/fields.js';
 import { groupMask, groupsC, HIST_OF, METRIC_BOUNDS } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
 import { startStructC } from '../model/start.js';
+import { openWalkStructC } from '../model/walk.js';
 import type { Split } from '../plan/split.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter, enumsC } from './emit-c.js';
@@ -126,6 +127,7 @@ export function generateProgram(split: Split, opts: GenerateOptions = {}): Progr
     ENUMS: enumsC(),
     STATS_STRUCT: statsStructC(),
     START_STRUCT: startStructC(),
+    WALK_STRUCT: openWalkStructC(),
     GROUPS: groupsC(),
     SETTINGS: settingsC(),
     FILTER_DATA: emitted.data,

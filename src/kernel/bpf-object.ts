@@ -3,6 +3,7 @@
  * size its maps, load it (capturing libbpf's log), attach it, read its
  * counters, and close it — close() is idempotent and frees everything.
  */
+
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { type ProgramSpec, STORE } from '../codegen/program.js';
 import {
@@ -14,6 +15,7 @@ import {
 } from '../codegen/settings.js';
 import type { Cidr } from '../dsl/addr.js';
 import { COUNTER_NAMES, type KernelCounters } from '../model/counters.js';
+import { encodeOpenWalk } from '../model/walk.js';
 import {
   AttachError,
   BtfMissingError,
@@ -514,11 +516,13 @@ export class BpfObject {
       this.links.push(link);
     }
     this.walkSeq++;
-    const w = Buffer.alloc(24);
-    w.writeBigUInt64LE(req.minAgeNs, 0);
-    w.writeBigUInt64LE(this.walkSeq, 8);
-    w.writeUInt32LE(req.event, 16);
-    w.writeUInt32LE((req.adopt ? 1 : 0) | (req.unseen ? 2 : 0), 20);
+    const w = encodeOpenWalk({
+      minAgeNs: req.minAgeNs,
+      seq: this.walkSeq,
+      event: req.event,
+      adopt: req.adopt,
+      unseen: req.unseen === true,
+    });
     if (b.bpf_map_update_elem(this.mapFd('walk'), Buffer.alloc(4), w, 0) !== 0)
       throw new TcplifeError(`cannot set the walk (${this.n.c.strerror(errno())})`);
     const fd = b.bpf_iter_create(b.bpf_link__fd(this.walkLink));
