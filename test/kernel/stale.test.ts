@@ -69,7 +69,7 @@ describeKernel('starts left behind', () => {
       const before = keysOf(fd);
       // Connections held open while their sockets' keys are read: the more
       // addresses left behind, the sooner the kernel reuses one.
-      const HELD = 20;
+      const HELD = 64;
       const clients = await Promise.all(
         Array.from(
           { length: HELD },
