@@ -4,18 +4,21 @@
  * is declared), and the offsets and size userspace reads and writes it
  * with, in this order with C's natural alignment.
  */
-export type CMemberType = 'u8' | 'u32' | 'u64' | 'char[16]';
+import type { CType } from './fields.js';
 
 export interface CMember {
   readonly name: string;
-  readonly c: CMemberType;
+  readonly c: CType;
   readonly doc: string;
 }
 
-const TYPES: Readonly<Record<CMemberType, { size: number; align: number; decl: string }>> = {
+/** Each C type's size, alignment and declaration (%s: the member's name); struct event's too. */
+export const C_TYPES: Readonly<Record<CType, { size: number; align: number; decl: string }>> = {
   u8: { size: 1, align: 1, decl: '__u8 %s' },
+  u16: { size: 2, align: 2, decl: '__u16 %s' },
   u32: { size: 4, align: 4, decl: '__u32 %s' },
   u64: { size: 8, align: 8, decl: '__u64 %s' },
+  'u8[16]': { size: 16, align: 1, decl: '__u8 %s[16]' },
   'char[16]': { size: 16, align: 1, decl: 'char %s[16]' },
 };
 
@@ -36,7 +39,7 @@ export function cStruct<const M extends readonly CMember[]>(
   const offsets = {} as Record<M[number]['name'], number>;
   let off = 0;
   for (const m of members) {
-    const t = TYPES[m.c];
+    const t = C_TYPES[m.c];
     off = Math.ceil(off / t.align) * t.align;
     offsets[m.name as M[number]['name']] = off;
     off += t.size;
@@ -44,7 +47,10 @@ export function cStruct<const M extends readonly CMember[]>(
   const size = Math.ceil(off / 8) * 8;
   const c = [
     `struct ${tag} {`,
-    ...members.flatMap((m) => [`  /* ${m.doc} */`, `  ${TYPES[m.c].decl.replace('%s', m.name)};`]),
+    ...members.flatMap((m) => [
+      `  /* ${m.doc} */`,
+      `  ${C_TYPES[m.c].decl.replace('%s', m.name)};`,
+    ]),
     '};',
     `_Static_assert(sizeof(struct ${tag}) == ${size}, "${tag} layout differs from ${declaredIn}");`,
   ].join('\n');
