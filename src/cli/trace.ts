@@ -16,8 +16,6 @@ import { printPred } from '../dsl/print-ir.js';
 import { prebuiltObject } from '../kernel/build.js';
 import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
-import { makeDecoder } from '../model/decode.js';
-import { RECORD_SIZE } from '../model/record.js';
 import type { Row } from '../pipeline/fields.js';
 import { LineWriter } from '../pipeline/writer.js';
 import { makePlan, type Plan } from '../plan/plan.js';
@@ -155,19 +153,13 @@ async function serveMetrics(
 ): Promise<{ server: Server; add: (r: Row) => void }> {
   // Loaded when used: prom-client and an HTTP server cost memory.
   const { DEFAULT_LABELS, SessionMetrics } = await import('../pipeline/metrics.js');
-  const decode = plan.path.kind === 'kernel-metrics' ? makeDecoder(tracer.resolvers) : undefined;
   const metrics = new SessionMetrics({
     labels: o.labels ?? DEFAULT_LABELS,
     ...(o.buckets ? { buckets: o.buckets } : {}),
     ...(o.maxSeries ? { maxSeries: o.maxSeries } : {}),
-    // Counted in the kernel: each label set's key read as a session, for its labels.
-    ...(decode
-      ? {
-          kernel: {
-            read: (visit) => tracer.readMetrics(visit),
-            row: (key, off) => decode(key, off, RECORD_SIZE, 0),
-          },
-        }
+    // Counted in the kernel: read at each scrape.
+    ...(plan.path.kind === 'kernel-metrics'
+      ? { kernel: (visit) => tracer.readMetrics(visit) }
       : {}),
     stats: () => tracer.stats(),
     beforeRender: () => tracer.drainNow(),

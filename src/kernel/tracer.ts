@@ -397,26 +397,22 @@ export class Tracer {
 
   /**
    * --metrics counted in the kernel (program.metrics): each label set's
-   * counters as they are now, then those of the label sets past the map's
-   * room (`other`, with no key). Nothing is emptied: the counters only grow.
+   * counters as they are now, with its key read as a session (its labels
+   * are that session's fields), then those of the label sets past the map's
+   * room (`other`, no session). Nothing is emptied: the counters only grow.
    */
   readMetrics(
-    visit: (key: DataView | undefined, keyOff: number, value: DataView, valueOff: number) => void,
+    visit: (labels: DecodedSession | undefined, value: DataView, valueOff: number) => void,
   ): void {
     if (!this.program.metrics || this.closed) return;
-    readAll(this.obj.mapFd('metrics'), RECORD_SIZE, METRIC_VALUE_SIZE, visit);
+    readAll(this.obj.mapFd('metrics'), RECORD_SIZE, METRIC_VALUE_SIZE, (k, ko, v, vo) =>
+      visit(this.decode(k, ko, RECORD_SIZE, 0), v, vo),
+    );
+    const n = loadNative();
     const value = Buffer.alloc(METRIC_VALUE_SIZE);
-    if (
-      loadNative().bpf.bpf_map_lookup_elem(
-        this.obj.mapFd('metrics_other'),
-        Buffer.alloc(4),
-        value,
-      ) !== 0
-    )
-      throw new TcplifeError(
-        `cannot read the kernel's metrics (${loadNative().c.strerror(errno())})`,
-      );
-    visit(undefined, 0, new DataView(value.buffer, value.byteOffset, value.length), 0);
+    if (n.bpf.bpf_map_lookup_elem(this.obj.mapFd('metrics_other'), Buffer.alloc(4), value) !== 0)
+      throw new TcplifeError(`cannot read the kernel's metrics (${n.c.strerror(errno())})`);
+    visit(undefined, new DataView(value.buffer, value.byteOffset, value.length), 0);
   }
 
   /** A map of the running program, by its name in the template (for tools and tests). */

@@ -31,13 +31,13 @@ export interface MetricsOptions {
   readonly kernel?: KernelMetrics;
 }
 
-/** The kernel's counters of --metrics (Tracer.readMetrics), and a key's session for its labels. */
-export interface KernelMetrics {
-  read(
-    visit: (key: DataView | undefined, keyOff: number, value: DataView, valueOff: number) => void,
-  ): void;
-  row(key: DataView, keyOff: number): Row;
-}
+/**
+ * The kernel's counters of --metrics (Tracer.readMetrics): each label
+ * set's, with the session its key reads as; then the overflow's (none).
+ */
+export type KernelMetrics = (
+  visit: (labels: Row | undefined, value: DataView, valueOff: number) => void,
+) => void;
 
 /** One line of a histogram as prom-client's registry renders it. */
 interface HistValue {
@@ -204,26 +204,23 @@ export class SessionMetrics {
   }
 
   /** The counters set to the kernel's, as they are now. */
-  private fromKernel(k: KernelMetrics): void {
+  private fromKernel(read: KernelMetrics): void {
     const names = this.o.labels;
     const lines: HistValue[] = [];
     let other = 0;
     this.sessions.reset();
     this.sent.reset();
     this.received.reset();
-    k.read((key, keyOff, v, valueOff) => {
+    read((r, v, valueOff) => {
       const m = metricValue(v, valueOff, this.buckets.length);
-      if (!key) {
+      if (!r) {
         other = m.sessions;
         if (m.sessions === 0 && m.tx === 0 && m.rx === 0) return;
       }
       const labels: Record<string, string> = {};
-      if (key) {
-        const r = k.row(key, keyOff);
-        names.forEach((n, i) => {
-          labels[n] = this.getters[i]!(r);
-        });
-      } else for (const n of names) labels[n] = OTHER;
+      names.forEach((n, i) => {
+        labels[n] = r ? this.getters[i]!(r) : OTHER;
+      });
       // Series appear as add() makes them: bytes once some moved, the rest at a close.
       if (m.tx > 0 || m.sessions > 0) this.sent.inc(labels, m.tx);
       if (m.rx > 0 || m.sessions > 0) this.received.inc(labels, m.rx);

@@ -7,8 +7,6 @@
 import { expect, it } from 'vitest';
 import { generateProgram } from '../../src/codegen/program.js';
 import { Tracer } from '../../src/kernel/tracer.js';
-import { makeDecoder } from '../../src/model/decode.js';
-import { RECORD_SIZE } from '../../src/model/record.js';
 import { SessionMetrics } from '../../src/pipeline/metrics.js';
 import { boundUs } from '../../src/plan/metrics.js';
 import { makePlan } from '../../src/plan/plan.js';
@@ -40,16 +38,12 @@ describeKernel('metrics counted in the kernel', () => {
       metrics: { labels, boundsUs: buckets.map(boundUs), maxSeries: 100, only: false },
     });
     const tracer = await Tracer.start(spec, { pollMs: 20 });
-    const decode = makeDecoder(tracer.resolvers);
     const stats = () => tracer.stats();
     const fromKernel = new SessionMetrics({
       labels,
       buckets,
       stats,
-      kernel: {
-        read: (visit) => tracer.readMetrics(visit),
-        row: (key, off) => decode(key, off, RECORD_SIZE, 0),
-      },
+      kernel: (visit) => tracer.readMetrics(visit),
     });
     const fromRecords = new SessionMetrics({ labels, buckets, stats });
     const sub = tracer.sessions().subscribe((s) => fromRecords.add(s));
