@@ -53,7 +53,7 @@ class Out {
   constructor(
     private readonly sink: ByteSink,
     /** Kept free beyond what is asked: the room of the writers with a bound. */
-    public reserve: number,
+    private readonly reserve: number,
   ) {}
 
   /** Room for n more bytes of the current line, which moves to the front if need be. */
@@ -158,7 +158,7 @@ function digitCount(n: number): number {
 }
 
 /** "00" to "99": two digits a division. */
-const PAIRS = new TextEncoder().encode(
+const PAIRS = enc.encode(
   Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''),
 );
 
@@ -262,7 +262,7 @@ function putScaled(o: Out, n: number, scale: 1000 | 1024): void {
 function putScaledAt(buf: Uint8Array, at: number, n: number, scale: 1000 | 1024): number {
   const whole = Math.floor(n / scale);
   const p = putUintAt(buf, at, whole);
-  const t = (scale === 1000 ? BY_1000 : BY_1024)[n - whole * scale]!;
+  const t = FRACTIONS[scale]![n - whole * scale]!;
   for (let i = 0; i < t.length; i++) buf[p + i] = t[i]!;
   return p + t.length;
 }
@@ -284,8 +284,8 @@ function fractions(scale: 1000 | 1024): Uint8Array[] {
   return texts;
 }
 
-const BY_1000 = fractions(1000);
-const BY_1024 = fractions(1024);
+/** fractions(scale), made when a writer of ms or KiB is (not at start-up: most commands write none). */
+const FRACTIONS: { 1000?: Uint8Array[]; 1024?: Uint8Array[] } = {};
 
 const SCALED_EXACT = { 1000: 2 ** 40, 1024: 2 ** 19 } as const;
 
@@ -330,6 +330,7 @@ function fieldPart(
     const scale = spec.scale;
     const base = fieldReader(spec.from, resolvers);
     const limit = SCALED_EXACT[scale] * scale;
+    FRACTIONS[scale] ??= fractions(scale);
     return {
       max: undefined,
       inline: isStored(fieldSpec(spec.from)!)
@@ -493,8 +494,7 @@ export function fastWriter(
       break;
   }
   const trim = layout.kind === 'table' && trimsEnd(layout.cols);
-  const out = new Out(sink, 0);
-  const record = lineWriter(out, parts, enc.encode(end), trim);
+  const { record, out } = lineWriter(sink, parts, enc.encode(end), trim);
   return { record, flush: () => out.flush() };
 }
 
@@ -522,13 +522,13 @@ function textsByByte(part: Part, at: number): Uint8Array[] {
  * to the Session path's).
  */
 function lineWriter(
-  out: Out,
+  sink: ByteSink,
   parts: readonly Part[],
   end: Uint8Array,
   trim: boolean,
-): (dv: DataView, off: number, len: number, mono: number) => void {
-  const names: string[] = ['o', 'putUintAt', 'putScaledAt', 'trimLine'];
-  const values: unknown[] = [out, putUintAt, putScaledAt, trimLine];
+): { record: FastWriter['record']; out: Out } {
+  const names: string[] = ['putUintAt', 'putScaledAt', 'trimLine'];
+  const values: unknown[] = [putUintAt, putScaledAt, trimLine];
   const arg = (name: string, v: unknown) => {
     names.push(name);
     values.push(v);
@@ -570,14 +570,15 @@ function lineWriter(
   });
   if (trim) body.push(`o.p = p; line = trimLine(o, line); ${reload}`);
   body.push(constBytes(end), 'o.p = p;', 'o.lines++;');
-  out.reserve = room;
+  // Room asked once a record for every part with a bound (Out.need keeps it free).
+  const out = new Out(sink, room);
   const src = `return function record(dv, off, len, mono) {
   if (len !== ${RECORD_SIZE}) throw new Error('event record of ' + len + ' bytes, expected ${RECORD_SIZE}');
   let line = o.need(0, o.p);
   let buf = o.buf, bv = o.bv, p = o.p, n = 0, t;
   ${body.join('\n  ')}
 };`;
-  return new Function(...names, src)(...values);
+  return { record: new Function('o', ...names, src)(out, ...values), out };
 }
 
 /** Stores of constant bytes at p, four at a time, then p moved past them. */
