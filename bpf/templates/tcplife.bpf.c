@@ -449,25 +449,33 @@ static __always_inline bool fill_event(struct event *e, struct sock *sk, const s
   return true;
 }
 
+/*
+ * The value at key, made from zero (the one value of zero_map, a per-CPU
+ * array: too large for the stack) when it is not there yet; NULL when the
+ * map has no room for it.
+ */
+static __always_inline void *lookup_or_zero(void *map, const void *key, void *zero_map)
+{
+  void *v = bpf_map_lookup_elem(map, key);
+  if (v)
+    return v;
+  __u32 zero = 0;
+  void *z = bpf_map_lookup_elem(zero_map, &zero);
+  if (!z)
+    return NULL;
+  long err = bpf_map_update_elem(map, key, z, BPF_NOEXIST);
+  if (err && err != -EEXIST)
+    return NULL;
+  return bpf_map_lookup_elem(map, key);
+}
+
 static __always_inline void add_to(void *groups, const struct event *k, const struct event *e,
                                    struct stats *st)
 {
-  struct group_val *g = bpf_map_lookup_elem(groups, k);
+  struct group_val *g = lookup_or_zero(groups, k, &zero_group);
   if (!g) {
-    __u32 zero = 0;
-    struct group_val *z = bpf_map_lookup_elem(&zero_group, &zero);
-    if (!z)
-      return;
-    long err = bpf_map_update_elem(groups, k, z, BPF_NOEXIST);
-    if (err && err != -EEXIST) {
-      st->group_full++;
-      return;
-    }
-    g = bpf_map_lookup_elem(groups, k);
-    if (!g) {
-      st->group_full++;
-      return;
-    }
+    st->group_full++;
+    return;
   }
   __sync_fetch_and_add(&g->sessions, 1);
   __sync_fetch_and_add(&g->tx_b, e->tx_b);
@@ -480,19 +488,10 @@ static __always_inline struct metric_val *metric_of(const struct event *e)
 {
   struct event k = {};
   group_key_of(e, &k, settings.metric_mask);
-  struct metric_val *m = bpf_map_lookup_elem(&metrics, &k);
+  struct metric_val *m = lookup_or_zero(&metrics, &k, &zero_metric);
   if (m)
     return m;
   __u32 zero = 0;
-  struct metric_val *z = bpf_map_lookup_elem(&zero_metric, &zero);
-  if (z) {
-    long err = bpf_map_update_elem(&metrics, &k, z, BPF_NOEXIST);
-    if (!err || err == -EEXIST) {
-      m = bpf_map_lookup_elem(&metrics, &k);
-      if (m)
-        return m;
-    }
-  }
   return bpf_map_lookup_elem(&metrics_other, &zero);
 }
 
