@@ -458,11 +458,14 @@ export class Tracer {
 
   stats(): TracerStats {
     if (this.finalStats) return this.finalStats;
-    // The counters first: every nested run they count was a skip already.
+    // The kernel's skips first: a state change skipped after this read and
+    // taken by the stand-in before the next adds to `nested` alone (never
+    // below zero), where the other order would call it one no program saw.
+    const misses = this.obj.recursionMisses();
     const counters = this.obj.counters();
     return {
       ...counters,
-      recursion_misses: Math.max(0, this.obj.recursionMisses() - counters.nested),
+      recursion_misses: Math.max(0, misses - counters.nested),
       delivered: this.delivered,
       open_records: this.reportedOpen,
     };
