@@ -95,6 +95,7 @@ struct sock_common {
   atomic64_t skc_cookie;
   __be32 skc_daddr;
   __be32 skc_rcv_saddr;
+  unsigned int skc_hash;
   __be16 skc_dport;
   __u16 skc_num;
   unsigned short skc_family;

@@ -108,13 +108,22 @@ static __always_inline __u64 sid_of(__u64 cookie)
   return n ? SID_MADE + __sync_fetch_and_add(n, 1) : SID_MADE;
 }
 
-/* Per CPU: 1 while the main program runs there (see tcplife_btf_nested). */
+/*
+ * Per CPU: the state changes the main program took there, newest on top
+ * (see tcplife_btf_nested). A few slots: runs nest at most a level or two.
+ */
+#define TAKEN_SLOTS 4
+struct taken {
+  __u64 top;
+  __u64 token[TAKEN_SLOTS];
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, __u32);
-} running SEC(".maps");
+  __type(value, struct taken);
+} taken SEC(".maps");
 
 
 /*
@@ -713,32 +722,65 @@ int tcplife_send_raw(__u64 *ctx)
  * exit processes pending network softirqs) skips it and only counts the
  * skip (recursion_misses). Bursts of connections made that hundreds of
  * closes at once.
- * So each attach point has two programs on the tracepoint: the main one,
- * which marks its CPU busy while it runs, and a stand-in that returns at
- * once unless the main one is busy on this CPU, i.e. was skipped for this
- * very state change, and then does its work. Each counts into its own
- * counters; the state changes neither saw are the main program's skips
- * less the stand-in's `nested` runs.
+ * So each attach point has two programs on the tracepoint, run one after
+ * the other for each state change: the main one, which first pushes the
+ * change's token on its CPU's `taken` stack, and a stand-in, which pops it
+ * if it is there (the main program took this change) and otherwise does
+ * the work itself: the main program was skipped for it.
+ * The token, not a flag the main program holds while it runs: the kernel
+ * counts a program as running from before its first instruction to after
+ * its last, and interrupts land there too (in a VM, the self-interrupt a
+ * run asks for, to refill the hash's memory or wake the reader, arrives
+ * just after it). A change nested into the stand-in's own start pushes its
+ * token above the one it looks for (and its stand-in is skipped): those are
+ * taken, and popped with it.
+ * Each program counts into its own counters; the state changes neither saw
+ * are the main program's skips less the stand-in's `nested` runs.
  */
+static __always_inline __u64 change_token(__u64 *ctx, const bool btf)
+{
+  __u64 change = ctx[1] << 48 ^ ctx[2] << 56;
+  if (!btf)
+    return ctx[0] ^ change; /* the socket's address */
+  /* Where the socket is a typed pointer, its value cannot be read as a
+   * number: its connection's ports and addresses (skc_hash covers IPv6)
+   * tell one socket's change from another's. */
+  struct sock_common *c = &((struct sock *)ctx[0])->__sk_common;
+  return ((__u64)c->skc_daddr << 32 | c->skc_rcv_saddr) ^ (__u64)c->skc_hash << 16 ^
+         ((__u64)c->skc_dport << 16 | c->skc_num) ^ change;
+}
+
 static __always_inline int main_run(__u64 *ctx, const bool btf)
 {
   __u32 zero = 0;
-  __u32 *busy = bpf_map_lookup_elem(&running, &zero);
+  struct taken *t = bpf_map_lookup_elem(&taken, &zero);
   struct stats *st = stats(0);
-  if (!busy || !st)
+  if (!t || !st)
     return 0;
-  *busy = 1;
+  __u64 top = t->top + 1;
+  t->token[top & (TAKEN_SLOTS - 1)] = change_token(ctx, btf);
+  /* The slot before the top: a change nested in between sees neither. */
+  asm volatile("" ::: "memory");
+  t->top = top;
   on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2], btf, st);
-  *busy = 0;
   return 0;
 }
 
 static __always_inline int nested_run(__u64 *ctx, const bool btf)
 {
   __u32 zero = 0;
-  __u32 *busy = bpf_map_lookup_elem(&running, &zero);
-  if (!busy || !*busy)
+  struct taken *t = bpf_map_lookup_elem(&taken, &zero);
+  if (!t)
     return 0;
+  __u64 top = t->top;
+  __u64 token = change_token(ctx, btf);
+#pragma unroll
+  for (__u32 i = 0; i < TAKEN_SLOTS; i++) {
+    if (t->token[(top - i) & (TAKEN_SLOTS - 1)] == token) {
+      t->top = top - i - 1;
+      return 0;
+    }
+  }
   struct stats *st = stats(1);
   if (!st)
     return 0;

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
 import { startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
+import { startServer, tcpgen } from '../helpers/tcpgen.js';
 
 const HOLD = `
 import socket, sys, time
@@ -156,6 +157,38 @@ describeKernel('loss accounting', () => {
     // notSeen and tracked may count other tests' sessions: the machine's, not the filter's.
     expect(b).toMatchObject({ printed: 2 * N, lost: 0, skipped: 0 });
   });
+
+  // Other sessions' state changes nest into the main program's runs (an
+  // ACK's softirq into a process's close), often just after a run: the
+  // kernel still counts the program as running there, and a flag the
+  // program held while it ran missed about half of them. Each must be
+  // taken once, by the main program or its stand-in, never by neither.
+  for (const how of [[], ['--attach', 'raw_tp']]) {
+    it(`bursts of 400 held connections during a storm of other sessions: every session printed, no state change unseen (${how.join(' ') || 'tp_btf'})`, async () => {
+      const server = await startServer('stormsrv', '127.0.0.1');
+      const clients = [1, 2, 3, 4].map(() =>
+        spawn(
+          tcpgen('stormcli'),
+          ['client', '127.0.0.1', String(server.port), '-n', '0', '-d', '60', '-f'],
+          { stdio: 'ignore' },
+        ),
+      );
+      try {
+        for (let round = 0; round < 3; round++) {
+          const b = await burst(400, ['--map-size', '131072', ...how]);
+          expect({ round, ...b, stderr: undefined }).toMatchObject({
+            round,
+            printed: 800,
+            lost: 0,
+            skipped: 0,
+          });
+        }
+      } finally {
+        for (const c of clients) c.kill('SIGKILL');
+        server.stop();
+      }
+    });
+  }
 
   for (const how of [['--attach', 'tp_btf'], ['--attach', 'raw_tp'], ['--socket-storage']]) {
     it(`a socket that connects again after a refused connect is a new session (${how.join(' ')})`, async () => {
