@@ -527,8 +527,8 @@ function lineWriter(
   end: Uint8Array,
   trim: boolean,
 ): { record: FastWriter['record']; out: Out } {
-  const names: string[] = ['putUintAt', 'putScaledAt', 'trimLine'];
-  const values: unknown[] = [putUintAt, putScaledAt, trimLine];
+  const names: string[] = ['putUintAt', 'trimLine'];
+  const values: unknown[] = [putUintAt, trimLine];
   const arg = (name: string, v: unknown) => {
     names.push(name);
     values.push(v);
@@ -548,22 +548,21 @@ function lineWriter(
       case 'uint':
         body.push(constBytes(c.pre), `p = putUintAt(buf, p, ${c.read});`);
         break;
-      case 'scaled':
-        room += c.pre.length + 26; // 13 digits, a point, 10
+      case 'scaled': {
+        const texts = fractionWords(c.scale);
+        room += c.pre.length + 13 + 4 * texts.stride; // 13 digits, then the point and fraction
         body.push(
           `n = ${c.read};`,
-          `if (n < ${c.limit}) { ${constBytes(c.pre)} p = putScaledAt(buf, p, n, ${c.scale}); }`,
-          `else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
+          `if (n < ${c.limit}) { ${constBytes(c.pre)} q = Math.floor(n / ${c.scale}); p = putUintAt(buf, p, q); r = n - q * ${c.scale};`,
+          putWords(texts, `f${i}`, arg, 'r'),
+          `} else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
         );
         break;
+      }
       case 'byte': {
-        const texts = textsByByte(part, c.at);
-        room += Math.max(...texts.map((t) => t.length));
-        body.push(
-          `t = ${arg(`t${i}`, texts)}[dv.getUint8(off + ${c.at})];`,
-          'for (let k = 0; k < t.length; k++) buf[p + k] = t[k];',
-          'p += t.length;',
-        );
+        const texts = wordTexts(textsByByte(part, c.at));
+        room += 4 * texts.stride;
+        body.push(`r = dv.getUint8(off + ${c.at});`, putWords(texts, `t${i}`, arg, 'r'));
         break;
       }
     }
@@ -575,10 +574,59 @@ function lineWriter(
   const src = `return function record(dv, off, len, mono) {
   if (len !== ${RECORD_SIZE}) throw new Error('event record of ' + len + ' bytes, expected ${RECORD_SIZE}');
   let line = o.need(0, o.p);
-  let buf = o.buf, bv = o.bv, p = o.p, n = 0, t;
+  let buf = o.buf, bv = o.bv, p = o.p, n = 0, q = 0, r = 0, k = 0;
   ${body.join('\n  ')}
 };`;
   return { record: new Function('o', ...names, src)(out, ...values), out };
+}
+
+/**
+ * Short texts, each as whole little-endian 4-byte words at a fixed stride,
+ * so that writing one is a few stores (as many as the longest needs; the
+ * line's room covers what is past the text) and a move by its own length.
+ */
+interface WordTexts {
+  readonly words: Uint32Array;
+  readonly lengths: Uint8Array;
+  /** words a text */
+  readonly stride: number;
+}
+
+function wordTexts(texts: readonly Uint8Array[]): WordTexts {
+  const stride = Math.max(1, Math.ceil(Math.max(...texts.map((t) => t.length)) / 4));
+  const bytes = new Uint8Array(4 * stride * texts.length);
+  for (const [i, t] of texts.entries()) bytes.set(t, 4 * stride * i);
+  const dv = new DataView(bytes.buffer);
+  const words = new Uint32Array(stride * texts.length);
+  for (let i = 0; i < words.length; i++) words[i] = dv.getUint32(4 * i, true);
+  return { words, lengths: Uint8Array.from(texts, (t) => t.length), stride };
+}
+
+/**
+ * Code writing text number `index` (an expression) of these texts, passed
+ * to the generated function under names made from `name` by `arg`.
+ */
+function putWords(
+  texts: WordTexts,
+  name: string,
+  arg: (name: string, v: unknown) => string,
+  index: string,
+): string {
+  const words = arg(`${name}w`, texts.words);
+  const code = [`k = ${index} * ${texts.stride};`];
+  for (let w = 0; w < texts.stride; w++)
+    code.push(`bv.setUint32(p + ${4 * w}, ${words}[k + ${w}], true);`);
+  code.push(`p += ${arg(`${name}l`, texts.lengths)}[${index}];`);
+  return code.join(' ');
+}
+
+/** The fractions of ms or KiB as WordTexts, made once a scale. */
+const FRACTION_WORDS: { 1000?: WordTexts; 1024?: WordTexts } = {};
+
+function fractionWords(scale: 1000 | 1024): WordTexts {
+  FRACTIONS[scale] ??= fractions(scale);
+  FRACTION_WORDS[scale] ??= wordTexts(FRACTIONS[scale]);
+  return FRACTION_WORDS[scale];
 }
 
 /** Stores of constant bytes at p, four at a time, then p moved past them. */
