@@ -546,14 +546,19 @@ function lineWriter(
     }
     switch (c.kind) {
       case 'uint':
-        body.push(constBytes(c.pre), `p = putUintAt(buf, p, ${c.read});`);
+        // A digit without the call: counts, flags and families often are one.
+        body.push(
+          constBytes(c.pre),
+          `n = ${c.read};`,
+          'if (n < 10) buf[p++] = 48 + n; else p = putUintAt(buf, p, n);',
+        );
         break;
       case 'scaled': {
         const texts = fractionWords(c.scale);
         room += c.pre.length + 13 + 4 * texts.stride; // 13 digits, then the point and fraction
         body.push(
           `n = ${c.read};`,
-          `if (n < ${c.limit}) { ${constBytes(c.pre)} q = Math.floor(n / ${c.scale}); p = putUintAt(buf, p, q); r = n - q * ${c.scale};`,
+          `if (n < ${c.limit}) { ${constBytes(c.pre)} q = Math.floor(n / ${c.scale}); if (q < 10) buf[p++] = 48 + q; else p = putUintAt(buf, p, q); r = n - q * ${c.scale};`,
           putWords(texts, `f${i}`, arg, 'r'),
           `} else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
         );
