@@ -911,7 +911,7 @@ function table(cfgs, prof, results) {
   const lines = [
     `**${prof.name} profile**: ${prof.clients} client processes, sessions of ${prof.send} bytes out and ${prof.reply} back on loopback, 1 in ${EVERY} to a second port; ${SMOKE ? `${prof.clients * SMOKE_SESSIONS} sessions` : prof.sessions ? `${prof.sessions} sessions` : `${SECONDS} s`} per run, ${ROUNDS} round(s) interleaved; medians. Tracer CPU is per record written (per session for summaries); BPF µs/session is its programs' run time (kernel.bpf_stats_enabled, on for the whole run) per session made, which the workload pays; BPF memory is the memlock of the tracer's maps.`,
     '',
-    '| configuration | sessions/s | vs no tracer (median, worst) | records expected | reported | lost (all rounds) | lost in the worst round | loss the tool reported | tracer CPU µs/record | BPF µs/session | peak RSS MB | BPF memory MB |',
+    '| configuration | sessions/s | vs no tracer (median, worst) | records expected | reported | lost (all rounds) | lost in the worst round | loss the tool reported | tracer CPU µs/record (median, worst) | BPF µs/session | peak RSS MB (median, worst) | BPF memory MB |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of cfgs) {
@@ -937,7 +937,7 @@ function table(cfgs, prof, results) {
     const baseRates = results.get('no tracer').map((r) => r.rate);
     const worstRatio = Math.min(...rs.map((r, i) => r.rate / (baseRates[i] ?? base)));
     lines.push(
-      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)}, ${fmt(worstRatio, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 3)} %) | ${worst.n} (${fmt(100 * worst.pct, 3)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.bpfUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
+      `| ${c.name} | ${fmt(rate)} | ${fmt(rate / base, 2)}, ${fmt(worstRatio, 2)} | ${exp} | ${rep}${bad ? ` (${bad} wrong)` : ''} | ${lost} (${fmt((100 * lost) / Math.max(1, exp), 3)} %) | ${worst.n} (${fmt(100 * worst.pct, 3)} %) | ${fmt(tl)} | ${fmt(median(rs.map((r) => r.cpuUs)), 2)}, ${fmt(Math.max(...rs.map((r) => r.cpuUs)), 2)} | ${fmt(median(rs.map((r) => r.bpfUs)), 2)} | ${fmt(median(rs.map((r) => r.rss)))}, ${fmt(Math.max(...rs.map((r) => r.rss)))} | ${fmt(median(rs.map((r) => r.bpfMb)), 1)} |`,
     );
   }
   return lines.join('\n');
