@@ -113,9 +113,15 @@ static __always_inline __u64 sid_of(__u64 cookie)
  * (see tcplife_btf_nested). A few slots: runs nest at most a level or two.
  */
 #define TAKEN_SLOTS 4
+/* A token counts if pushed among the last this many: more than the state
+ * changes one softirq run takes between a main run and its stand-in's. */
+#define TAKEN_RECENT 4096
 struct taken {
   __u64 top;
+  /* Tokens pushed so far on this CPU. */
+  __u64 pushed;
   __u64 token[TAKEN_SLOTS];
+  __u64 when[TAKEN_SLOTS];
 };
 
 struct {
@@ -733,21 +739,27 @@ int tcplife_send_raw(__u64 *ctx)
  * run asks for, to refill the hash's memory or wake the reader, arrives
  * just after it). A change nested into the stand-in's own start pushes its
  * token above the one it looks for (and its stand-in is skipped): those are
- * taken, and popped with it.
+ * taken, and popped with it. One nested just after the stand-in's pop stays
+ * behind: a token counts only if pushed recently, so an old one left so
+ * cannot pass for a new socket's at the same address.
  * Each program counts into its own counters; the state changes neither saw
  * are the main program's skips less the stand-in's `nested` runs.
  */
 static __always_inline __u64 change_token(__u64 *ctx, const bool btf)
 {
+  struct sock *sk = (struct sock *)ctx[0];
   __u64 change = ctx[1] << 48 ^ ctx[2] << 56;
+  /* A socket's memory is soon reused by a new one making the same changes:
+   * its ports tell them apart. */
+  __u64 ports = (__u64)SK_READ(btf, sk, __sk_common.skc_dport) << 16 |
+                SK_READ(btf, sk, __sk_common.skc_num);
   if (!btf)
-    return ctx[0] ^ change; /* the socket's address */
-  /* Where the socket is a typed pointer, its value cannot be read as a
-   * number: its connection's ports and addresses (skc_hash covers IPv6)
-   * tell one socket's change from another's. */
-  struct sock_common *c = &((struct sock *)ctx[0])->__sk_common;
-  return ((__u64)c->skc_daddr << 32 | c->skc_rcv_saddr) ^ (__u64)c->skc_hash << 16 ^
-         ((__u64)c->skc_dport << 16 | c->skc_num) ^ change;
+    return ctx[0] ^ ports << 8 ^ change; /* the socket's address */
+  /* A typed pointer's value cannot be read as a number: the connection's
+   * addresses (skc_hash covers IPv6) stand in for it. */
+  struct sock_common *c = &sk->__sk_common;
+  return ((__u64)c->skc_daddr << 32 | c->skc_rcv_saddr) ^ (__u64)c->skc_hash << 16 ^ ports ^
+         change;
 }
 
 static __always_inline int main_run(__u64 *ctx, const bool btf)
@@ -758,9 +770,12 @@ static __always_inline int main_run(__u64 *ctx, const bool btf)
   if (!t || !st)
     return 0;
   __u64 top = t->top + 1;
+  __u64 pushed = t->pushed + 1;
   t->token[top & (TAKEN_SLOTS - 1)] = change_token(ctx, btf);
+  t->when[top & (TAKEN_SLOTS - 1)] = pushed;
   /* The slot before the top: a change nested in between sees neither. */
   asm volatile("" ::: "memory");
+  t->pushed = pushed;
   t->top = top;
   on_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2], btf, st);
   return 0;
@@ -773,10 +788,12 @@ static __always_inline int nested_run(__u64 *ctx, const bool btf)
   if (!t)
     return 0;
   __u64 top = t->top;
+  __u64 pushed = t->pushed;
   __u64 token = change_token(ctx, btf);
 #pragma unroll
   for (__u32 i = 0; i < TAKEN_SLOTS; i++) {
-    if (t->token[(top - i) & (TAKEN_SLOTS - 1)] == token) {
+    __u32 slot = (top - i) & (TAKEN_SLOTS - 1);
+    if (t->token[slot] == token && pushed - t->when[slot] < TAKEN_RECENT) {
       t->top = top - i - 1;
       return 0;
     }
