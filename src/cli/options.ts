@@ -12,7 +12,7 @@ import { ENTRIES } from '../model/fields.js';
 import type { OutputFormat } from '../model/output.js';
 import { OUT_FIELDS, resolveFields } from '../pipeline/fields.js';
 import { RULE_GROUP } from '../pipeline/summary.js';
-import { DEFAULT_BUCKETS, DEFAULT_LABELS, DEFAULT_MAX_SERIES } from '../plan/metrics.js';
+import { metricsInput } from '../plan/metrics.js';
 import type { RunInput } from '../plan/run.js';
 import { readTextFile } from '../util/read-text.js';
 
@@ -188,11 +188,11 @@ export function runInput(o: TraceCliOptions): RunInput {
     metrics: o.metrics !== undefined,
     ...(o.metrics !== undefined
       ? {
-          metricsOf: {
-            labels: o.labels ?? DEFAULT_LABELS,
-            buckets: o.buckets ?? DEFAULT_BUCKETS,
-            maxSeries: o.maxSeries ?? DEFAULT_MAX_SERIES,
-          },
+          metricsOf: metricsInput({
+            labels: o.labels,
+            buckets: o.buckets,
+            maxSeries: o.maxSeries,
+          }),
         }
       : {}),
     ...(o.exitAfter ? { exitAfter: o.exitAfter } : {}),

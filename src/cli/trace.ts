@@ -18,6 +18,7 @@ import { ClangMissingError, TcplifeError } from '../kernel/errors.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import type { Row } from '../pipeline/fields.js';
 import { LineWriter } from '../pipeline/writer.js';
+import { metricsInput } from '../plan/metrics.js';
 import { makePlan, type Plan } from '../plan/plan.js';
 import { planRun, type RunInput, type RunPlan } from '../plan/run.js';
 import { type Execution, execute } from './executors.js';
@@ -152,11 +153,9 @@ async function serveMetrics(
   io: Io,
 ): Promise<{ server: Server; add: (r: Row) => void }> {
   // Loaded when used: prom-client and an HTTP server cost memory.
-  const { DEFAULT_LABELS, SessionMetrics } = await import('../pipeline/metrics.js');
+  const { SessionMetrics } = await import('../pipeline/metrics.js');
   const metrics = new SessionMetrics({
-    labels: o.labels ?? DEFAULT_LABELS,
-    ...(o.buckets ? { buckets: o.buckets } : {}),
-    ...(o.maxSeries ? { maxSeries: o.maxSeries } : {}),
+    ...metricsInput({ labels: o.labels, buckets: o.buckets, maxSeries: o.maxSeries }),
     // Counted in the kernel: read at each scrape.
     ...(plan.path.kind === 'kernel-metrics'
       ? { kernel: (visit) => tracer.readMetrics(visit) }

@@ -13,6 +13,7 @@ import { groupMask, groupsC, HIST_OF, METRIC_BOUNDS } from '../model/groups.js';
 import { eventStructC } from '../model/record.js';
 import { startStructC } from '../model/start.js';
 import { openWalkStructC } from '../model/walk.js';
+import type { GenerateMetrics } from '../plan/run.js';
 import type { Split } from '../plan/split.js';
 import { PACKAGE_ROOT } from '../util/paths.js';
 import { emitFilter, enumsC } from './emit-c.js';
@@ -87,12 +88,7 @@ export interface GenerateOptions {
    * kernel: groupMask), spans in buckets of at most these µs (at most
    * METRIC_BOUNDS), at most maxSeries label sets; `only`: send no records.
    */
-  readonly metrics?: {
-    readonly labels: readonly string[];
-    readonly boundsUs: readonly number[];
-    readonly maxSeries: number;
-    readonly only: boolean;
-  };
+  readonly metrics?: GenerateMetrics;
 }
 
 export function roundRingSize(bytes: number): number {

@@ -12,8 +12,6 @@ import { metricValue } from '../model/groups.js';
 import { DEFAULT_BUCKETS, DEFAULT_MAX_SERIES } from '../plan/metrics.js';
 import { OUT_FIELDS, type Row } from './fields.js';
 
-export { DEFAULT_BUCKETS, DEFAULT_LABELS, DEFAULT_MAX_SERIES } from '../plan/metrics.js';
-
 const OTHER = '__other__';
 
 export interface MetricsOptions {
@@ -247,16 +245,16 @@ export class SessionMetrics {
     this.kernelLines = lines;
   }
 
-  /**
-   * The text of a scrape, rendered at most once per RENDER_MS and shared
-   * by every request meanwhile (one Buffer, written to each connection
-   * without a copy): six scrape loops cost one render a second, not six.
-   */
   /** A scrape's text, as /metrics serves it. */
   async text(): Promise<string> {
     return (await this.rendered()).toString();
   }
 
+  /**
+   * The text of a scrape, rendered at most once per RENDER_MS and shared
+   * by every request meanwhile (one Buffer, written to each connection
+   * without a copy): six scrape loops cost one render a second, not six.
+   */
   private rendered(): Promise<Buffer> {
     const now = Date.now();
     if (this.cache && now - this.cache.at < RENDER_MS) return Promise.resolve(this.cache.body);

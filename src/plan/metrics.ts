@@ -24,6 +24,17 @@ export interface MetricsInput {
   readonly maxSeries: number;
 }
 
+/** What --metrics counts: the options given, the defaults for the rest. */
+export function metricsInput(
+  o: { readonly [K in keyof MetricsInput]?: MetricsInput[K] | undefined } = {},
+): MetricsInput {
+  return {
+    labels: o.labels ?? DEFAULT_LABELS,
+    buckets: o.buckets ?? DEFAULT_BUCKETS,
+    maxSeries: o.maxSeries ?? DEFAULT_MAX_SERIES,
+  };
+}
+
 /** Whether the kernel can key and bucket these metrics (the rest of the decision is the planner's). */
 export function kernelCountable(m: MetricsInput): boolean {
   return (

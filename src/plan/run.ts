@@ -19,14 +19,7 @@
 import type { KernelHistField } from '../model/fields.js';
 import { groupMask, HIST_OF } from '../model/groups.js';
 import { type FormatOptions, type OutputFormat, ROW_ONLY_FIELDS } from '../model/output.js';
-import {
-  boundUs,
-  DEFAULT_BUCKETS,
-  DEFAULT_LABELS,
-  DEFAULT_MAX_SERIES,
-  kernelCountable,
-  type MetricsInput,
-} from './metrics.js';
+import { boundUs, kernelCountable, type MetricsInput, metricsInput } from './metrics.js';
 import type { Split } from './split.js';
 
 /** What the program counts of --metrics (codegen's GenerateOptions.metrics). */
@@ -166,13 +159,7 @@ function noSessionsBut(i: RunInput, split: Split, choice: ProgramChoice): boolea
 }
 
 function metricsOf(i: RunInput): MetricsInput {
-  return (
-    i.metricsOf ?? {
-      labels: DEFAULT_LABELS,
-      buckets: DEFAULT_BUCKETS,
-      maxSeries: DEFAULT_MAX_SERIES,
-    }
-  );
+  return i.metricsOf ?? metricsInput();
 }
 
 /** The path, given what the kernel decides of the filter (`split`). */
