@@ -546,19 +546,14 @@ function lineWriter(
     }
     switch (c.kind) {
       case 'uint':
-        // A digit without the call: counts, flags and families often are one.
-        body.push(
-          constBytes(c.pre),
-          `n = ${c.read};`,
-          'if (n < 10) buf[p++] = 48 + n; else p = putUintAt(buf, p, n);',
-        );
+        body.push(constBytes(c.pre), `n = ${c.read};`, putUintCode('n'));
         break;
       case 'scaled': {
         const texts = fractionWords(c.scale);
         room += c.pre.length + 13 + 4 * texts.stride; // 13 digits, then the point and fraction
         body.push(
           `n = ${c.read};`,
-          `if (n < ${c.limit}) { ${constBytes(c.pre)} q = Math.floor(n / ${c.scale}); if (q < 10) buf[p++] = 48 + q; else p = putUintAt(buf, p, q); r = n - q * ${c.scale};`,
+          `if (n < ${c.limit}) { ${constBytes(c.pre)} q = Math.floor(n / ${c.scale}); ${putUintCode('q')} r = n - q * ${c.scale};`,
           putWords(texts, `f${i}`, arg, 'r'),
           `} else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
         );
@@ -632,6 +627,11 @@ function fractionWords(scale: 1000 | 1024): WordTexts {
   FRACTIONS[scale] ??= fractions(scale);
   FRACTION_WORDS[scale] ??= wordTexts(FRACTIONS[scale]);
   return FRACTION_WORDS[scale];
+}
+
+/** Code writing the integer in variable v at p: a digit without a call (counts, flags, families often are one). */
+function putUintCode(v: string): string {
+  return `if (${v} < 10) buf[p++] = 48 + ${v}; else p = putUintAt(buf, p, ${v});`;
 }
 
 /** Stores of constant bytes at p, four at a time, then p moved past them. */
