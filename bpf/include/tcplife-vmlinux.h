@@ -96,8 +96,13 @@ struct sock_common {
   __be32 skc_daddr;
   __be32 skc_rcv_saddr;
   unsigned int skc_hash;
-  __be16 skc_dport;
-  __u16 skc_num;
+  union {
+    __u32 skc_portpair;
+    struct {
+      __be16 skc_dport;
+      __u16 skc_num;
+    };
+  };
   unsigned short skc_family;
   struct in6_addr skc_v6_daddr;
   struct in6_addr skc_v6_rcv_saddr;

@@ -750,9 +750,8 @@ static __always_inline __u64 change_token(__u64 *ctx, const bool btf)
   struct sock *sk = (struct sock *)ctx[0];
   __u64 change = ctx[1] << 48 ^ ctx[2] << 56;
   /* A socket's memory is soon reused by a new one making the same changes:
-   * its ports tell them apart. */
-  __u64 ports = (__u64)SK_READ(btf, sk, __sk_common.skc_dport) << 16 |
-                SK_READ(btf, sk, __sk_common.skc_num);
+   * its ports tell them apart (both in one read). */
+  __u64 ports = SK_READ(btf, sk, __sk_common.skc_portpair);
   if (!btf)
     return ctx[0] ^ ports << 8 ^ change; /* the socket's address */
   /* A typed pointer's value cannot be read as a number: the connection's
