@@ -61,6 +61,9 @@ export function containerOf(path: string): string {
 
 export class CgroupResolver {
   private readonly cache = new Map<number, CgroupInfo>();
+  /** The last answer cached, and its id (-1: none; no cgroup has it). */
+  private lastId = -1;
+  private lastInfo: CgroupInfo = NONE;
   private mountFd = -1;
   private readonly handle = Buffer.alloc(16);
   /** Lookups refused for want of CAP_DAC_READ_SEARCH (open_by_handle_at needs it). */
@@ -91,13 +94,18 @@ export class CgroupResolver {
   }
 
   info(id: number): CgroupInfo {
-    const known = this.cache.get(id);
-    if (known !== undefined) return known;
-    const { info, final } = this.lookup(id);
-    if (final) {
+    // Sessions come in runs from one cgroup: the last answer first, then the Map.
+    if (id === this.lastId) return this.lastInfo;
+    let info = this.cache.get(id);
+    if (info === undefined) {
+      const looked = this.lookup(id);
+      info = looked.info;
+      if (!looked.final) return info;
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(id, info);
     }
+    this.lastId = id;
+    this.lastInfo = info;
     return info;
   }
 
