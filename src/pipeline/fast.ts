@@ -110,7 +110,8 @@ type Inline =
       readonly scale: 1000 | 1024;
       readonly limit: number;
     }
-  | { readonly kind: 'byte'; readonly at: number };
+  | { readonly kind: 'byte'; readonly at: number }
+  | { readonly kind: 'key16'; readonly at: number; readonly table: KeyedTexts };
 
 function putBytes(o: Out, b: Uint8Array): void {
   const buf = o.buf;
@@ -379,7 +380,7 @@ function fieldPart(
     };
   }
   if (spec && isStored(spec) && (spec.c === 'char[16]' || spec.c === 'u8[16]'))
-    return { max: undefined, write: bytesKeyed(name, read, (v) => prefix + text(v)) };
+    return bytesKeyed(name, read, (v) => prefix + text(v));
   const cache = new Map<unknown, Uint8Array>();
   let lastValue: unknown = cache; // no value is this Map
   let lastBytes: Uint8Array | undefined;
@@ -407,46 +408,65 @@ function fieldPart(
 }
 
 const SLOTS = 1024;
+/** Texts of a 16-byte field kept as words up to this many bytes (a longer one is written from its bytes). */
+const KEYED_MAX = 64;
 
 /**
- * A field stored as 16 bytes (a comm, an address): its text cached by those
- * bytes (and the family, for an address), in a direct-mapped table, so that
- * a repeated value costs four loads and a compare, not a string.
+ * The texts of a field stored as 16 bytes (a comm, an address), cached by
+ * those bytes and the family in a direct-mapped table, each as whole
+ * little-endian words: a repeated value costs five loads, a compare and a
+ * store a word, not a string. The line writer inlines the lookup; its
+ * write makes and caches a text the table lacks.
  */
-function bytesKeyed(name: string, read: FieldReader, text: (v: unknown) => string): Writer {
+interface KeyedTexts {
+  /** the 16 bytes as four words, then the family: five a slot */
+  readonly keys: Uint32Array;
+  readonly words: Uint32Array;
+  /** a text's length in bytes; -1: none (an empty or too long text, or no text yet) */
+  readonly lengths: Int16Array;
+}
+
+/** The slot of a 16-byte key (its four words). */
+function keySlot(a: number, b: number, c: number, d: number): number {
+  return (
+    Math.imul(a ^ Math.imul(b, 31) ^ Math.imul(c, 961) ^ Math.imul(d, 29791), 0x9e3779b1) >>> 22
+  );
+}
+
+function bytesKeyed(name: string, read: FieldReader, text: (v: unknown) => string): Part {
   const at = member(name).offset;
   const familyAt = member('family').offset;
-  const keys = new Uint32Array(5 * SLOTS);
-  const texts: (Uint8Array | undefined)[] = new Array(SLOTS);
-  return (o, dv, off, mono, line) => {
-    const a = dv.getUint32(off + at, true);
-    const b = dv.getUint32(off + at + 4, true);
-    const c = dv.getUint32(off + at + 8, true);
-    const d = dv.getUint32(off + at + 12, true);
-    const f = dv.getUint8(off + familyAt);
-    const slot =
-      Math.imul(a ^ Math.imul(b, 31) ^ Math.imul(c, 961) ^ Math.imul(d, 29791), 0x9e3779b1) >>> 22;
-    const k = 5 * slot;
-    let bytes = texts[slot];
-    if (
-      bytes === undefined ||
-      keys[k] !== a ||
-      keys[k + 1] !== b ||
-      keys[k + 2] !== c ||
-      keys[k + 3] !== d ||
-      keys[k + 4] !== f
-    ) {
-      bytes = enc.encode(text(read(dv, off, mono)));
-      texts[slot] = bytes;
-      keys[k] = a;
-      keys[k + 1] = b;
-      keys[k + 2] = c;
-      keys[k + 3] = d;
-      keys[k + 4] = f;
-    }
-    line = o.need(bytes.length, line);
-    putBytes(o, bytes);
-    return line;
+  const table: KeyedTexts = {
+    keys: new Uint32Array(5 * SLOTS),
+    words: new Uint32Array((KEYED_MAX / 4) * SLOTS),
+    lengths: new Int16Array(SLOTS).fill(-1),
+  };
+  const wordBytes = new Uint8Array(table.words.buffer);
+  return {
+    max: undefined,
+    inline: { kind: 'key16', at, table },
+    write: (o, dv, off, mono, line) => {
+      const a = dv.getUint32(off + at, true);
+      const b = dv.getUint32(off + at + 4, true);
+      const c = dv.getUint32(off + at + 8, true);
+      const d = dv.getUint32(off + at + 12, true);
+      const slot = keySlot(a, b, c, d);
+      const bytes = enc.encode(text(read(dv, off, mono)));
+      if (bytes.length > 0 && bytes.length <= KEYED_MAX) {
+        const k = 5 * slot;
+        table.keys[k] = a;
+        table.keys[k + 1] = b;
+        table.keys[k + 2] = c;
+        table.keys[k + 3] = d;
+        table.keys[k + 4] = dv.getUint8(off + familyAt);
+        wordBytes.fill(0, slot * KEYED_MAX, (slot + 1) * KEYED_MAX);
+        wordBytes.set(bytes, slot * KEYED_MAX);
+        table.lengths[slot] = bytes.length;
+      }
+      line = o.need(bytes.length, line);
+      putBytes(o, bytes);
+      return line;
+    },
   };
 }
 
@@ -527,8 +547,8 @@ function lineWriter(
   end: Uint8Array,
   trim: boolean,
 ): { record: FastWriter['record']; out: Out } {
-  const names: string[] = ['putUintAt', 'trimLine'];
-  const values: unknown[] = [putUintAt, trimLine];
+  const names: string[] = ['putUintAt', 'trimLine', 'keySlot'];
+  const values: unknown[] = [putUintAt, trimLine, keySlot];
   const arg = (name: string, v: unknown) => {
     names.push(name);
     values.push(v);
@@ -559,6 +579,23 @@ function lineWriter(
         );
         break;
       }
+      case 'key16': {
+        // The table's text if its key is this record's, else the part's write (which caches it).
+        const t = c.table;
+        const keys = arg(`k${i}`, t.keys);
+        const words = arg(`k${i}w`, t.words);
+        const lengths = arg(`k${i}l`, t.lengths);
+        const load = (w: number) => `dv.getUint32(off + ${c.at + 4 * w}, true)`;
+        room += KEYED_MAX;
+        body.push(
+          `n = ${load(0)}; q = ${load(1)}; r = ${load(2)}; m = ${load(3)}; k = keySlot(n, q, r, m);`,
+          `tl = ${lengths}[k]; s = 5 * k;`,
+          `if (tl > 0 && ${keys}[s] === n && ${keys}[s + 1] === q && ${keys}[s + 2] === r && ${keys}[s + 3] === m && ${keys}[s + 4] === dv.getUint8(off + ${member('family').offset})) {`,
+          `  s = k * ${KEYED_MAX / 4}; for (n = 0; n < tl; n += 4) bv.setUint32(p + n, ${words}[s++], true); p += tl;`,
+          `} else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
+        );
+        break;
+      }
       case 'byte': {
         const texts = wordTexts(textsByByte(part, c.at));
         room += 4 * texts.stride;
@@ -574,7 +611,7 @@ function lineWriter(
   const src = `return function record(dv, off, len, mono) {
   if (len !== ${RECORD_SIZE}) throw new Error('event record of ' + len + ' bytes, expected ${RECORD_SIZE}');
   let line = o.need(0, o.p);
-  let buf = o.buf, bv = o.bv, p = o.p, n = 0, q = 0, r = 0, k = 0;
+  let buf = o.buf, bv = o.bv, p = o.p, n = 0, q = 0, r = 0, k = 0, m = 0, s = 0, tl = 0;
   ${body.join('\n  ')}
 };`;
   return { record: new Function('o', ...names, src)(out, ...values), out };
