@@ -20,7 +20,7 @@ import {
   isoTime,
   type Resolvers,
 } from '../model/decode.js';
-import { fieldSpec, isDerived, isStored } from '../model/fields.js';
+import { ENTRIES, fieldSpec, isDerived, isResolved, isStored } from '../model/fields.js';
 import { ROW_ONLY_FIELDS } from '../model/output.js';
 import { member, RECORD_SIZE } from '../model/record.js';
 import { OUT_FIELDS } from './fields.js';
@@ -102,11 +102,13 @@ interface Part {
  * bool), that text looked up by the byte.
  */
 type Inline =
-  | { readonly kind: 'uint'; readonly pre: Uint8Array; readonly read: string }
+  | { readonly kind: 'uint'; readonly pre: Uint8Array; readonly read: string; readonly of: string }
   | {
       readonly kind: 'scaled';
       readonly pre: Uint8Array;
       readonly read: string;
+      /** the stored field it is read from */
+      readonly of: string;
       readonly scale: 1000 | 1024;
       readonly limit: number;
     }
@@ -304,7 +306,7 @@ function fieldPart(
   if (plainInteger(name, mode) && col?.maxLen === undefined) {
     return {
       max: pre.length + 24 + Math.abs(width),
-      inline: width === 0 ? { kind: 'uint', pre, read: integerRead(name) } : undefined,
+      inline: width === 0 ? { kind: 'uint', pre, read: integerRead(name), of: name } : undefined,
       write: (o, dv, off, mono, line) => {
         putBytes(o, pre);
         const n = read(dv, off, mono) as number;
@@ -335,7 +337,7 @@ function fieldPart(
     return {
       max: undefined,
       inline: isStored(fieldSpec(spec.from)!)
-        ? { kind: 'scaled', pre, read: integerRead(spec.from), scale, limit }
+        ? { kind: 'scaled', pre, read: integerRead(spec.from), of: spec.from, scale, limit }
         : undefined,
       write: (o, dv, off, mono, line) => {
         const n = base(dv, off, mono) as number;
@@ -614,7 +616,55 @@ function lineWriter(
   let buf = o.buf, bv = o.bv, p = o.p, n = 0, q = 0, r = 0, k = 0, m = 0, s = 0, tl = 0;
   ${body.join('\n  ')}
 };`;
-  return { record: new Function('o', ...names, src)(out, ...values), out };
+  const record: FastWriter['record'] = new Function('o', ...names, src)(out, ...values);
+  warm(record, out, parts);
+  return { record, out };
+}
+
+/** The stored fields that resolved ones are read from (cgroup_id). */
+function resolvedFrom(): string[] {
+  return ENTRIES.flatMap(({ spec }) => (isResolved(spec) ? [spec.from] : []));
+}
+
+/** Rounds of the made-up records: V8 keeps no feedback for a function's first few calls. */
+const WARM_ROUNDS = 16;
+
+/**
+ * Runs a new line writer over made-up records that take each of its
+ * branches, then forgets their lines. V8 optimizes the writer once a load
+ * makes it hot; a branch no record had taken by then has no type feedback,
+ * and the first record to take it (a session of 10 ms or more, a
+ * retransmit count of two digits) throws the optimized code away: a second compile of the largest
+ * function, about 30 ms of a storm's tracer CPU each time. The records:
+ * every integer 0 (one digit), then a five-digit value where its type
+ * allows, then its type's largest (past 2^31, and ms and KiB past their
+ * exact limit); many times, so that a cached text is both made and found.
+ * Zero times, cgroup ids and IPv4 addresses make no lookup of the host's.
+ */
+function warm(record: FastWriter['record'], out: Out, parts: readonly Part[]): void {
+  const stored = new Set<string>();
+  for (const part of parts)
+    if (part.inline?.kind === 'uint' || part.inline?.kind === 'scaled') stored.add(part.inline.of);
+  // The addresses' family, and what the host is asked about, stay as made.
+  for (const name of ['family', ...resolvedFrom()]) stored.delete(name);
+  const family = member('family');
+  const records = [0, 12345, -1].map((value) => {
+    const bytes = new Uint8Array(RECORD_SIZE);
+    const dv = new DataView(bytes.buffer);
+    dv.setUint8(family.offset, 4); // IPv4
+    for (const name of stored) {
+      const m = member(name);
+      if (value < 0) bytes.fill(0xff, m.offset, m.offset + m.size);
+      else if (m.size >= 4) dv.setUint32(m.offset, value, true);
+      else if (m.size === 2) dv.setUint16(m.offset, value, true);
+      else dv.setUint8(m.offset, Math.min(value, 255));
+    }
+    return dv;
+  });
+  for (let round = 0; round < WARM_ROUNDS; round++)
+    for (const dv of records) record(dv, 0, RECORD_SIZE, 0);
+  out.p = 0;
+  out.lines = 0;
 }
 
 /**
