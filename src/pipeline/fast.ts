@@ -117,7 +117,7 @@ type Inline =
     }
   | { readonly kind: 'byte'; readonly at: number }
   | { readonly kind: 'key16'; readonly at: number; readonly table: KeyedTexts }
-  | { readonly kind: 'time'; readonly at: number; readonly last: TimeText };
+  | { readonly kind: 'time'; readonly read: string; readonly last: TimeText };
 
 /** The text of the last whole millisecond written, as words (length -1: none kept). */
 interface TimeText {
@@ -381,21 +381,17 @@ function fieldPart(
       words: new Uint32Array(KEYED_MAX / 4),
       length: new Int16Array([-1]),
     };
-    const wordBytes = new Uint8Array(last.words.buffer);
     let bytes = new Uint8Array(0);
     return {
       max: undefined,
-      inline: isStored(spec!) ? { kind: 'time', at: member(name).offset, last } : undefined,
+      inline: isStored(spec!) ? { kind: 'time', read: integerRead(name), last } : undefined,
       write: (o, dv, off, mono, line) => {
         const ms = read(dv, off, mono) as number;
         const whole = Math.floor(ms);
         if (whole !== last.whole[0]) {
           last.whole[0] = whole;
           bytes = enc.encode(prefix + text(ms));
-          const fits = bytes.length > 0 && bytes.length <= KEYED_MAX;
-          wordBytes.fill(0);
-          if (fits) wordBytes.set(bytes);
-          last.length[0] = fits ? bytes.length : -1;
+          last.length[0] = keepWords(last.words, 0, bytes);
         }
         line = o.need(bytes.length, line);
         putBytes(o, bytes);
@@ -435,6 +431,28 @@ const SLOTS = 1024;
 /** Texts of a 16-byte field kept as words up to this many bytes (a longer one is written from its bytes). */
 const KEYED_MAX = 64;
 
+/** The bytes of a text as little-endian words from words[start] on, the last one zero-padded. */
+function storeWords(words: Uint32Array, start: number, bytes: Uint8Array): void {
+  for (let i = 0; i < bytes.length; i += 4)
+    words[start + i / 4] =
+      ((bytes[i] ?? 0) |
+        ((bytes[i + 1] ?? 0) << 8) |
+        ((bytes[i + 2] ?? 0) << 16) |
+        ((bytes[i + 3] ?? 0) << 24)) >>>
+      0;
+}
+
+/**
+ * A cached text kept as words (KEYED_MAX bytes a slot from words[start]);
+ * returns its length, or -1 when it is not kept (empty, or too long).
+ */
+function keepWords(words: Uint32Array, start: number, bytes: Uint8Array): number {
+  if (bytes.length === 0 || bytes.length > KEYED_MAX) return -1;
+  words.fill(0, start, start + KEYED_MAX / 4);
+  storeWords(words, start, bytes);
+  return bytes.length;
+}
+
 /**
  * The texts of a field stored as 16 bytes (a comm, an address), cached by
  * those bytes and the family in a direct-mapped table, each as whole
@@ -465,7 +483,6 @@ function bytesKeyed(name: string, read: FieldReader, text: (v: unknown) => strin
     words: new Uint32Array((KEYED_MAX / 4) * SLOTS),
     lengths: new Int16Array(SLOTS).fill(-1),
   };
-  const wordBytes = new Uint8Array(table.words.buffer);
   return {
     max: undefined,
     inline: { kind: 'key16', at, table },
@@ -476,16 +493,15 @@ function bytesKeyed(name: string, read: FieldReader, text: (v: unknown) => strin
       const d = dv.getUint32(off + at + 12, true);
       const slot = keySlot(a, b, c, d);
       const bytes = enc.encode(text(read(dv, off, mono)));
-      if (bytes.length > 0 && bytes.length <= KEYED_MAX) {
+      const kept = keepWords(table.words, slot * (KEYED_MAX / 4), bytes);
+      if (kept > 0) {
+        table.lengths[slot] = kept;
         const k = 5 * slot;
         table.keys[k] = a;
         table.keys[k + 1] = b;
         table.keys[k + 2] = c;
         table.keys[k + 3] = d;
         table.keys[k + 4] = dv.getUint8(off + familyAt);
-        wordBytes.fill(0, slot * KEYED_MAX, (slot + 1) * KEYED_MAX);
-        wordBytes.set(bytes, slot * KEYED_MAX);
-        table.lengths[slot] = bytes.length;
       }
       line = o.need(bytes.length, line);
       putBytes(o, bytes);
@@ -626,7 +642,8 @@ function lineWriter(
         const whole = arg(`m${i}`, t.whole);
         room += KEYED_MAX;
         body.push(
-          `n = (dv.getUint32(off + ${c.at}, true) + dv.getUint32(off + ${c.at + 4}, true) * 4294967296) / 1e6 + mono;`,
+          // ms as the decoder reads a time (decode.ts): CLOCK_MONOTONIC ns, then the offset
+          `n = ${c.read} / 1e6 + mono;`,
           `tl = ${arg(`m${i}l`, t.length)}[0];`,
           `if (Math.floor(n) === ${whole}[0] && tl > 0) { s = 0; ${copyWords(arg(`m${i}w`, t.words))} }`,
           `else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
@@ -723,11 +740,8 @@ interface WordTexts {
 
 function wordTexts(texts: readonly Uint8Array[]): WordTexts {
   const stride = Math.max(1, Math.ceil(Math.max(...texts.map((t) => t.length)) / 4));
-  const bytes = new Uint8Array(4 * stride * texts.length);
-  for (const [i, t] of texts.entries()) bytes.set(t, 4 * stride * i);
-  const dv = new DataView(bytes.buffer);
   const words = new Uint32Array(stride * texts.length);
-  for (let i = 0; i < words.length; i++) words[i] = dv.getUint32(4 * i, true);
+  for (const [i, t] of texts.entries()) storeWords(words, stride * i, t);
   return { words, lengths: Uint8Array.from(texts, (t) => t.length), stride };
 }
 
