@@ -26,6 +26,10 @@ const OFFSETS = Object.fromEntries(
     'family',
     'owner',
     'comm',
+    'netns',
+    'cgroup_id',
+    'sid',
+    'rtt_us',
   ].map((f) => [f, at(f)]),
 );
 const buf = new ArrayBuffer(EVENT_SIZE * 1024);
@@ -37,7 +41,12 @@ for (let i = 0; i < 1024; i++) {
   dv.setBigUint64(o + OFFSETS.span_us, BigInt(200 + i), true);
   dv.setBigUint64(o + OFFSETS.rx_b, 1201n, true);
   dv.setBigUint64(o + OFFSETS.tx_b, 302n, true);
-  dv.setUint32(o + OFFSETS.pid, 4242, true);
+  // A storm's: four client processes and a server, in one cgroup and network namespace.
+  dv.setUint32(o + OFFSETS.pid, i & 1 ? 4242 : 5000 + (i & 6), true);
+  dv.setUint32(o + OFFSETS.netns, 4026531840, true);
+  dv.setBigUint64(o + OFFSETS.cgroup_id, 10321n, true);
+  dv.setBigUint64(o + OFFSETS.sid, 8_000_000n + BigInt(i), true);
+  dv.setUint32(o + OFFSETS.rtt_us, 20 + (i % 13), true);
   for (const [j, b] of [127, 0, 0, 1].entries()) {
     dv.setUint8(o + OFFSETS.laddr + j, b);
     dv.setUint8(o + OFFSETS.raddr + j, b);
