@@ -59,6 +59,11 @@ export interface StoredSpec extends BaseSpec {
   readonly member?: string;
   /** The kernel part of a filter can compare it. */
   readonly kernel: boolean;
+  /**
+   * The same in many sessions in a row (a host's network namespace, a
+   * service's cgroup): the fast path keeps its last text to copy.
+   */
+  readonly repeats?: boolean;
 }
 
 /** A value computed from a stored one: from / scale (compared exactly by the filter). */
@@ -305,6 +310,7 @@ export const FIELDS = {
     kernel: true,
     header: 'CGROUP_ID',
     width: 10,
+    repeats: true,
     description: "the owner's cgroup v2 id: the inode of its directory in the cgroup2 mount",
   },
   cgroup: {
@@ -332,6 +338,7 @@ export const FIELDS = {
     kernel: true,
     header: 'NETNS',
     width: 10,
+    repeats: true,
     description: "the socket's network namespace inode (stat -L /run/netns/NAME)",
   },
   event: {

@@ -105,7 +105,14 @@ interface Part {
  * bool), that text looked up by the byte.
  */
 type Inline =
-  | { readonly kind: 'uint'; readonly pre: Uint8Array; readonly read: string; readonly of: string }
+  | {
+      readonly kind: 'uint';
+      readonly pre: Uint8Array;
+      readonly read: string;
+      readonly of: string;
+      /** its last text kept as words (the field's spec: repeats) */
+      readonly repeats: boolean;
+    }
   | {
       readonly kind: 'scaled';
       readonly pre: Uint8Array;
@@ -317,7 +324,16 @@ function fieldPart(
   if (plainInteger(name, mode) && col?.maxLen === undefined) {
     return {
       max: pre.length + 24 + Math.abs(width),
-      inline: width === 0 ? { kind: 'uint', pre, read: integerRead(name), of: name } : undefined,
+      inline:
+        width === 0
+          ? {
+              kind: 'uint',
+              pre,
+              read: integerRead(name),
+              of: name,
+              repeats: isStored(spec!) && spec.repeats === true,
+            }
+          : undefined,
       write: (o, dv, off, mono, line) => {
         putBytes(o, pre);
         const n = read(dv, off, mono) as number;
@@ -606,7 +622,18 @@ function lineWriter(
     }
     switch (c.kind) {
       case 'uint':
-        body.push(constBytes(c.pre), `n = ${c.read};`, putUintCode('n'));
+        body.push(constBytes(c.pre), `n = ${c.read};`);
+        if (c.repeats) {
+          // The last value's text as words: copied while the value stays, kept anew when it changes.
+          const last = arg(`v${i}`, new Float64Array([Number.NaN]));
+          const words = arg(`v${i}w`, new Uint32Array(UINT_WORDS));
+          const length = arg(`v${i}l`, new Int8Array(1));
+          body.push(
+            `if (n === ${last}[0]) { tl = ${length}[0]; s = 0; ${copyWords(words)} }`,
+            `else { ${last}[0] = n; s = p; ${putUintCode('n')} tl = p - s; ${length}[0] = tl;`,
+            `  for (k = 0; k < tl; k += 4) ${words}[k >> 2] = bv.getUint32(s + k, true); }`,
+          );
+        } else body.push(putUintCode('n'));
         break;
       case 'scaled': {
         const texts = fractionWords(c.scale);
@@ -776,6 +803,9 @@ function fractionWords(scale: 1000 | 1024): WordTexts {
 function copyWords(words: string): string {
   return `for (n = 0; n < tl; n += 4) bv.setUint32(p + n, ${words}[s++], true); p += tl;`;
 }
+
+/** Words that hold an integer's text: a u64 has at most 20 digits. */
+const UINT_WORDS = 5;
 
 /** Code writing the integer in variable v at p: a digit without a call (counts, flags, families often are one). */
 function putUintCode(v: string): string {

@@ -39,6 +39,8 @@ const record = fc
       fc.maxSafeNat(),
     ),
     small: fc.integer({ min: 0, max: 70000 }),
+    // u32 values past 2^31 (a network namespace's inode), often the same in a row
+    wide: fc.option(fc.constantFrom(4026531840, 4026532481, 2 ** 32 - 1), { freq: 2 }),
     code: fc.integer({ min: 0, max: 9 }),
     time: fc.integer({ min: 0, max: 10 ** 15 }),
     cg: fc.integer({ min: 0, max: 5 }),
@@ -58,7 +60,7 @@ const record = fc
       else if (m.field === 'cgroup_id') v[m.field] = r.cg;
       else if (m.spec.c === 'u8') v[m.field] = r.code % 4;
       else if (m.spec.c === 'u16') v[m.field] = r.small % 65536;
-      else if (m.spec.c === 'u32') v[m.field] = (r.small * 7919 + r.code) >>> 0;
+      else if (m.spec.c === 'u32') v[m.field] = r.wide ?? (r.small * 7919 + r.code) >>> 0;
       else v[m.field] = r.big;
     }
     return v;
