@@ -204,15 +204,18 @@ async function runUntilStopped(
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, stop);
   const timer = duration ? setTimeout(stop, duration * 1000) : undefined;
-  // A reader that went away ends tracing now, not at the next write.
-  const watch = setInterval(() => {
-    if (writer.readerGone()) stop();
-  }, 200);
+  // A reader that went away ends tracing now, not at the next write (a
+  // file has none to lose: no wake-up is spent on it).
+  const watch = writer.canLoseReader()
+    ? setInterval(() => {
+        if (writer.readerGone()) stop();
+      }, 200)
+    : undefined;
   try {
     await execution.done;
   } finally {
     if (timer) clearTimeout(timer);
-    clearInterval(watch);
+    if (watch) clearInterval(watch);
     for (const sig of signals) process.off(sig, stop);
   }
   return execution;

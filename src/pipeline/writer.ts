@@ -326,6 +326,15 @@ export class LineWriter {
   }
 
   /**
+   * Whether the reader can go away unseen by a write: a pipe or socket,
+   * which readerGone() then asks about. Not a file or a terminal (a write
+   * that fails there says so through onClosed or onFailed).
+   */
+  canLoseReader(): boolean {
+    return this.isPollable();
+  }
+
+  /**
    * Whether the reader of a pipe or socket has gone, asked without writing
    * (poll reports POLLERR or POLLHUP on the writing end): `| head -3` then
    * ends tracing at once, not at the next session. Always false for a file.

@@ -320,6 +320,37 @@ describeKernel('tcplife on real sessions', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it('idle, writing to a file: the main thread wakes only to drain the ring (20 times a second)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tl-idle-'));
+    const out = openSync(join(dir, 'out.jsonl'), 'w');
+    const proc = spawn(BIN, ['-j', '--verbose', 'comm == "tl_nobody_here"'], {
+      stdio: ['ignore', out, 'pipe'],
+    });
+    closeSync(out);
+    let err = '';
+    proc.stderr!.on('data', (d) => {
+      err += d;
+    });
+    const exit = new Promise<number | null>((r) => proc.once('exit', r));
+    while (!err.includes('attached')) await sleep(20);
+    await sleep(500);
+    // The main thread's sleeps that ended: one a timer or poll that woke it.
+    const woken = () =>
+      Number(
+        /voluntary_ctxt_switches:\s+(\d+)/.exec(
+          readFileSync(`/proc/${proc.pid}/task/${proc.pid}/status`, 'utf8'),
+        )?.[1],
+      );
+    const before = woken();
+    await sleep(2000);
+    const wakeups = woken() - before;
+    proc.kill('SIGINT');
+    expect(await exit).toBe(0);
+    // 40 drains in 2 s; a watch for a pipe's reader would add 10.
+    expect(wakeups).toBeGreaterThanOrEqual(30);
+    expect(wakeups).toBeLessThanOrEqual(45);
+  });
+
   it('SIGINT: detaches, prints what was read, exits 0 with nothing after', async () => {
     const { cli, srv } = await traced(['-j', 'comm == "tl_clicli"']);
     await sleep(20);
