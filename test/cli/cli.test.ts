@@ -125,6 +125,22 @@ describeAsRoot('as another user (setpriv)', () => {
   });
 });
 
+/** tcplife with its stdout opened on this path (a file, /dev/full), its stderr collected. */
+function startOn(path: string, args: string[]) {
+  const fd = openSync(path, 'w');
+  const proc = spawn(BIN, args, { stdio: ['ignore', fd, 'pipe'] });
+  closeSync(fd);
+  const run = {
+    proc,
+    stderr: '',
+    exit: new Promise<number | null>((r) => proc.once('exit', (c) => r(c))),
+  };
+  proc.stderr!.on('data', (d) => {
+    run.stderr += d;
+  });
+  return run;
+}
+
 describeKernel('tcplife on real sessions', () => {
   async function traced(args: string[], sessions = 3, send = 1500) {
     const cli = startCli(['--verbose', ...args]);
@@ -322,17 +338,9 @@ describeKernel('tcplife on real sessions', () => {
 
   it('idle, writing to a file: the main thread wakes only to drain the ring (20 times a second)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-idle-'));
-    const out = openSync(join(dir, 'out.jsonl'), 'w');
-    const proc = spawn(BIN, ['-j', '--verbose', 'comm == "tl_nobody_here"'], {
-      stdio: ['ignore', out, 'pipe'],
-    });
-    closeSync(out);
-    let err = '';
-    proc.stderr!.on('data', (d) => {
-      err += d;
-    });
-    const exit = new Promise<number | null>((r) => proc.once('exit', r));
-    while (!err.includes('attached')) await sleep(20);
+    const run = startOn(join(dir, 'out.jsonl'), ['-j', '--verbose', 'comm == "tl_nobody_here"']);
+    const { proc, exit } = run;
+    while (!run.stderr.includes('attached')) await sleep(20);
     await sleep(500);
     // The main thread's sleeps that ended: one a timer or poll that woke it.
     const woken = () =>
@@ -367,19 +375,11 @@ describeKernel('tcplife on real sessions', () => {
   });
 
   it('stdout on a full disk (/dev/full): one line naming the error, the account, exit 1', async () => {
-    const full = openSync('/dev/full', 'w');
-    const proc = spawn(BIN, ['--verbose', '-j', 'comm == "tl_fullcli"'], {
-      stdio: ['ignore', full, 'pipe'],
-    });
-    closeSync(full);
-    let stderr = '';
-    proc.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    const exit = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
-    while (!stderr.includes('tcplife: attached')) await sleep(20);
+    const run = startOn('/dev/full', ['--verbose', '-j', 'comm == "tl_fullcli"']);
+    while (!run.stderr.includes('tcplife: attached')) await sleep(20);
     await runClient('tl_fullcli', '127.0.0.1', 1, { count: 3, tolerate: true });
-    expect(await exit).toBe(1);
+    expect(await run.exit).toBe(1);
+    const stderr = run.stderr;
     expect(stderr).toContain(
       'tcplife: cannot write to stdout: no space left on device (ENOSPC); tracing stopped',
     );
