@@ -110,8 +110,8 @@ type Inline =
       readonly pre: Uint8Array;
       readonly read: string;
       readonly of: string;
-      /** its last text kept as words (the field's spec: repeats) */
-      readonly repeats: boolean;
+      /** its last text, kept when the field's spec says it repeats */
+      readonly last: LastText | undefined;
     }
   | {
       readonly kind: 'scaled';
@@ -124,13 +124,24 @@ type Inline =
     }
   | { readonly kind: 'byte'; readonly at: number }
   | { readonly kind: 'key16'; readonly at: number; readonly table: KeyedTexts }
-  | { readonly kind: 'time'; readonly read: string; readonly last: TimeText };
+  | { readonly kind: 'time'; readonly read: string; readonly last: LastText };
 
-/** The text of the last whole millisecond written, as words (length -1: none kept). */
-interface TimeText {
-  readonly whole: Float64Array;
+/**
+ * The text of the last value written (a time's whole milliseconds, an
+ * integer that repeats), as words (length -1: none kept).
+ */
+interface LastText {
+  readonly value: Float64Array;
   readonly words: Uint32Array;
   readonly length: Int16Array;
+}
+
+function lastText(): LastText {
+  return {
+    value: new Float64Array([Number.NaN]),
+    words: new Uint32Array(KEYED_MAX / 4),
+    length: new Int16Array([-1]),
+  };
 }
 
 function putBytes(o: Out, b: Uint8Array): void {
@@ -331,7 +342,7 @@ function fieldPart(
               pre,
               read: integerRead(name),
               of: name,
-              repeats: isStored(spec!) && spec.repeats === true,
+              last: isStored(spec!) && spec.repeats ? lastText() : undefined,
             }
           : undefined,
       write: (o, dv, off, mono, line) => {
@@ -392,11 +403,7 @@ function fieldPart(
   if (name === 'time') {
     // Texts of a time depend on its whole milliseconds only (ISO, clock): the
     // last one is kept as words for the line writer, which reads the time itself.
-    const last: TimeText = {
-      whole: new Float64Array([Number.NaN]),
-      words: new Uint32Array(KEYED_MAX / 4),
-      length: new Int16Array([-1]),
-    };
+    const last = lastText();
     let bytes = new Uint8Array(0);
     return {
       max: undefined,
@@ -404,8 +411,8 @@ function fieldPart(
       write: (o, dv, off, mono, line) => {
         const ms = read(dv, off, mono) as number;
         const whole = Math.floor(ms);
-        if (whole !== last.whole[0]) {
-          last.whole[0] = whole;
+        if (whole !== last.value[0]) {
+          last.value[0] = whole;
           bytes = enc.encode(prefix + text(ms));
           last.length[0] = keepWords(last.words, 0, bytes);
         }
@@ -611,27 +618,40 @@ function lineWriter(
     return name;
   };
   const reload = 'buf = o.buf; bv = o.bv; p = o.p;';
+  /** Code calling part i's own write, then taking up the buffer where it left it. */
+  const callWrite = (i: number, part: Part) =>
+    `o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload}`;
+  /** Part i's kept text, passed under names made from i. */
+  const lastNames = (i: number, t: LastText) => ({
+    value: arg(`l${i}`, t.value),
+    length: arg(`l${i}l`, t.length),
+    words: arg(`l${i}w`, t.words),
+  });
+  /** Code copying a kept text while `key` is its value, else doing `miss`. */
+  const lastTextCode = (t: ReturnType<typeof lastNames>, key: string, miss: string) =>
+    `tl = ${t.length}[0]; if (${key} === ${t.value}[0] && tl > 0) { s = 0; ${copyWords(t.words)} } else { ${miss} }`;
   const body: string[] = [];
   let room = end.length;
   parts.forEach((part, i) => {
     const c = part.inline;
     room += part.max ?? 0;
     if (!c) {
-      body.push(`o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload}`);
+      body.push(callWrite(i, part));
       return;
     }
     switch (c.kind) {
       case 'uint':
         body.push(constBytes(c.pre), `n = ${c.read};`);
-        if (c.repeats) {
-          // The last value's text as words: copied while the value stays, kept anew when it changes.
-          const last = arg(`v${i}`, new Float64Array([Number.NaN]));
-          const words = arg(`v${i}w`, new Uint32Array(UINT_WORDS));
-          const length = arg(`v${i}l`, new Int8Array(1));
+        if (c.last) {
+          // Copied while the value stays; its digits kept anew when it changes.
+          const t = lastNames(i, c.last);
           body.push(
-            `if (n === ${last}[0]) { tl = ${length}[0]; s = 0; ${copyWords(words)} }`,
-            `else { ${last}[0] = n; s = p; ${putUintCode('n')} tl = p - s; ${length}[0] = tl;`,
-            `  for (k = 0; k < tl; k += 4) ${words}[k >> 2] = bv.getUint32(s + k, true); }`,
+            lastTextCode(
+              t,
+              'n',
+              `${t.value}[0] = n; s = p; ${putUintCode('n')} tl = p - s; ${t.length}[0] = tl;` +
+                ` for (k = 0; k < tl; k += 4) ${t.words}[k >> 2] = bv.getUint32(s + k, true);`,
+            ),
           );
         } else body.push(putUintCode('n'));
         break;
@@ -642,7 +662,7 @@ function lineWriter(
           `n = ${c.read};`,
           `if (n < ${c.limit}) { ${constBytes(c.pre)} q = Math.floor(n / ${c.scale}); ${putUintCode('q')} r = n - q * ${c.scale};`,
           putWords(texts, `f${i}`, arg, 'r'),
-          `} else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
+          `} else { ${callWrite(i, part)} }`,
         );
         break;
       }
@@ -659,21 +679,17 @@ function lineWriter(
           `tl = ${lengths}[k]; s = 5 * k;`,
           `if (tl > 0 && ${keys}[s] === n && ${keys}[s + 1] === q && ${keys}[s + 2] === r && ${keys}[s + 3] === m && ${keys}[s + 4] === dv.getUint8(off + ${member('family').offset})) {`,
           `  s = k * ${KEYED_MAX / 4}; ${copyWords(words)}`,
-          `} else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
+          `} else { ${callWrite(i, part)} }`,
         );
         break;
       }
       case 'time': {
         // The last text kept if this record's time is in the same millisecond, else the part's write.
-        const t = c.last;
-        const whole = arg(`m${i}`, t.whole);
         room += KEYED_MAX;
         body.push(
           // ms as the decoder reads a time (decode.ts): CLOCK_MONOTONIC ns, then the offset
           `n = ${c.read} / 1e6 + mono;`,
-          `tl = ${arg(`m${i}l`, t.length)}[0];`,
-          `if (Math.floor(n) === ${whole}[0] && tl > 0) { s = 0; ${copyWords(arg(`m${i}w`, t.words))} }`,
-          `else { o.p = p; line = ${arg(`w${i}`, part.write)}(o, dv, off, mono, line); ${reload} }`,
+          lastTextCode(lastNames(i, c.last), 'Math.floor(n)', callWrite(i, part)),
         );
         break;
       }
@@ -803,9 +819,6 @@ function fractionWords(scale: 1000 | 1024): WordTexts {
 function copyWords(words: string): string {
   return `for (n = 0; n < tl; n += 4) bv.setUint32(p + n, ${words}[s++], true); p += tl;`;
 }
-
-/** Words that hold an integer's text: a u64 has at most 20 digits. */
-const UINT_WORDS = 5;
 
 /** Code writing the integer in variable v at p: a digit without a call (counts, flags, families often are one). */
 function putUintCode(v: string): string {
