@@ -133,7 +133,7 @@ function startOn(path: string, args: string[]) {
   const run = {
     proc,
     stderr: '',
-    exit: new Promise<number | null>((r) => proc.once('exit', (c) => r(c))),
+    exit: new Promise<number | null>((r) => proc.once('close', (c) => r(c))),
   };
   proc.stderr!.on('data', (d) => {
     run.stderr += d;
@@ -485,7 +485,7 @@ describeKernel('tcplife on real sessions', () => {
             runClient('tl_capcli', '127.0.0.1', 1, { count: 1, tolerate: true });
           }
         });
-        proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+        proc.once('close', (code) => resolve({ code, stdout, stderr }));
       });
     const without = await run('+bpf,+perfmon');
     expect(without.code).toBe(0);
@@ -526,7 +526,7 @@ describeKernel('tcplife on real sessions', () => {
       await runClient('tl_wait_cli', '127.0.0.1', server.port, { count: 1 });
       await sleep(300);
       proc.kill('SIGINT');
-      await new Promise((r) => proc.once('exit', r));
+      await new Promise((r) => proc.once('close', r));
       expect(out.trim().split('\n')).toHaveLength(1);
       // First the line; then only the exit account's host-wide counts, if any are not zero.
       expect(err.startsWith('tcplife: tracing TCP sessions; Ctrl-C to end\n')).toBe(true);

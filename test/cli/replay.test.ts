@@ -238,7 +238,7 @@ describe('tcplife replay', () => {
     proc.stderr.on('data', (d) => {
       stderr += d;
     });
-    const code = await new Promise((r) => proc.once('exit', r));
+    const code = await new Promise((r) => proc.once('close', r));
     proc.stdin.destroy();
     expect(code).toBe(2);
     expect(stderr).toContain("unknown field 'dprt'; did you mean 'dport'?");

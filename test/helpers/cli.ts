@@ -11,6 +11,7 @@ export interface CliRun {
   stderr: string;
   /** resolves once tcplife says it is attached (needs --verbose) */
   readonly ready: Promise<void>;
+  /** the exit status, once its stdout and stderr are read to their end */
   readonly exit: Promise<number | null>;
 }
 
@@ -64,7 +65,9 @@ export function startCli(args: string[], opts: CliOptions = {}): CliRun {
     stdout: '',
     stderr: '',
     ready: undefined as never,
-    exit: new Promise((r) => proc.once('exit', (code) => r(code))),
+    // 'close', not 'exit': at 'exit' the output may still be on its way
+    // (a socket pair holds 200 KB).
+    exit: new Promise((r) => proc.once('close', (code) => r(code))),
   };
   proc.stdout!.on('data', (d) => {
     run.stdout += d;

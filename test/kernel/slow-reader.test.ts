@@ -25,12 +25,14 @@ function pausedReader(args: string[]) {
     proc.once('exit', () => reject(new Error(`tcplife exited: ${stderr}`)));
   });
   const exit = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  // stderr read to its end (stdout may never be read: no 'close' then).
+  const stderrEnd = new Promise((r) => proc.stderr!.once('close', r));
   return {
     proc,
     attached,
     stderrText: async () => {
       await exit;
-      await new Promise((r) => setImmediate(r));
+      await stderrEnd;
       return stderr;
     },
     read: () =>
@@ -39,8 +41,8 @@ function pausedReader(args: string[]) {
       }),
     done: async () => {
       proc.kill('SIGINT');
-      const code = await exit;
-      await new Promise((r) => setImmediate(r));
+      // 'close': stdout and stderr read to their end, not just the exit.
+      const code = await new Promise<number | null>((r) => proc.once('close', (c) => r(c)));
       return { code, stdout, stderr };
     },
   };
