@@ -254,7 +254,8 @@ export class LineWriter {
   /**
    * At exit: writes what waits, as long as the reader keeps taking it (a
    * reader that takes nothing for `stallMs` gets no more); then restores
-   * the descriptor's flags. Returns the lines left unwritten.
+   * the descriptor's flags. Returns the lines left unwritten (a line begun
+   * and not finished is one of them).
    */
   finish(stallMs = 500): number {
     this.flush();
@@ -277,7 +278,15 @@ export class LineWriter {
     }
     this.poller?.close();
     this.poller = undefined;
-    const unwritten = this.queue.reduce((n, c) => n + c.lines, 0);
+    // The first chunk may have gone out in part: its lines whose newline
+    // went out were taken; a line begun and not finished was not.
+    let unwritten = 0;
+    for (const c of this.queue) {
+      let left = 0;
+      for (let i = c.data.indexOf(10); i >= 0; i = c.data.indexOf(10, i + 1)) left++;
+      unwritten += left;
+      this.written += c.lines - left;
+    }
     this.queue.length = 0;
     this.queuedBytes = 0;
     if (this.restoreFlags !== undefined) {
