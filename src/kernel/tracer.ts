@@ -32,7 +32,7 @@ import { AttachError, BtfMissingError, PermissionError, TcplifeError } from './e
 import { errno, koffi, loadNative } from './libbpf.js';
 import type { MapName } from './manifest.js';
 import { readAll, readAndDelete } from './map-batch.js';
-import { RingReader } from './ringbuf.js';
+import { type RecordHandler, RingReader } from './ringbuf.js';
 
 const BATCH = 8192;
 /** membarrier(2): wait until every CPU has passed an RCU grace period. */
@@ -206,9 +206,11 @@ export class Tracer {
         return;
       }
       this.subscribers.add(subscriber);
+      this.handle = undefined;
       if (this.subscribers.size + this.consumers.size === 1) this.startDraining();
       return () => {
         this.subscribers.delete(subscriber);
+        this.handle = undefined;
         if (this.subscribers.size + this.consumers.size === 0) this.close();
       };
     });
@@ -227,10 +229,12 @@ export class Tracer {
         return;
       }
       this.consumers.add(consumer);
+      this.handle = undefined;
       this.onClose.add(subscriber);
       if (this.subscribers.size + this.consumers.size === 1) this.startDraining();
       return () => {
         this.consumers.delete(consumer);
+        this.handle = undefined;
         this.onClose.delete(subscriber);
         if (this.subscribers.size + this.consumers.size === 0) this.close();
       };
@@ -239,8 +243,20 @@ export class Tracer {
 
   private readonly onClose = new Set<Subscriber<never>>();
 
-  /** What a drain does with each record: decode for subscribers, hand to consumers. */
-  private handler(): (dv: DataView, off: number, len: number) => void {
+  /** The handler while the subscribers and consumers stay the same. */
+  private handle: RecordHandler | undefined;
+
+  /**
+   * What a drain does with each record: decode for subscribers, hand to
+   * consumers. One function while they stay the same: a new one each drain
+   * made V8 throw away the drain's optimized code ("wrong call target").
+   */
+  private handler(): RecordHandler {
+    this.handle ??= this.makeHandler();
+    return this.handle;
+  }
+
+  private makeHandler(): RecordHandler {
     const mono = this.monoOffsetMs;
     const one = this.consumers.size === 1 ? [...this.consumers][0]! : undefined;
     if (one && this.subscribers.size === 0) return (dv, off, len) => one.record(dv, off, len, mono);
