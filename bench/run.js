@@ -572,7 +572,16 @@ function checkRecords(recs, ports, expected, prof) {
 function toolLoss(tool, stderr) {
   if (tool === 'tcplife') {
     const m = /(\d+) session\(s\) lost/.exec(stderr);
-    return m ? Number(m[1]) : Number.NaN;
+    if (!m) return Number.NaN;
+    // Also the sessions it counted and did not report for another reason:
+    // a start or a close it did not see.
+    let n = Number(m[1]);
+    for (const re of [
+      /(\d+) session\(s\) closed whose start was not seen/,
+      /(\d+) session\(s\) whose close no program saw/,
+    ])
+      n += Number(re.exec(stderr)?.[1] ?? 0);
+    return n;
   }
   if (tool === 'rbref') return 0; // counts nothing: a reference, not a tool
   if (tool === 'libbpf-tools') {
