@@ -162,6 +162,16 @@ describeKernel('loss accounting', () => {
     };
   }
 
+  /** What a burst's figures are when every one of its `n` sessions was printed, once. */
+  const allPrinted = (n: number) => ({
+    printed: n,
+    said: n,
+    twice: [],
+    extra: [],
+    lost: 0,
+    skipped: 0,
+  });
+
   // A burst of connections nests state changes into the program's runs on
   // the same CPU (an interrupt's exit runs the network softirq): the kernel
   // skips such runs. Allocating socket storage makes them frequent: 1,000
@@ -173,14 +183,7 @@ describeKernel('loss accounting', () => {
     expect(b.stderr).toMatch(/attached with tp_btf, sessions' starts in socket storage/);
     expect(b.stderr).toMatch(/ 0 with no memory for their socket storage/);
     // notSeen and tracked may count other tests' sessions: the machine's, not the filter's.
-    expect(b, b.account).toMatchObject({
-      printed: 2 * N,
-      said: 2 * N,
-      twice: [],
-      extra: [],
-      lost: 0,
-      skipped: 0,
-    });
+    expect(b, b.account).toMatchObject(allPrinted(2 * N));
   });
 
   it('a burst of 400 connections held open at once with the hash map: every session printed', async () => {
@@ -188,14 +191,7 @@ describeKernel('loss accounting', () => {
     const b = await burst(N, ['--map-size', '131072']);
     expect(b.stderr).toMatch(/starts in a hash map of 131072 sockets/);
     // notSeen and tracked may count other tests' sessions: the machine's, not the filter's.
-    expect(b, b.account).toMatchObject({
-      printed: 2 * N,
-      said: 2 * N,
-      twice: [],
-      extra: [],
-      lost: 0,
-      skipped: 0,
-    });
+    expect(b, b.account).toMatchObject(allPrinted(2 * N));
   });
 
   // Other sessions' state changes nest into the main program's runs (an
@@ -218,12 +214,7 @@ describeKernel('loss accounting', () => {
           const b = await burst(400, ['--map-size', '131072', ...how]);
           expect({ round, ...b, stderr: undefined }, b.account).toMatchObject({
             round,
-            printed: 800,
-            said: 800,
-            twice: [],
-            extra: [],
-            lost: 0,
-            skipped: 0,
+            ...allPrinted(800),
           });
         }
       } finally {
