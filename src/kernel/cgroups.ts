@@ -109,6 +109,11 @@ export class CgroupResolver {
     return info;
   }
 
+  /** Whether the answer for this id is cached: the same from now on. */
+  isFinal(id: number): boolean {
+    return id === this.lastId || this.cache.has(id);
+  }
+
   cgroup(id: number): string {
     return this.info(id).cgroup;
   }

@@ -98,6 +98,7 @@ export class Tracer {
   readonly resolvers: Resolvers = {
     cgroup: (id) => this.cgroups.cgroup(id),
     container: (id) => this.cgroups.container(id),
+    final: (id) => this.cgroups.isFinal(id),
   };
   private readonly decode: Decoder = makeDecoder(this.resolvers);
   private readonly subscribers = new Set<Subscriber<DecodedSession>>();

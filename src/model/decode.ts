@@ -153,10 +153,17 @@ export function fieldReader(name: string, resolvers: Resolvers = NO_RESOLVERS): 
 }
 
 /** Userspace lookups for resolved fields (a cgroup's path from its id). */
-export type Resolvers = Readonly<Record<ResolvedSpec['resolve'], (value: number) => string>>;
+export type Resolvers = Readonly<Record<ResolvedSpec['resolve'], (value: number) => string>> & {
+  /**
+   * Whether the answers for this value, once asked, are for good, so that a
+   * writer may keep their text for the next record with that value (absent:
+   * never kept; a lookup that failed for a passing reason is asked again).
+   */
+  readonly final?: (value: number) => boolean;
+};
 
-/** Resolvers that know nothing: every resolved field is ''. */
-export const NO_RESOLVERS: Resolvers = { cgroup: () => '', container: () => '' };
+/** Resolvers that know nothing: every resolved field is '', for good. */
+export const NO_RESOLVERS: Resolvers = { cgroup: () => '', container: () => '', final: () => true };
 
 /** The decoder, generated for this registry, with these resolvers. */
 export function makeDecoder(resolvers: Resolvers = NO_RESOLVERS): Decoder {

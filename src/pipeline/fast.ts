@@ -124,7 +124,8 @@ type Inline =
     }
   | { readonly kind: 'byte'; readonly at: number }
   | { readonly kind: 'key16'; readonly at: number; readonly table: KeyedTexts }
-  | { readonly kind: 'time'; readonly read: string; readonly last: LastText };
+  | { readonly kind: 'time'; readonly read: string; readonly last: LastText }
+  | { readonly kind: 'resolved'; readonly read: string; readonly last: LastText };
 
 /**
  * The text of the last value written (a time's whole milliseconds, an
@@ -424,29 +425,57 @@ function fieldPart(
   }
   if (spec && isStored(spec) && (spec.c === 'char[16]' || spec.c === 'u8[16]'))
     return bytesKeyed(name, read, (v) => prefix + text(v));
-  const cache = new Map<unknown, Uint8Array>();
-  let lastValue: unknown = cache; // no value is this Map
-  let lastBytes: Uint8Array | undefined;
+  const bytesOf = cachedTexts((v) => prefix + text(v));
+  if (spec && isResolved(spec) && isStored(fieldSpec(spec.from)!)) {
+    // A cgroup's path, a container: the text of the id's answer, kept for
+    // the line writer while the id stays, if the answer is for good.
+    const id = fieldReader(spec.from, resolvers);
+    const resolve = resolvers[spec.resolve];
+    const last = lastText();
+    return {
+      max: undefined,
+      inline: { kind: 'resolved', read: integerRead(spec.from), last },
+      write: (o, dv, off, mono, line) => {
+        const n = id(dv, off, mono) as number;
+        const bytes = bytesOf(resolve(n));
+        last.value[0] = n;
+        last.length[0] = resolvers.final?.(n) ? keepWords(last.words, 0, bytes) : -1;
+        line = o.need(bytes.length, line);
+        putBytes(o, bytes);
+        return line;
+      },
+    };
+  }
   const byte =
     spec && isStored(spec) && spec.c === 'u8' && (spec.type === 'enum' || spec.type === 'bool');
   return {
     max: undefined,
     inline: byte ? { kind: 'byte', at: member(name).offset } : undefined,
     write: (o, dv, off, mono, line) => {
-      const v = read(dv, off, mono);
-      // the last value first: sessions in a burst share a cgroup, a role
-      let bytes = v === lastValue ? lastBytes : cache.get(v);
-      if (!bytes) {
-        if (cache.size >= CACHE_MAX) cache.clear();
-        bytes = enc.encode(prefix + text(v));
-        cache.set(v, bytes);
-      }
-      lastValue = v;
-      lastBytes = bytes;
+      const bytes = bytesOf(read(dv, off, mono));
       line = o.need(bytes.length, line);
       putBytes(o, bytes);
       return line;
     },
+  };
+}
+
+/** A value's text as bytes, made once (up to CACHE_MAX values, then anew). */
+function cachedTexts(text: (v: unknown) => string): (v: unknown) => Uint8Array {
+  const cache = new Map<unknown, Uint8Array>();
+  let lastValue: unknown = cache; // no value is this Map
+  let lastBytes: Uint8Array | undefined;
+  return (v) => {
+    // the last value first: sessions in a burst share a cgroup, a role
+    let bytes = v === lastValue ? lastBytes : cache.get(v);
+    if (!bytes) {
+      if (cache.size >= CACHE_MAX) cache.clear();
+      bytes = enc.encode(text(v));
+      cache.set(v, bytes);
+    }
+    lastValue = v;
+    lastBytes = bytes;
+    return bytes;
   };
 }
 
@@ -693,6 +722,11 @@ function lineWriter(
         );
         break;
       }
+      case 'resolved':
+        // The last answer's text while the id stays (kept only when final), else the part's write.
+        room += KEYED_MAX;
+        body.push(`n = ${c.read};`, lastTextCode(lastNames(i, c.last), 'n', callWrite(i, part)));
+        break;
       case 'byte': {
         const texts = wordTexts(textsByByte(part, c.at));
         room += 4 * texts.stride;
