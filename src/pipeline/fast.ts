@@ -406,15 +406,26 @@ function fieldPart(
     // last one is kept as words for the line writer, which reads the time itself.
     const last = lastText();
     let bytes = new Uint8Array(0);
+    const textOf = (ms: number) => enc.encode(prefix + text(ms));
+    // Within a second the text stays (a clock) or only its milliseconds' digits move (ISO).
+    const shape = secondShape(textOf);
     return {
       max: undefined,
       inline: isStored(spec!) ? { kind: 'time', read: integerRead(name), last } : undefined,
       write: (o, dv, off, mono, line) => {
         const ms = read(dv, off, mono) as number;
         const whole = Math.floor(ms);
-        if (whole !== last.value[0]) {
+        const prev = last.value[0]!;
+        if (whole !== prev) {
           last.value[0] = whole;
-          bytes = enc.encode(prefix + text(ms));
+          if (shape === undefined || Math.floor(whole / 1000) !== Math.floor(prev / 1000))
+            bytes = textOf(ms);
+          else if (shape !== 'same') {
+            const d = whole % 1000;
+            bytes[shape] = 48 + Math.floor(d / 100);
+            bytes[shape + 1] = 48 + (Math.floor(d / 10) % 10);
+            bytes[shape + 2] = 48 + (d % 10);
+          }
           last.length[0] = keepWords(last.words, 0, bytes);
         }
         line = o.need(bytes.length, line);
@@ -458,6 +469,39 @@ function fieldPart(
       return line;
     },
   };
+}
+
+/**
+ * How a time's text moves within one second: not at all ('same': a clock),
+ * or only in three digits of its milliseconds at this offset (ISO);
+ * undefined when neither holds, as tried on a few times.
+ */
+function secondShape(textOf: (ms: number) => Uint8Array): 'same' | number | undefined {
+  let at: number | 'same' | undefined;
+  for (const second of [1_700_000_000_000, 1_767_225_599_000, 86_399_000]) {
+    const base = textOf(second);
+    // milliseconds none of whose digits is 0: all three differ from the whole second's
+    for (const x of [111, 234, 567, 999.6]) {
+      const t = textOf(second + x);
+      if (t.length !== base.length) return undefined;
+      const differ: number[] = [];
+      for (let i = 0; i < t.length; i++) if (t[i] !== base[i]) differ.push(i);
+      let here: number | 'same';
+      if (differ.length === 0) here = 'same';
+      else {
+        const first = differ[0]!;
+        const digits = enc.encode(String(Math.floor(x)).padStart(3, '0'));
+        const zeros = enc.encode('000');
+        for (let k = 0; k < 3; k++)
+          if (t[first + k] !== digits[k] || base[first + k] !== zeros[k]) return undefined;
+        if (differ.some((i) => i >= first + 3)) return undefined;
+        here = first;
+      }
+      if (at === undefined) at = here;
+      else if (at !== here) return undefined;
+    }
+  }
+  return at;
 }
 
 /** A value's text as bytes, made once (up to CACHE_MAX values, then anew). */

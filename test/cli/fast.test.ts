@@ -42,7 +42,8 @@ const record = fc
     // u32 values past 2^31 (a network namespace's inode), often the same in a row
     wide: fc.option(fc.constantFrom(4026531840, 4026532481, 2 ** 32 - 1), { freq: 2 }),
     code: fc.integer({ min: 0, max: 9 }),
-    time: fc.integer({ min: 0, max: 10 ** 15 }),
+    // any time, or within a few seconds: lines of one second, milliseconds apart
+    time: fc.oneof(fc.integer({ min: 0, max: 10 ** 15 }), fc.integer({ min: 0, max: 3e9 })),
     cg: fc.integer({ min: 0, max: 5 }),
   })
   .map((r): Values => {
