@@ -38,7 +38,16 @@ export interface WriterOptions {
 
 interface Chunk {
   data: Buffer;
-  readonly lines: number;
+  /** the lines whose end is in data: a line begun before it is one of them */
+  lines: number;
+}
+
+/** How many lines end in the first `end` bytes of b. */
+function newlines(b: Buffer, end = b.length): number {
+  const head = b.subarray(0, end);
+  let n = 0;
+  for (let i = head.indexOf(10); i >= 0; i = head.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 export class LineWriter {
@@ -173,14 +182,14 @@ export class LineWriter {
       return;
     }
     const rest = data.subarray(n);
+    // The lines that ended in what the descriptor took are written.
+    const whole = newlines(data, n);
+    this.written += whole;
     if (this.queuedBytes + rest.length <= this.opts.maxQueued!) {
-      this.enqueue(borrowed ? Buffer.from(rest) : rest, lines);
+      this.enqueue(borrowed ? Buffer.from(rest) : rest, lines - whole);
       return;
     }
     if (this.dropped === 0) this.opts.onQueueFull?.(this.opts.maxQueued!);
-    let whole = 0;
-    for (let i = data.indexOf(10); i >= 0 && i < n; i = data.indexOf(10, i + 1)) whole++;
-    this.written += whole;
     const begun = n > 0 && data[n - 1] !== 10;
     this.dropped += lines - whole - (begun ? 1 : 0);
     if (begun) this.enqueue(Buffer.from(rest.subarray(0, rest.indexOf(10) + 1)), 1);
@@ -228,6 +237,9 @@ export class LineWriter {
       const n = this.tryWrite(c.data);
       this.queuedBytes -= n;
       if (n < c.data.length) {
+        const whole = newlines(c.data, n);
+        this.written += whole;
+        c.lines -= whole;
         c.data = c.data.subarray(n);
         break;
       }
@@ -278,15 +290,8 @@ export class LineWriter {
     }
     this.poller?.close();
     this.poller = undefined;
-    // The first chunk may have gone out in part: its lines whose newline
-    // went out were taken; a line begun and not finished was not.
-    let unwritten = 0;
-    for (const c of this.queue) {
-      let left = 0;
-      for (let i = c.data.indexOf(10); i >= 0; i = c.data.indexOf(10, i + 1)) left++;
-      unwritten += left;
-      this.written += c.lines - left;
-    }
+    // A line begun and not finished is among them.
+    const unwritten = this.queue.reduce((n, c) => n + c.lines, 0);
     this.queue.length = 0;
     this.queuedBytes = 0;
     if (this.restoreFlags !== undefined) {
