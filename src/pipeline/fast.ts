@@ -490,10 +490,9 @@ function secondShape(textOf: (ms: number) => Uint8Array): 'same' | number | unde
       if (differ.length === 0) here = 'same';
       else {
         const first = differ[0]!;
-        const digits = enc.encode(String(Math.floor(x)).padStart(3, '0'));
-        const zeros = enc.encode('000');
+        const digits = String(Math.floor(x)).padStart(3, '0');
         for (let k = 0; k < 3; k++)
-          if (t[first + k] !== digits[k] || base[first + k] !== zeros[k]) return undefined;
+          if (t[first + k] !== digits.charCodeAt(k) || base[first + k] !== 48) return undefined;
         if (differ.some((i) => i >= first + 3)) return undefined;
         here = first;
       }
