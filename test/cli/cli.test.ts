@@ -125,19 +125,11 @@ describeAsRoot('as another user (setpriv)', () => {
   });
 });
 
-/** tcplife with its stdout opened on this path (a file, /dev/full), its stderr collected. */
+/** tcplife with its stdout opened on this path (a file, /dev/full). */
 function startOn(path: string, args: string[]) {
   const fd = openSync(path, 'w');
-  const proc = spawn(BIN, args, { stdio: ['ignore', fd, 'pipe'] });
+  const run = startCli(args, { stdout: fd });
   closeSync(fd);
-  const run = {
-    proc,
-    stderr: '',
-    exit: new Promise<number | null>((r) => proc.once('close', (c) => r(c))),
-  };
-  proc.stderr!.on('data', (d) => {
-    run.stderr += d;
-  });
   return run;
 }
 
@@ -340,7 +332,7 @@ describeKernel('tcplife on real sessions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-idle-'));
     const run = startOn(join(dir, 'out.jsonl'), ['-j', '--verbose', 'comm == "tl_nobody_here"']);
     const { proc, exit } = run;
-    while (!run.stderr.includes('attached')) await sleep(20);
+    await run.ready;
     await sleep(500);
     // The main thread's sleeps that ended: one a timer or poll that woke it.
     const woken = () =>
@@ -376,7 +368,7 @@ describeKernel('tcplife on real sessions', () => {
 
   it('stdout on a full disk (/dev/full): one line naming the error, the account, exit 1', async () => {
     const run = startOn('/dev/full', ['--verbose', '-j', 'comm == "tl_fullcli"']);
-    while (!run.stderr.includes('tcplife: attached')) await sleep(20);
+    await run.ready;
     await runClient('tl_fullcli', '127.0.0.1', 1, { count: 3, tolerate: true });
     expect(await run.exit).toBe(1);
     const stderr = run.stderr;

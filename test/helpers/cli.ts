@@ -22,6 +22,8 @@ export interface CliOptions {
   caps?: string;
   env?: Record<string, string>;
   cwd?: string;
+  /** stdout on this descriptor (a file, /dev/full) instead of a pipe: `stdout` stays '' */
+  stdout?: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export function asUser(
 export function startCli(args: string[], opts: CliOptions = {}): CliRun {
   const [cmd, argv] = opts.asUser ? asUser(opts.asUser, BIN, args, opts.caps) : [BIN, args];
   const proc = spawn(cmd, argv, {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'],
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
@@ -69,7 +71,7 @@ export function startCli(args: string[], opts: CliOptions = {}): CliRun {
     // (a socket pair holds 200 KB).
     exit: new Promise((r) => proc.once('close', (code) => r(code))),
   };
-  proc.stdout!.on('data', (d) => {
+  proc.stdout?.on('data', (d) => {
     run.stdout += d;
   });
   (run as { ready: Promise<void> }).ready = new Promise((resolve, reject) => {
