@@ -141,14 +141,18 @@ describeKernel('library use', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-librules-'));
     writeFileSync(join(dir, 'mine.rules'), 'rule mine: lport >= 0\n');
     process.env.TCPLIFE_RULES_PATH = dir;
+    let attached = false;
     const good = firstValueFrom(
-      sessions(`comm == "tl_libok" and rport == ${srv.port}`, { rules: ['mine'] }).pipe(
-        take(1),
-        toArray(),
-      ),
+      sessions(`comm == "tl_libok" and rport == ${srv.port}`, {
+        rules: ['mine'],
+        onTracer: () => {
+          attached = true;
+        },
+      }).pipe(take(1), toArray()),
     );
     delete process.env.TCPLIFE_RULES_PATH;
-    await sleep(500);
+    // Attached (a fixed wait was too short where clang compiled slowly: CI).
+    while (!attached) await sleep(20);
     await runClient('tl_libok', '127.0.0.1', srv.port, { count: 1 });
     const got = await good;
     srv.stop();
