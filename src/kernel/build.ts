@@ -249,7 +249,7 @@ function sha256(b: Buffer): Buffer {
 }
 
 /**
- * At most this many objects are kept (about 50 KiB each); past it, the least
+ * At most this many objects are kept (about 250 KiB each); past it, the least
  * recently used go. Settings in read-only data (ring size, …) share an object,
  * so the count grows only with distinct kernel filters.
  */
