@@ -132,7 +132,16 @@ describeKernel('loss accounting', () => {
     const odd = got.filter(
       (s) => s.comm !== 'python3' || !s.owner || s.span_ms < 150 || s.span_ms > 10_000,
     );
-    expect({ printed: got.length, odd: odd.slice(0, 3) }).toEqual({ printed: 2 * N, odd: [] });
+    // The exit account beside the count: a failure tells which reason took a session.
+    const account = stderr
+      .split('\n')
+      .filter((l) => /^tcplife: \d/.test(l))
+      .join('\n');
+    expect({ printed: got.length, odd: odd.slice(0, 3), account }).toEqual({
+      printed: 2 * N,
+      odd: [],
+      account,
+    });
     expect(got.filter((s) => s.role === 'client')).toHaveLength(N);
     expect(stderr).toMatch(/0 session\(s\) lost/);
   });
