@@ -92,9 +92,11 @@ async function traceWhile(hold: Awaited<ReturnType<typeof holdPython>>, args: st
   await cli.ready;
   hold.go();
   await hold.done();
-  // Closed sockets finish closing in the kernel: beside a storm, a FIN the
-  // loopback's backlog dropped is sent again 200 ms or more later. Stopped
-  // before that, tcplife rightly reports the session as still open.
+  // A closed socket finishes closing in the kernel, which on a loaded
+  // machine can take longer than the script's 0.3 s: a lost segment is sent
+  // again after a timeout of 200 ms or more (this machine's
+  // TcpExtTCPTimeouts count them). Stopped before that, tcplife rightly
+  // reports the session as still open.
   for (const start = Date.now(); openOn(hold.ports) > 0 && Date.now() - start < 20_000; )
     await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 200));
