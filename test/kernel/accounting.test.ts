@@ -86,6 +86,14 @@ function openOn(ports: readonly number[]): number {
   return open;
 }
 
+/** tcplife's exit account: its lines that begin with a count. */
+function exitAccount(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => /^tcplife: \d/.test(l))
+    .join('\n');
+}
+
 /** Traces with these arguments while the held script runs; stops it with Ctrl-C once done. */
 async function traceWhile(hold: Awaited<ReturnType<typeof holdPython>>, args: string[]) {
   const cli = startCli(['--verbose', '-j', ...args]);
@@ -166,10 +174,7 @@ describeKernel('loss accounting', () => {
       (s) => s.comm !== 'python3' || !s.owner || s.span_ms < 150 || s.span_ms > 10_000,
     );
     // The exit account beside the count: a failure tells which reason took a session.
-    const account = stderr
-      .split('\n')
-      .filter((l) => /^tcplife: \d/.test(l))
-      .join('\n');
+    const account = exitAccount(stderr);
     expect({ printed: got.length, odd: odd.slice(0, 3), account }).toEqual({
       printed: 2 * N,
       odd: [],
@@ -186,10 +191,7 @@ describeKernel('loss accounting', () => {
     return {
       stderr,
       /** the exit account, shown when an expectation fails */
-      account: stderr
-        .split('\n')
-        .filter((l) => /^tcplife: \d/.test(l))
-        .join('\n'),
+      account: exitAccount(stderr),
       printed,
       twice,
       extra,
