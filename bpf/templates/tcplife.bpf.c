@@ -114,7 +114,7 @@ static __always_inline __u64 sid_of(__u64 cookie)
  * theirs above the one it looks for; with as many as there are slots it would
  * not find its own and take its change a second time (and the account
  * would show one skipped run fewer than there were). Measured in storms of
- * a million changes: the token found one deep about 5 times, two deep once
+ * a million changes: the token found one deep 1 to 5 times, two deep once
  * or twice, never deeper. 16 slots; the search stops at the first match,
  * nearly always the top (no cost measured beside 4 slots).
  */
