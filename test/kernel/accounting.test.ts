@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { startCli } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
-import { startServer, tcpgen } from '../helpers/tcpgen.js';
+import { sleep, startServer, tcpgen } from '../helpers/tcpgen.js';
 
 const HOLD = `
 import socket, sys, time
@@ -53,7 +53,7 @@ async function holdPython(script: string, args: string[]) {
   proc.stdout!.on('data', (d) => {
     out += d;
   });
-  while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+  while (!out.includes('\n')) await sleep(20);
   const ports = out.trim().split(/\s+/).map(Number);
   return {
     ports,
@@ -61,7 +61,7 @@ async function holdPython(script: string, args: string[]) {
     /** Lets the script end, and its ports go (held till then, so no other socket takes one). */
     release: () => proc.stdin!.end(),
     done: async () => {
-      while (!out.includes('done')) await new Promise((r) => setTimeout(r, 20));
+      while (!out.includes('done')) await sleep(20);
     },
   };
 }
@@ -106,8 +106,8 @@ async function traceWhile(hold: Awaited<ReturnType<typeof holdPython>>, args: st
   // TcpExtTCPTimeouts count them). Stopped before that, tcplife rightly
   // reports the session as still open.
   for (const start = Date.now(); openOn(hold.ports) > 0 && Date.now() - start < 20_000; )
-    await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 200));
+    await sleep(50);
+  await sleep(200);
   cli.proc.kill('SIGINT');
   const code = await cli.exit;
   hold.release();
