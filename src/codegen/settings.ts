@@ -77,6 +77,7 @@ const SIZE = SETTINGS_BYTES;
 /** The section's bytes: each setting little-endian u64 words, in declaration order. */
 export function encodeSettings(s: Settings): Buffer {
   const buf = Buffer.alloc(SIZE);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   let off = 0;
   for (const d of SETTINGS) {
     const v = s[d.name];
@@ -84,9 +85,14 @@ export function encodeSettings(s: Settings): Buffer {
     if (vs.length !== words(d))
       throw new Error(`setting ${d.name}: ${vs.length} words, not ${words(d)}`);
     for (const w of vs) {
-      if (typeof w === 'number' && (!Number.isSafeInteger(w) || w < 0))
+      if (
+        typeof w === 'number'
+          ? !Number.isSafeInteger(w) || w < 0
+          : w < 0n || w > 0xffff_ffff_ffff_ffffn
+      )
         throw new Error(`bad value for setting ${d.name}: ${w}`);
-      buf.writeBigUInt64LE(BigInt(w), off);
+      // The buffer starts zeroed: a bitmap's zero words (most of them) need no write.
+      if (w) view.setBigUint64(off, BigInt(w), true);
       off += 8;
     }
   }
@@ -96,9 +102,10 @@ export function encodeSettings(s: Settings): Buffer {
 export function decodeSettings(buf: Buffer): Settings {
   let off = 0;
   const out: Record<string, unknown> = {};
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
   for (const d of SETTINGS) {
     const ws: bigint[] = [];
-    for (let i = 0; i < words(d); i++, off += 8) ws.push(buf.readBigUInt64LE(off));
+    for (let i = 0; i < words(d); i++, off += 8) ws.push(view.getBigUint64(off, true));
     out[d.name] = 'words' in d ? ws : Number(ws[0]);
   }
   return out as Settings;

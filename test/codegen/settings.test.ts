@@ -53,12 +53,19 @@ describe('the settings section', () => {
     );
   });
 
-  it('refuses a scalar that is not a safe non-negative integer, and a bitmap of the wrong length', () => {
+  it('refuses a scalar that is not a safe non-negative integer, a word beyond 64 bits, and a bitmap of the wrong length', () => {
     const base = decodeSettings(Buffer.alloc(SETTINGS_BYTES));
     expect(() => encodeSettings({ ...base, filter_pid: -1 })).toThrow(
       /bad value for setting filter_pid/,
     );
     expect(() => encodeSettings({ ...base, filter_pid: 2 ** 53 })).toThrow(/bad value/);
+    const words = base.lport_set.length;
+    for (const w of [-1n, 1n << 64n]) {
+      const set = Array.from({ length: words }, (_, i) => (i === 7 ? w : 0n));
+      expect(() => encodeSettings({ ...base, lport_set: set })).toThrow(
+        /bad value for setting lport_set/,
+      );
+    }
     expect(() => encodeSettings({ ...base, lport_set: [1n] })).toThrow(
       /lport_set: 1 words, not 1024/,
     );
