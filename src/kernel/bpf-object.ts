@@ -4,7 +4,7 @@
  * counters, and close it — close() is idempotent and frees everything.
  */
 
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, readSync } from 'node:fs';
 import { type ProgramSpec, STORE } from '../codegen/program.js';
 import {
   decodeSettings,
@@ -146,55 +146,41 @@ const OWNER_PROBES = {
 } as const satisfies Record<string, readonly ProgramName[]>;
 
 const tracepoints = new Map<string, boolean>();
+
+/** `r0 = 0; exit`: a program that does nothing, attached a moment to ask after a tracepoint. */
+const NOOP = Buffer.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
+
 /**
- * Whether the running kernel has every one of these tracepoints (each one's
- * btf_trace_ type is in the kernel's BTF). The BTF (about 6 MB) is read once
- * for all the names not asked before, in small pieces, never held whole:
- * only the answers are kept.
+ * Whether the running kernel has every one of these tracepoints: the kernel
+ * is asked, by attaching a program that does nothing to each one not asked
+ * before and detaching it at once (no BTF is read here). Only the answers
+ * are kept; none when no program can be loaded.
  */
 export function kernelHasTracepoints(names: readonly string[]): boolean {
   const unknown = names.filter((n) => !tracepoints.has(n));
   if (unknown.length) {
-    const found = fileContains(
-      '/sys/kernel/btf/vmlinux',
-      unknown.map((n) => Buffer.from(`\0btf_trace_${n}\0`)),
+    const b = native().bpf;
+    const prog = b.bpf_prog_load(
+      BPF_PROG_TYPE_RAW_TRACEPOINT,
+      'tcplife_probe',
+      'GPL',
+      NOOP,
+      2,
+      null,
     );
-    for (const [i, n] of unknown.entries()) tracepoints.set(n, found[i]!);
+    if (prog < 0) return false;
+    try {
+      for (const n of unknown) {
+        const link = b.bpf_raw_tracepoint_open(n, prog);
+        tracepoints.set(n, link >= 0);
+        if (link >= 0) closeSync(link);
+      }
+    } finally {
+      closeSync(prog);
+    }
   }
   return names.every((n) => tracepoints.get(n));
-}
-
-/** Which of these byte strings a file holds, read 256 KiB at a time (none when it cannot be read). */
-function fileContains(path: string, needles: readonly Buffer[]): boolean[] {
-  const found = needles.map(() => false);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return found;
-  }
-  try {
-    const longest = Math.max(...needles.map((n) => n.length));
-    const buf = Buffer.alloc((256 << 10) + longest);
-    let keep = 0;
-    for (;;) {
-      const n = readSync(fd, buf, keep, buf.length - keep, null);
-      if (n === 0) return found;
-      const end = keep + n;
-      const seen = buf.subarray(0, end);
-      needles.forEach((needle, i) => {
-        found[i] ||= seen.includes(needle);
-      });
-      if (found.every(Boolean)) return found;
-      // The last bytes again at the start: a needle across two reads is found.
-      keep = Math.min(longest - 1, end);
-      buf.copy(buf, 0, end - keep, end);
-    }
-  } catch {
-    return found;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function native(): Native {

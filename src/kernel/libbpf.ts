@@ -43,6 +43,15 @@ export interface LibBpf {
   bpf_map_lookup_and_delete_batch: BatchFn;
   bpf_map_lookup_batch: BatchFn;
   bpf_obj_get_info_by_fd(fd: number, info: Buffer, len: Buffer): number;
+  bpf_prog_load(
+    type: number,
+    name: string,
+    license: string,
+    insns: Buffer,
+    count: number,
+    opts: Ptr | null,
+  ): number;
+  bpf_raw_tracepoint_open(name: string, progFd: number): number;
   libbpf_num_possible_cpus(): number;
   libbpf_set_print(fn: Ptr | null): Ptr | null;
 }
@@ -106,6 +115,10 @@ export function loadNative(): Native {
     bpf_obj_get_info_by_fd: lib.func(
       'int bpf_obj_get_info_by_fd(int fd, void *info, uint32_t *len)',
     ),
+    bpf_prog_load: lib.func(
+      'int bpf_prog_load(int type, const char *name, const char *license, const void *insns, size_t count, const void *opts)',
+    ),
+    bpf_raw_tracepoint_open: lib.func('int bpf_raw_tracepoint_open(const char *name, int prog_fd)'),
     libbpf_num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)'),
     libbpf_set_print: lib.func(`void *libbpf_set_print(${koffi.pointer(printCallback).name} fn)`),
   } as LibBpf;
