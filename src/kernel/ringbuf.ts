@@ -4,9 +4,11 @@
  * written with Atomics, records are decoded from a DataView over the mapping.
  *
  * The kernel offers the data area twice in a row so that a record wrapping
- * around the end looks contiguous; we map it once (every page of the mapping
- * counts in our RSS once the ring has cycled: 4 MiB rather than 8 MiB by
- * default) and copy the rare wrapped record into a scratch buffer instead.
+ * around the end looks contiguous. We map it once and the first page of the
+ * second copy after it: a record (at most a page) that wraps around the end
+ * goes on into that page, so every record is read in place. (The kernel maps
+ * every page at once, so each page mapped counts in our RSS: the whole
+ * second copy would be 4 MiB more by default.)
  */
 
 import { TcplifeError } from './errors.js';
@@ -32,7 +34,6 @@ export class RingReader {
   private readonly hdr: Int32Array;
   private readonly mask: number;
   private readonly dataLen: number;
-  private readonly scratch = new DataView(new ArrayBuffer(1 << 16));
   private draining = false;
   private closeRequested = false;
 
@@ -42,7 +43,8 @@ export class RingReader {
   ) {
     this.n = loadNative();
     this.mask = size - 1;
-    this.dataLen = PAGE + size;
+    // The producer page, the data area, then the first page of its second copy.
+    this.dataLen = PAGE + size + PAGE;
     const cons = this.n.c.mmap(null, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (koffi.address(cons) === 0xffff_ffff_ffff_ffffn)
       throw new TcplifeError('cannot mmap the ring buffer consumer page');
@@ -82,16 +84,10 @@ export class RingReader {
         const len = word & ~(BUSY | DISCARD);
         if (!(word & DISCARD)) {
           const at = (off + HEADER) & this.mask;
-          if (at + len <= this.size) fn(this.data, at, len);
-          else {
-            // Wrapped around the end of the ring: reassemble the two parts.
-            const first = this.size - at;
-            const dst = new Uint8Array(this.scratch.buffer);
-            const src = new Uint8Array(this.data.buffer, this.data.byteOffset);
-            dst.set(src.subarray(at, this.size), 0);
-            dst.set(src.subarray(0, len - first), first);
-            fn(this.scratch, 0, len);
-          }
+          // A record that wraps around the end goes on into the second copy's first page.
+          if (at + len > this.size + PAGE)
+            throw new TcplifeError(`a ring record of ${len} bytes: more than a page`);
+          fn(this.data, at, len);
           n++;
         }
         cons += (len + HEADER + 7) & ~7;
