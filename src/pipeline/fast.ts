@@ -798,21 +798,32 @@ function resolvedFrom(): string[] {
   return ENTRIES.flatMap(({ spec }) => (isResolved(spec) ? [spec.from] : []));
 }
 
-/** Rounds of the made-up records: V8 keeps no feedback for a function's first few calls. */
-const WARM_ROUNDS = 16;
+/** The made-up records' clock offset: a wall-clock time in ms (2023), as large and as fractional as a real one. */
+const WARM_MONO = 1_700_000_000_000.5;
+
+/**
+ * Rounds of the made-up records (6 lines each). V8 keeps no feedback for a
+ * function's first few calls; and after some 100 rounds it optimizes the
+ * JSON writer, here at start-up rather than in the first burst of sessions.
+ */
+const WARM_ROUNDS = 300;
 
 /**
  * Runs a new line writer over made-up records that take each of its
- * branches, then forgets their lines. V8 optimizes the writer once a load
- * makes it hot; a branch no record had taken by then has no type feedback,
- * and the first record to take it (a session of 10 ms or more, a
- * retransmit count of two digits) throws the optimized code away: a second compile of the largest
- * function, about 30 ms of a storm's tracer CPU each time. The records:
- * every integer 0 (one digit), then a five-digit value where its type
- * allows, then its type's largest (past 2^31, and ms and KiB past their
- * exact limit); many times, so that a cached text is both made and found,
- * and from a full buffer, whose flush they do not reach the output with.
- * Zero times, cgroup ids and IPv4 addresses make no lookup of the host's.
+ * branches, then forgets their lines. V8 optimizes the writer once it is
+ * hot (for JSON lines, in these rounds); a branch no record had taken by
+ * then has no type feedback, and the first record to take it (a session of
+ * 10 ms or more, a retransmit count of two digits, a new millisecond)
+ * throws the optimized code away: a second compile of the largest function,
+ * 20-50 ms of a storm's tracer CPU each time. The records: every integer 0
+ * (one digit), then a five-digit value where its type allows, then its
+ * type's largest (past 2^31, and ms and KiB past their exact limit); times
+ * a new millisecond and then a new second apart, on a clock offset as
+ * large as a real one; each record twice, so that a kept text is found,
+ * and every other round with the kept texts forgotten, so that each is
+ * made again once V8 keeps feedback; every other round from a full
+ * buffer, whose flush they do not reach the output with. Zero cgroup ids
+ * and IPv4 addresses make no lookup of the host's.
  */
 function warm(record: FastWriter['record'], out: Out, parts: readonly Part[]): void {
   const stored = new Set<string>();
@@ -821,10 +832,13 @@ function warm(record: FastWriter['record'], out: Out, parts: readonly Part[]): v
   // The addresses' family, and what the host is asked about, stay as made.
   for (const name of ['family', ...resolvedFrom()]) stored.delete(name);
   const family = member('family');
-  const records = [0, 12345, -1].map((value) => {
+  const time = member('time');
+  const records = [0, 12345, -1].map((value, i) => {
     const bytes = new Uint8Array(RECORD_SIZE);
     const dv = new DataView(bytes.buffer);
     dv.setUint8(family.offset, 4); // IPv4
+    // Times of 0, 7 and 1,007 ms since boot: a new millisecond, then a new second.
+    dv.setUint32(time.offset, [0, 7e6, 1.007e9][i]!, true);
     for (const name of stored) {
       const m = member(name);
       if (value < 0) bytes.fill(0xff, m.offset, m.offset + m.size);
@@ -834,13 +848,26 @@ function warm(record: FastWriter['record'], out: Out, parts: readonly Part[]): v
     }
     return dv;
   });
+  const lasts: LastText[] = [];
+  const tables: Int16Array[] = [];
+  for (const { inline: c } of parts) {
+    if (c && 'last' in c && c.last) lasts.push(c.last);
+    if (c?.kind === 'key16') tables.push(c.table.lengths);
+  }
   out.muted = true;
-  for (let round = 0; round < WARM_ROUNDS; round++)
-    for (const dv of records) {
-      // Every other round from a full buffer: the flush between lines is a branch too.
-      if (round % 2) out.p = out.buf.length;
-      record(dv, 0, RECORD_SIZE, 0);
+  for (let round = 0; round < WARM_ROUNDS; round++) {
+    // Every other round the kept texts are forgotten, so that their misses too are taken again once V8 keeps feedback.
+    if (round % 2) {
+      for (const l of lasts) l.length[0] = -1;
+      for (const t of tables) t.fill(-1);
     }
+    for (const dv of records)
+      for (let twice = 0; twice < 2; twice++) {
+        // Every other round from a full buffer: the flush between lines is a branch too.
+        if (round % 2) out.p = out.buf.length;
+        record(dv, 0, RECORD_SIZE, WARM_MONO);
+      }
+  }
   out.muted = false;
   out.p = 0;
   out.lines = 0;
