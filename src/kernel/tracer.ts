@@ -119,7 +119,16 @@ export class Tracer {
   ) {
     // bpf_ktime_get_ns and process.hrtime both read CLOCK_MONOTONIC.
     this.monoOffsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-    this.reader = new RingReader(obj.mapFd('events'), program.maxEntries.events);
+  }
+
+  /**
+   * The ring's reader, its memory mapped on first use: when the first
+   * subscriber or consumer is set up (a fast-path writer is made, and
+   * compiled, before its mapping counts in our memory).
+   */
+  private ring(): RingReader {
+    this.reader ??= new RingReader(this.obj.mapFd('events'), this.program.maxEntries.events);
+    return this.reader;
   }
 
   /** Builds (or takes from the cache), loads and attaches a program spec. */
@@ -202,7 +211,7 @@ export class Tracer {
    */
   sessions(): Observable<DecodedSession> {
     return new Observable<DecodedSession>((subscriber) => {
-      if (!this.reader || this.closed) {
+      if (this.closed) {
         subscriber.error(new TcplifeError('tracer is closed'));
         return;
       }
@@ -225,7 +234,7 @@ export class Tracer {
    */
   records(consumer: RecordConsumer): Observable<never> {
     return new Observable<never>((subscriber) => {
-      if (!this.reader || this.closed) {
+      if (this.closed) {
         subscriber.error(new TcplifeError('tracer is closed'));
         return;
       }
@@ -278,7 +287,7 @@ export class Tracer {
   }
 
   private startDraining(): void {
-    const reader = this.reader!;
+    const reader = this.ring();
     let immediate: NodeJS.Immediate | undefined;
     let armed = true;
 
@@ -316,11 +325,12 @@ export class Tracer {
    * consumers: at exit, before a scrape, before the test helpers' counts.
    */
   drainNow(): number {
-    if (!this.reader) return 0;
+    if (this.closed) return 0;
+    const reader = this.ring();
     const handle = this.handler();
     let total = 0;
     for (;;) {
-      const n = this.reader.drain(BATCH, handle);
+      const n = reader.drain(BATCH, handle);
       total += n;
       if (n < BATCH) break;
     }
@@ -344,7 +354,7 @@ export class Tracer {
    * of records.
    */
   reportOpen(event: 'interim' | 'exit', minAgeMs: number, unseen = false): number {
-    if (!this.canWalk || !this.reader) return 0;
+    if (!this.canWalk) return 0;
     this.drainNow();
     const out = this.obj.walk({
       adopt: false,
