@@ -19,6 +19,8 @@ export interface LibC {
   fcntl(fd: number, cmd: number, arg: number): number;
   /** membarrier(2), through syscall(2): glibc has no wrapper. */
   membarrier(cmd: number, flags: number): number;
+  /** glibc's malloc_trim(3): the heap's free memory back to the system (0 where there is none). */
+  malloc_trim(pad: number): number;
 }
 
 /** membarrier's syscall number, where we know it. */
@@ -51,6 +53,14 @@ export function loadLibc(): LibC {
     fcntl: (() => {
       const f = lib.func('int fcntl(int fd, int cmd, ...)');
       return (fd: number, cmd: number, arg: number) => Number(f(fd, cmd, 'int', arg));
+    })(),
+    malloc_trim: (() => {
+      try {
+        const f = lib.func('int malloc_trim(size_t pad)');
+        return (pad: number) => Number(f(pad));
+      } catch {
+        return () => 0; // a libc without it (not glibc)
+      }
     })(),
     membarrier: (() => {
       const syscall = lib.func('long syscall(long number, ...)');
