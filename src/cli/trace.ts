@@ -181,6 +181,33 @@ async function serveMetrics(
   }
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+interface EarlySignals {
+  /** Stops listening; whether a signal came. */
+  release(): boolean;
+}
+
+/**
+ * From the line that says tracing has begun, Ctrl-C, SIGTERM and a hang-up
+ * end tracing cleanly, also while the output is still being set up (the
+ * fast path compiles its writer then): such a signal is kept until the
+ * execution can be stopped, instead of killing the process.
+ */
+function catchEarlySignals(): EarlySignals {
+  let caught = false;
+  const on = () => {
+    caught = true;
+  };
+  for (const sig of SIGNALS) process.on(sig, on);
+  return {
+    release: () => {
+      for (const sig of SIGNALS) process.off(sig, on);
+      return caught;
+    },
+  };
+}
+
 /**
  * Runs an execution until it ends by itself or is stopped: Ctrl-C, SIGTERM
  * and a hang-up, the end of --duration, or a reader that went away
@@ -191,6 +218,7 @@ async function runUntilStopped(
   writer: LineWriter,
   duration: number | undefined,
   onPipeClosed: (f: () => void) => void,
+  early: EarlySignals,
 ): Promise<Execution> {
   let stopping = false;
   let execution: Execution | undefined;
@@ -201,8 +229,10 @@ async function runUntilStopped(
   };
   execution = exec(stop);
   onPipeClosed(stop);
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const signals = SIGNALS;
   for (const sig of signals) process.on(sig, stop);
+  // A signal that came while the execution was set up ends it now.
+  if (early.release()) stop();
   const timer = duration ? setTimeout(stop, duration * 1000) : undefined;
   // A reader that went away ends tracing now, not at the next write (a
   // file has none to lose: no wake-up is spent on it).
@@ -263,6 +293,7 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
   );
   checkOpenSessions(tracer, plan, io);
   if (o.verbose) io.stderr(describeTracer(tracer, plan));
+  const early = catchEarlySignals();
   // Scripts wait for this line to know that tracing has begun.
   if (!o.quiet) io.stderr(TRACING_LINE);
   // What the reader has not taken yet waits here, so the ring keeps draining.
@@ -304,12 +335,14 @@ export async function runTrace(args: string, o: TraceCliOptions, io: Io): Promis
       (f) => {
         onPipeClosed = f;
       },
+      early,
     );
     // Sockets whose start is remembered and whose close was not seen yet
     // (asked before the last subscriber leaves, which closes the tracer).
     tracked = tracer.socketsTracked();
     execution.subscription.unsubscribe();
   } finally {
+    early.release();
     metricsServer?.close();
     tracer.close();
     // What waits for the reader goes out while the reader takes it.

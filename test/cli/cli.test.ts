@@ -381,6 +381,19 @@ describeKernel('tcplife on real sessions', () => {
     expect(stderr).not.toMatch(/internal error|at .*\.js:\d+/);
   });
 
+  it('a signal right after the line that says tracing has begun (the output still being set up) ends tracing cleanly', async () => {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const cli = startCli(['-j', 'comm == "tl_early"']);
+      while (!cli.stderr.includes('tracing TCP sessions')) {
+        if (cli.proc.exitCode !== null) throw new Error(cli.stderr);
+        await sleep(1);
+      }
+      cli.proc.kill(sig);
+      expect([sig, await cli.exit]).toEqual([sig, 0]);
+      expect(cli.stderr).not.toMatch(/Error|at .*\.js/);
+    }
+  });
+
   it('SIGHUP ends tracing like SIGTERM: what was read is printed, exit 0', async () => {
     const { cli, srv } = await traced(['-j', 'comm == "tl_clicli"']);
     await sleep(20);
