@@ -22,6 +22,7 @@ import { sessionRows } from '../pipeline/tcplife.js';
 import type { LineWriter } from '../pipeline/writer.js';
 import type { RunPath, RunPlan } from '../plan/run.js';
 import type { RuleSet } from '../rules/load.js';
+import { loadLibc } from '../util/libc.js';
 
 export interface RunContext {
   readonly tracer: Tracer;
@@ -195,6 +196,10 @@ function fast(ctx: RunContext, format: FormatOptions): Execution {
   const write = fastWriter(format, tracer.resolvers, (bytes, lines) => writer.bytes(bytes, lines));
   // The planner sends here only layouts of record fields (ROW_ONLY_FIELDS).
   if (!write) throw new Error('the fast path was planned for a layout it cannot write');
+  // Making the writer had V8 compile it (for JSON lines): some 5 MB of
+  // compiler memory, now freed, which glibc would keep in the heap for the
+  // whole run. Before the first subscriber maps the ring.
+  loadLibc().malloc_trim(0);
   let resolve = () => {};
   const done = new Promise<void>((r) => {
     resolve = r;

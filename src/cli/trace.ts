@@ -229,8 +229,7 @@ async function runUntilStopped(
   };
   execution = exec(stop);
   onPipeClosed(stop);
-  const signals = SIGNALS;
-  for (const sig of signals) process.on(sig, stop);
+  for (const sig of SIGNALS) process.on(sig, stop);
   // A signal that came while the execution was set up ends it now.
   if (early.release()) stop();
   const timer = duration ? setTimeout(stop, duration * 1000) : undefined;
@@ -246,7 +245,7 @@ async function runUntilStopped(
   } finally {
     if (timer) clearTimeout(timer);
     if (watch) clearInterval(watch);
-    for (const sig of signals) process.off(sig, stop);
+    for (const sig of SIGNALS) process.off(sig, stop);
   }
   return execution;
 }

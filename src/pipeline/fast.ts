@@ -24,7 +24,6 @@ import {
 import { ENTRIES, fieldSpec, isDerived, isResolved, isStored } from '../model/fields.js';
 import { ROW_ONLY_FIELDS } from '../model/output.js';
 import { member, RECORD_SIZE } from '../model/record.js';
-import { loadLibc } from '../util/libc.js';
 import { OUT_FIELDS } from './fields.js';
 import {
   type Column,
@@ -873,9 +872,6 @@ function warm(record: FastWriter['record'], out: Out, parts: readonly Part[]): v
   out.muted = false;
   out.p = 0;
   out.lines = 0;
-  // V8's compile of the writer (for JSON lines, in these rounds) held some
-  // 5 MB of compiler memory, now freed, which glibc would keep in the heap.
-  loadLibc().malloc_trim(0);
 }
 
 /**
