@@ -282,29 +282,14 @@ function textFn(name: string, mode: Mode, col?: Column): (v: unknown) => string 
 }
 
 /**
- * A number divided by 1000 or 1024 (ms from µs, KiB from bytes) as String()
- * writes it, without making the string: the exact decimal, trailing zeros
- * dropped. Exact while the quotient's doubles are closer together than its
- * decimals (below 2^40 for 1000, 2^19 for 1024): no shorter decimal then
- * reads back as the same double. Larger values go through String().
- */
-function putScaled(o: Out, n: number, scale: 1000 | 1024): void {
-  o.p = putScaledAt(o.buf, o.p, n, scale);
-}
-
-/** putScaled at p of buf; returns the position after the text. */
-function putScaledAt(buf: Uint8Array, at: number, n: number, scale: 1000 | 1024): number {
-  const whole = Math.floor(n / scale);
-  const p = putUintAt(buf, at, whole);
-  const t = FRACTIONS[scale]![n - whole * scale]!;
-  for (let i = 0; i < t.length; i++) buf[p + i] = t[i]!;
-  return p + t.length;
-}
-
-/**
  * The text after the whole part of rest ÷ scale, for each rest: the point
  * and the exact decimal digits, trailing zeros dropped ('' for 0): the
  * fraction as a zero-padded integer of 3 (÷1000) or 10 (÷1024) digits.
+ * The whole part's digits and then these are what String() writes for a
+ * number divided by 1000 or 1024 (ms from µs, KiB from bytes) while the
+ * quotient's doubles are closer together than its decimals (below 2^40
+ * for 1000, 2^19 for 1024): no shorter decimal then reads back as the
+ * same double. Larger values go through String().
  */
 function fractions(scale: 1000 | 1024): Uint8Array[] {
   const texts: Uint8Array[] = [new Uint8Array(0)];
@@ -318,8 +303,17 @@ function fractions(scale: 1000 | 1024): Uint8Array[] {
   return texts;
 }
 
-/** fractions(scale), made when a writer of ms or KiB is (not at start-up: most commands write none). */
-const FRACTIONS: { 1000?: Uint8Array[]; 1024?: Uint8Array[] } = {};
+/**
+ * fractions(scale) as words, made when a writer of ms or KiB is (not at
+ * start-up: most commands write none). Not kept as texts: 2,024 small
+ * arrays, each with its own buffer, held some 0.8 MiB.
+ */
+const FRACTIONS: { 1000?: WordTexts; 1024?: WordTexts } = {};
+
+function fractionWords(scale: 1000 | 1024): WordTexts {
+  FRACTIONS[scale] ??= wordTexts(fractions(scale));
+  return FRACTIONS[scale];
+}
 
 const SCALED_EXACT = { 1000: 2 ** 40, 1024: 2 ** 19 } as const;
 
@@ -367,26 +361,23 @@ function fieldPart(
     (mode === 'json' || mode === 'dataCsv') &&
     spec &&
     isDerived(spec) &&
-    (spec.scale === 1000 || spec.scale === 1024)
+    (spec.scale === 1000 || spec.scale === 1024) &&
+    isStored(fieldSpec(spec.from)!)
   ) {
-    // ms and KiB: JSON's number text, digit by digit
+    // ms and KiB: JSON's number text, digit by digit in the line writer
+    // (fractions()); past the exact range, String()'s.
     const scale = spec.scale;
-    const base = fieldReader(spec.from, resolvers);
-    const limit = SCALED_EXACT[scale] * scale;
-    FRACTIONS[scale] ??= fractions(scale);
     return {
       max: undefined,
-      inline: isStored(fieldSpec(spec.from)!)
-        ? { kind: 'scaled', pre, read: integerRead(spec.from), of: spec.from, scale, limit }
-        : undefined,
-      write: (o, dv, off, mono, line) => {
-        const n = base(dv, off, mono) as number;
-        if (n >= limit) return putString(o, prefix + text(n / scale), line);
-        line = o.need(pre.length + 40, line);
-        putBytes(o, pre);
-        putScaled(o, n, scale);
-        return line;
+      inline: {
+        kind: 'scaled',
+        pre,
+        read: integerRead(spec.from),
+        of: spec.from,
+        scale,
+        limit: SCALED_EXACT[scale] * scale,
       },
+      write: (o, dv, off, mono, line) => putString(o, prefix + text(read(dv, off, mono)), line),
     };
   }
   const repeats =
@@ -909,15 +900,6 @@ function putWords(
     code.push(`bv.setUint32(p + ${4 * w}, ${words}[k + ${w}], true);`);
   code.push(`p += ${arg(`${name}l`, texts.lengths)}[${index}];`);
   return code.join(' ');
-}
-
-/** The fractions of ms or KiB as WordTexts, made once a scale. */
-const FRACTION_WORDS: { 1000?: WordTexts; 1024?: WordTexts } = {};
-
-function fractionWords(scale: 1000 | 1024): WordTexts {
-  FRACTIONS[scale] ??= fractions(scale);
-  FRACTION_WORDS[scale] ??= wordTexts(FRACTIONS[scale]);
-  return FRACTION_WORDS[scale];
 }
 
 /** Code copying tl bytes at p from the words array named, word s on, a word at a time. */
