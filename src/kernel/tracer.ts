@@ -108,7 +108,8 @@ export class Tracer {
   private constructor(
     private readonly obj: BpfObject,
     readonly program: ProgramSpec,
-    readonly build: BuildResult,
+    /** How the object was had (not the object: libbpf needs it only to open). */
+    readonly build: Omit<BuildResult, 'object'>,
     readonly attachedWith: 'tp_btf' | 'raw_tp',
     /** The settings it was loaded with (the program's, or the fallback's). */
     private readonly loadedSettings: Settings,
@@ -134,7 +135,7 @@ export class Tracer {
   /** Builds (or takes from the cache), loads and attaches a program spec. */
   static async start(program: ProgramSpec, options: TracerOptions = {}): Promise<Tracer> {
     const t0 = performance.now();
-    const build = await buildObject(
+    const { object, ...build } = await buildObject(
       program.source,
       options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir },
     );
@@ -152,7 +153,7 @@ export class Tracer {
       const { attach: which, settings, walk } = attempts[i]!;
       if (i > 0 && attempts[i - 1] === attempts[i] && !(lastError instanceof InterruptedLoadError))
         continue;
-      const obj = BpfObject.open(build.object, {
+      const obj = BpfObject.open(object, {
         maxEntries: program.maxEntries,
         startsAlone: program.startsAlone,
         settings,
