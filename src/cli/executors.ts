@@ -22,6 +22,7 @@ import { sessionRows } from '../pipeline/tcplife.js';
 import type { LineWriter } from '../pipeline/writer.js';
 import type { RunPath, RunPlan } from '../plan/run.js';
 import type { RuleSet } from '../rules/load.js';
+import { collectGarbage } from '../util/gc.js';
 import { loadLibc } from '../util/libc.js';
 
 export interface RunContext {
@@ -193,6 +194,8 @@ function fast(ctx: RunContext, format: FormatOptions): Execution {
   const h = f.header();
   if (h) writer.line(h);
   const headerLines = h ? 1 : 0;
+  // Compiling the writer is a peak of the run's memory (util/gc.ts).
+  collectGarbage();
   const write = fastWriter(format, tracer.resolvers, (bytes, lines) => writer.bytes(bytes, lines));
   // The planner sends here only layouts of record fields (ROW_ONLY_FIELDS).
   if (!write) throw new Error('the fast path was planned for a layout it cannot write');

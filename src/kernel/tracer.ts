@@ -18,6 +18,7 @@ import { type Decoder, makeDecoder, type Resolvers } from '../model/decode.js';
 import { type DecodedSession, enumCode } from '../model/fields.js';
 import { GROUP_VALUE_SIZE, METRIC_VALUE_SIZE } from '../model/groups.js';
 import { RECORD_SIZE } from '../model/record.js';
+import { collectGarbage } from '../util/gc.js';
 import {
   BpfObject,
   InterruptedLoadError,
@@ -144,6 +145,8 @@ export class Tracer {
       options.ownerProbes !== false &&
       kernelHasTracepoints(['sock_recv_length', 'sock_send_length']);
     let lastError: unknown;
+    // The load is a peak of the run's memory (util/gc.ts).
+    collectGarbage();
     const attempts = loadAttempts(options.attach ?? 'auto', program.settings).flatMap((a) => [
       a,
       a,
