@@ -69,7 +69,10 @@ describeKernel('retransmits', () => {
     const receiver = lost.find((s) => s.comm === 'tl_rtsrv')!;
     expect(sender.tx_b).toBe(300_002);
     expect(sender.retrans).toBeGreaterThan(0);
-    expect(receiver.retrans).toBe(0);
+    // The receiver sends no data: as the orderly pair, it sends anything
+    // again only when the machine stalls it.
+    expect(receiver.retrans).toBeLessThan(3);
+    expect(receiver.retrans).toBeLessThan(sender.retrans);
     // The kernel part alone chose exactly the retransmitting sessions: the
     // lossy sender, and the orderly ones too if the machine stalled them.
     // (Two programs each time the session from their own start and clock: compare the rest.)
