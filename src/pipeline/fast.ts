@@ -13,7 +13,6 @@
  * address, a cgroup, an enum, the time within a millisecond) are encoded
  * once and copied; floats go through String() as JSON has them.
  */
-
 import {
   type FieldReader,
   fieldReader,
@@ -306,7 +305,7 @@ function fractions(scale: 1000 | 1024): Uint8Array[] {
 /**
  * fractions(scale) as words, made when a writer of ms or KiB is (not at
  * start-up: most commands write none). Not kept as texts: 2,024 small
- * arrays, each with its own buffer, held some 0.8 MiB.
+ * arrays, each with its own buffer, held some 0.7 MiB.
  */
 const FRACTIONS: { 1000?: WordTexts; 1024?: WordTexts } = {};
 

@@ -8,8 +8,11 @@ import { expect, it } from 'vitest';
 import { kernelHasTracepoints } from '../../src/kernel/bpf-object.js';
 import { describeKernel } from '../helpers/kernel.js';
 
-const btf = () => readFileSync('/sys/kernel/btf/vmlinux');
-const inBtf = (name: string) => btf().includes(Buffer.from(`\0btf_trace_${name}\0`));
+let btf: Buffer | undefined;
+const inBtf = (name: string) => {
+  btf ??= readFileSync('/sys/kernel/btf/vmlinux');
+  return btf.includes(Buffer.from(`\0btf_trace_${name}\0`));
+};
 
 describeKernel('the tracepoints the kernel has', () => {
   it('those it has, as its BTF names them; none for a name it has not', () => {
